@@ -1,0 +1,54 @@
+# Gadgetry. The two commands a new machine needs are `make demo` and `make test`; both install
+# what is missing first (scripts/setup.sh, idempotent and quick when nothing is missing).
+
+GO        ?= go
+BIN       := bin/gadgetry
+GOFLAGS_B := -trimpath -ldflags "-s -w"
+export PATH := $(CURDIR)/bin:$(PATH)
+
+.PHONY: all setup build demo test test-host test-fuzz vet fmt-check gadgets check-generated vmtest bench clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build:
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_B) -o $(BIN) ./cmd/gadgetry
+
+# Builds, then runs trace_exec for a few seconds while something execs.
+demo: setup build
+	@scripts/demo.sh
+
+# Every test: vet and format checks, host tests (real kernel, registry, containers), short
+# fuzzing, the generated-objects check, and the kernel tests inside qemu.
+test: setup vet fmt-check build test-host test-fuzz check-generated vmtest
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt'ed: $$out"; exit 1; fi
+
+test-host:
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-fuzz:
+	@scripts/fuzz.sh 10s
+
+# Rebuilds the built-in gadgets' objects (clang, Go for WASM) from their sources.
+gadgets:
+	@scripts/build-gadgets.sh
+
+# Fails when the committed built-in gadget objects differ from what their sources build.
+check-generated:
+	@scripts/build-gadgets.sh --check
+
+vmtest: build
+	@scripts/vmtest.sh
+
+bench: build
+	@bench/run.sh
+
+clean:
+	rm -rf bin/gadgetry

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Common in-kernel filters. The runtime sets the `const volatile` globals before loading, so the
+ * verifier sees constants and removes the checks that are off, and fills gadget_mntns_filter_map
+ * with the mount namespaces of the selected containers.
+ */
+#ifndef GADGETRY_FILTER_H
+#define GADGETRY_FILTER_H
+
+#include <gadget/types.h>
+
+const volatile bool gadget_filter_by_mntns = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, gadget_mntns_id);
+	__type(value, __u32);
+} gadget_mntns_filter_map SEC(".maps");
+
+const volatile __u32 targ_pid = 0;
+const volatile __u32 targ_tid = 0;
+const volatile __u32 targ_uid = (__u32)-1;
+const volatile __u32 targ_gid = (__u32)-1;
+const volatile char targ_comm[TASK_COMM_LEN] = {};
+
+static __always_inline bool gadget_should_discard_mntns_id(gadget_mntns_id mntns_id)
+{
+	return gadget_filter_by_mntns &&
+	       !bpf_map_lookup_elem(&gadget_mntns_filter_map, &mntns_id);
+}
+
+/*
+ * gadget_should_discard_data: true when the record of this task must not be emitted.
+ * comm is compared only when targ_comm is set.
+ */
+static __always_inline bool gadget_should_discard_data(gadget_mntns_id mntns_id, __u32 pid,
+						       __u32 tid, const char *comm, __u32 uid,
+						       __u32 gid)
+{
+	if (gadget_should_discard_mntns_id(mntns_id))
+		return true;
+	if (targ_pid && targ_pid != pid)
+		return true;
+	if (targ_tid && targ_tid != tid)
+		return true;
+	if (targ_uid != (__u32)-1 && targ_uid != uid)
+		return true;
+	if (targ_gid != (__u32)-1 && targ_gid != gid)
+		return true;
+	if (targ_comm[0]) {
+		for (int i = 0; i < TASK_COMM_LEN; i++) {
+			if (targ_comm[i] != comm[i])
+				return true;
+			if (!comm[i])
+				break;
+		}
+	}
+	return false;
+}
+
+#endif /* GADGETRY_FILTER_H */

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Marker globals that tell the Gadgetry runtime what an eBPF object offers. The runtime reads
+ * their names from the object's BTF; the globals themselves are never used. Names are split on
+ * "___" (three underscores). See docs/image-format.md and the compatibility contract.
+ */
+#ifndef GADGETRY_MACROS_H
+#define GADGETRY_MACROS_H
+
+#define __GADGET_UNUSED __attribute__((unused))
+
+/*
+ * GADGET_TRACER(ds, map, type): data source `ds` streams records of `struct type` read from the
+ * ring buffer `map`. The second global keeps `struct type` in BTF even when the program only
+ * uses it through a reserved pointer.
+ */
+#define GADGET_TRACER(ds, map, type)                                         \
+	const void *gadget_tracer_##ds##___##map##___##type __GADGET_UNUSED; \
+	const struct type *__gadget_tracer_type_##ds __GADGET_UNUSED
+
+/* GADGET_PARAM(var): the `const volatile` global `var` becomes a user parameter. */
+#define GADGET_PARAM(var) const void *gadget_param_##var __GADGET_UNUSED
+
+/* GADGET_MAPITER(ds, map): the hash map `map` is dumped periodically as array data source `ds`. */
+#define GADGET_MAPITER(ds, map) const void *gadget_mapiter_##ds##___##map __GADGET_UNUSED
+
+/*
+ * GADGET_TRACER_MAP(map, bytes): a ring buffer used as a tracer buffer, with the per-CPU counter
+ * `map_lost_samples` of records that could not be reserved. Use gadget_reserve_buf() and
+ * gadget_submit_buf() from buffer.h to write to it.
+ */
+#define GADGET_TRACER_MAP(map, bytes)                                 \
+	struct {                                                      \
+		__uint(type, BPF_MAP_TYPE_RINGBUF);                   \
+		__uint(max_entries, bytes);                           \
+	} map SEC(".maps");                                           \
+	struct {                                                      \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);              \
+		__uint(max_entries, 1);                               \
+		__type(key, __u32);                                   \
+		__type(value, __u64);                                 \
+	} map##_lost_samples SEC(".maps");                            \
+	const void *gadget_map_tracer_##map __GADGET_UNUSED
+
+#endif /* GADGETRY_MACROS_H */

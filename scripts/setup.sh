@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs, idempotently, what building and testing Gadgetry need on a fresh Debian (bookworm)
+# machine, and mounts the kernel filesystems the runtime uses. Fast when everything is present:
+# it asks apt only for packages that are missing.
+#
+# Usage: scripts/setup.sh [--vm]    (--vm: also what `make vmtest` needs)
+set -euo pipefail
+
+want=(clang-19 llvm-19 bpftool libbpf-dev docker-registry apache2-utils runc busybox-static git make)
+if [[ "${1:-}" == "--vm" ]]; then
+	want+=(qemu-system-x86 cpio busybox-static)
+fi
+
+missing=()
+for p in "${want[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "setup: missing packages: ${missing[*]}; run as root or install them" >&2
+		exit 1
+	fi
+	echo "setup: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The runtime reads tracepoint ids from tracefs and pins nothing, but tests and users expect
+# the usual mounts; mount them when the machine has not.
+if [[ $(id -u) -eq 0 ]]; then
+	mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
+	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
+	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+fi
+
+# Go tools the tests use, built into the project's own bin directory (no global install).
+here=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$here/bin"
+if [[ ! -x "$here/bin/oras" ]]; then
+	echo "setup: building the oras CLI" >&2
+	GOBIN="$here/bin" go install oras.land/oras/cmd/oras@v1.3.6 >&2
+fi

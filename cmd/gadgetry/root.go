@@ -12,6 +12,11 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd())
+	root.AddCommand(
+		newVersionCmd(),
+		newRunCmd(),
+		newImageCmd(),
+		newGadgetCmd(),
+	)
 	return root
 }

@@ -1,0 +1,88 @@
+// Package metadata reads a gadget's metadata file, gadget.yaml: its name and links, how its data
+// sources and fields are shown, its parameters and per-program overrides
+// (docs/image-format.md, gadget-abi §2).
+//
+// Parsing is strict: an unknown key, a key given twice or a value of the wrong type is an error
+// that names the line, so a typo in a gadget.yaml is found when the image is built or loaded,
+// not silently ignored.
+package metadata
+
+// Metadata is the content of a gadget.yaml.
+type Metadata struct {
+	// Name is the gadget's short name ("trace_exec").
+	Name string `yaml:"name,omitempty"`
+	// Description is a one-line summary of what the gadget shows.
+	Description string `yaml:"description,omitempty"`
+	// HomepageURL, DocumentationURL and SourceURL are links for humans; they become the
+	// image's url, documentation and source annotations.
+	HomepageURL      string `yaml:"homepageURL,omitempty"`
+	DocumentationURL string `yaml:"documentationURL,omitempty"`
+	SourceURL        string `yaml:"sourceURL,omitempty"`
+	// Annotations are free-form key/value settings of the gadget as a whole.
+	Annotations map[string]string `yaml:"annotations,omitempty"`
+	// DataSources holds per data source settings, by data source name.
+	DataSources map[string]*DataSource `yaml:"datasources,omitempty"`
+	// Params describes the gadget's parameters.
+	Params Params `yaml:"params,omitempty"`
+	// Programs holds per eBPF program settings, by program name.
+	Programs map[string]*Program `yaml:"programs,omitempty"`
+}
+
+// DataSource holds the settings of one data source.
+type DataSource struct {
+	// Annotations are the data source's settings (e.g. "cli.clear-screen-before").
+	Annotations map[string]string `yaml:"annotations,omitempty"`
+	// Fields holds per field settings, by field name.
+	Fields map[string]*Field `yaml:"fields,omitempty"`
+}
+
+// Field holds the settings of one field of a data source.
+type Field struct {
+	// Annotations are the field's settings ("description", "columns.width",
+	// "columns.hidden", "columns.alignment", "json.skip", "template", ...).
+	Annotations map[string]string `yaml:"annotations,omitempty"`
+}
+
+// Params groups the parameters by where their value goes.
+type Params struct {
+	// EBPF describes parameters that set a `const volatile` global of the eBPF object, by the
+	// global's name.
+	EBPF map[string]*Param `yaml:"ebpf,omitempty"`
+	// WASM describes parameters the WASM module reads with getParamValue, by key.
+	WASM map[string]*Param `yaml:"wasm,omitempty"`
+}
+
+// Param describes one parameter.
+type Param struct {
+	// Key is the parameter's name on the command line (--key).
+	Key string `yaml:"key,omitempty"`
+	// DefaultValue is the value used when the user gives none, as text.
+	DefaultValue string `yaml:"defaultValue,omitempty"`
+	// Description is the parameter's help text.
+	Description string `yaml:"description,omitempty"`
+	// Alias is an optional one-letter short flag.
+	Alias string `yaml:"alias,omitempty"`
+	// Title is an optional human title for UIs.
+	Title string `yaml:"title,omitempty"`
+	// TypeHint names the value's type ("bool", "uint32", "duration", ...) when BTF does not
+	// say it (WASM parameters).
+	TypeHint string `yaml:"typeHint,omitempty"`
+	// ValueHint hints what the value means ("pid", "k8s:namespace", ...).
+	ValueHint string `yaml:"valueHint,omitempty"`
+	// PossibleValues restricts the value to this list when not empty.
+	PossibleValues []string `yaml:"possibleValues,omitempty"`
+	// IsMandatory says the user must give a value.
+	IsMandatory bool `yaml:"isMandatory,omitempty"`
+}
+
+// Program holds the settings of one eBPF program.
+type Program struct {
+	// AttachTo overrides the program's attach target; DisabledProgram skips the program.
+	AttachTo string `yaml:"attach_to,omitempty"`
+	// Optional lets a run go on, with a warning, when the kernel cannot attach this program
+	// (a Gadgetry extension of the format).
+	Optional bool `yaml:"optional,omitempty"`
+}
+
+// DisabledProgram is the Program.AttachTo value that skips a program.
+const DisabledProgram = "gadget_program_disabled"

@@ -1,0 +1,143 @@
+package oci
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// DefaultPrefix is where a bare gadget name ("trace_open") is looked up when it is not in the
+// built-in catalogue or the local store.
+const DefaultPrefix = "ghcr.io/inspektor-gadget/gadget"
+
+// DefaultTag is the tag a reference without tag or digest gets.
+const DefaultTag = "latest"
+
+// dockerHub is the registry of a reference whose first path component is not a registry name.
+const dockerHub = "docker.io"
+
+// Reference is a parsed, normalized image reference: Registry/Repository[:Tag][@Digest].
+type Reference struct {
+	// Registry is host[:port] ("ghcr.io", "127.0.0.1:5000").
+	Registry string
+	// Repository is the path inside the registry ("inspektor-gadget/gadget/trace_open").
+	Repository string
+	// Tag is the tag; empty only when Digest is set.
+	Tag string
+	// Digest is "sha256:<hex>" when the reference pins one.
+	Digest string
+	// Bare is true when the input was a single name ("trace_open") that got the default
+	// prefix: such names are also looked up in the built-in catalogue.
+	Bare bool
+	// Name is the input's bare name when Bare is set.
+	Name string
+}
+
+var (
+	pathComponentRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
+	tagRE           = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	hostRE          = regexp.MustCompile(`^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]{1,5})?$`)
+	digestRE        = regexp.MustCompile(`^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$`)
+)
+
+// ParseReference parses and normalizes an image reference with DefaultPrefix.
+func ParseReference(s string) (Reference, error) {
+	return ParseReferenceWithPrefix(s, DefaultPrefix)
+}
+
+// ParseReferenceWithPrefix parses and normalizes an image reference. The rules are Inspektor
+// Gadget's: the first path component is a registry only if it contains "." or ":" or is
+// "localhost"; a single name gets prefix ("trace_open" → "<prefix>/trace_open"); other paths
+// without a registry are on Docker Hub; a missing tag means "latest" unless a digest is given.
+func ParseReferenceWithPrefix(s, prefix string) (Reference, error) {
+	bad := func(why string) (Reference, error) {
+		return Reference{}, fmt.Errorf("invalid image reference %q: %s", s, why)
+	}
+	if s == "" {
+		return bad("empty")
+	}
+	if len(s) > 512 {
+		return bad("longer than 512 characters")
+	}
+	var r Reference
+	rest := s
+	if i := strings.Index(rest, "@"); i >= 0 {
+		r.Digest = rest[i+1:]
+		rest = rest[:i]
+		if !digestRE.MatchString(r.Digest) {
+			return bad("digest must be sha256:<64 hex digits> (or sha512:<128>)")
+		}
+	}
+	// A tag is after the last ":" that follows the last "/" (a ":" before it is a port).
+	if i := strings.LastIndex(rest, ":"); i >= 0 && i > strings.LastIndex(rest, "/") {
+		r.Tag = rest[i+1:]
+		rest = rest[:i]
+		if !tagRE.MatchString(r.Tag) {
+			return bad("tag must be letters, digits, '_', '.', '-' (at most 128, not starting with '.' or '-')")
+		}
+	}
+	if rest == "" {
+		return bad("no repository name")
+	}
+	parts := strings.Split(rest, "/")
+	switch {
+	case len(parts) == 1:
+		if prefix == "" {
+			return bad("a bare name needs a default registry prefix")
+		}
+		r.Bare = true
+		r.Name = parts[0]
+		pr, err := ParseReferenceWithPrefix(prefix+"/"+parts[0]+":x", "")
+		if err != nil {
+			if !pathComponentRE.MatchString(parts[0]) {
+				return bad(fmt.Sprintf("%q: a name is lowercase letters and digits separated by '.', '_', '__' or '-'", parts[0]))
+			}
+			return bad(fmt.Sprintf("default prefix %q: %v", prefix, err))
+		}
+		r.Registry, r.Repository = pr.Registry, pr.Repository
+	case strings.ContainsAny(parts[0], ".:") || parts[0] == "localhost":
+		r.Registry = parts[0]
+		r.Repository = strings.Join(parts[1:], "/")
+	default:
+		r.Registry = dockerHub
+		r.Repository = rest
+	}
+	if !hostRE.MatchString(r.Registry) {
+		return bad(fmt.Sprintf("registry %q is not host[:port]", r.Registry))
+	}
+	for _, c := range strings.Split(r.Repository, "/") {
+		if !pathComponentRE.MatchString(c) {
+			return bad(fmt.Sprintf("path component %q: lowercase letters and digits separated by '.', '_', '__' or '-'", c))
+		}
+	}
+	if r.Tag == "" && r.Digest == "" {
+		r.Tag = DefaultTag
+	}
+	return r, nil
+}
+
+// String returns the normalized reference: registry/repository[:tag][@digest].
+func (r Reference) String() string {
+	s := r.Registry + "/" + r.Repository
+	if r.Tag != "" {
+		s += ":" + r.Tag
+	}
+	if r.Digest != "" {
+		s += "@" + r.Digest
+	}
+	return s
+}
+
+// RepositoryName returns registry/repository, without tag or digest.
+func (r Reference) RepositoryName() string {
+	return r.Registry + "/" + r.Repository
+}
+
+// Object returns what names the object inside its repository: the digest when the reference
+// pins one, else the tag.
+func (r Reference) Object() string {
+	if r.Digest != "" {
+		return r.Digest
+	}
+	return r.Tag
+}

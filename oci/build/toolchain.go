@@ -1,0 +1,196 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/gadgetry/gadgetry/gadgets/include"
+)
+
+// toolchain holds the resolved paths of the external tools a build runs.
+type toolchain struct {
+	clang, strip, goBin string
+}
+
+// newToolchain finds clang and llvm-strip. The go binary is looked up lazily, only when the
+// gadget has Go sources.
+func newToolchain(opts Options) (*toolchain, error) {
+	tc := &toolchain{goBin: opts.Go}
+	var err error
+	tc.clang, err = findTool("clang", opts.Clang, "CLANG", "clang-19", "clang")
+	if err != nil {
+		return nil, err
+	}
+	// Prefer the llvm-strip of the same LLVM release as clang (clang-19 → llvm-strip-19).
+	candidates := []string{"llvm-strip-19", "llvm-strip"}
+	if i := strings.LastIndex(filepath.Base(tc.clang), "-"); i > 0 {
+		candidates = append([]string{"llvm-strip" + filepath.Base(tc.clang)[i:]}, candidates...)
+	}
+	tc.strip, err = findTool("llvm-strip", opts.Strip, "LLVM_STRIP", candidates...)
+	if err != nil {
+		return nil, err
+	}
+	return tc, nil
+}
+
+// findTool returns explicit if set, else $env if set, else the first candidate found in PATH.
+func findTool(what, explicit, env string, candidates ...string) (string, error) {
+	if explicit == "" {
+		explicit = os.Getenv(env)
+	}
+	if explicit != "" {
+		p, err := exec.LookPath(explicit)
+		if err != nil {
+			return "", fmt.Errorf("%s %q (from the option or $%s) not found: %w", what, explicit, env, err)
+		}
+		return p, nil
+	}
+	for _, c := range candidates {
+		if p, err := exec.LookPath(c); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found in PATH (tried %s): install it (Debian: apt-get install clang-19 llvm-19) or name it with $%s", what, strings.Join(candidates, ", "), env)
+}
+
+// targetArch maps a GOARCH to the __TARGET_ARCH_ value libbpf's bpf_tracing.h expects.
+func targetArch(goarch string) (string, error) {
+	switch goarch {
+	case "amd64":
+		return "x86", nil
+	case "arm64":
+		return "arm64", nil
+	}
+	return "", fmt.Errorf("architecture %q is not supported: gadget images are built for amd64 and arm64", goarch)
+}
+
+// writeHeaders writes the embedded gadget headers to a temporary directory.
+func writeHeaders() (string, func(), error) {
+	return include.WriteTemp()
+}
+
+// includePrefix is what the header directory's path becomes in the object's debug and BTF
+// line information, so that builds in different temporary directories are identical.
+const includePrefix = "/gadgetry/include"
+
+// compileEBPF compiles spec.EBPFSource for one architecture and strips DWARF (keeping .BTF and
+// .BTF.ext). clang runs in the gadget directory with a relative source path, so its diagnostics
+// read "program.bpf.c:LINE:COL: error: ...".
+func (tc *toolchain) compileEBPF(ctx context.Context, dir string, spec Spec, includeDir, arch string, progress io.Writer) ([]byte, error) {
+	ta, err := targetArch(arch)
+	if err != nil {
+		return nil, err
+	}
+	absInclude, err := filepath.Abs(includeDir)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp("", "gadgetry-ebpf-*.o")
+	if err != nil {
+		return nil, fmt.Errorf("compiling %s: creating a temporary file: %w", spec.EBPFSource, err)
+	}
+	out := tmp.Name()
+	tmp.Close()
+	defer os.Remove(out)
+
+	fmt.Fprintf(progress, "compiling %s for %s\n", spec.EBPFSource, arch)
+	args := []string{
+		"-target", "bpf",
+		"-D__TARGET_ARCH_" + ta,
+		"-O2", "-g", "-Wall",
+		"-fno-ident",
+		"-ffile-prefix-map=" + absInclude + "=" + includePrefix,
+		"-ffile-prefix-map=" + dir + "=.",
+		"-I" + absInclude,
+	}
+	if arch == "arm64" {
+		// The shipped vmlinux.h is x86's; libbpf's arm64 PT_REGS macros need user_pt_regs.
+		args = append(args, "-include", "gadget/arm64_regs.h")
+	}
+	args = append(args, spec.CFlags...)
+	args = append(args, "-c", spec.EBPFSource, "-o", out)
+	if err := run(ctx, dir, nil, progress, tc.clang, args...); err != nil {
+		return nil, fmt.Errorf("compiling %s for %s failed: %w", spec.EBPFSource, arch, err)
+	}
+	if err := run(ctx, dir, nil, progress, tc.strip, "-g", out); err != nil {
+		return nil, fmt.Errorf("stripping DWARF from the %s object of %s: %w", arch, spec.EBPFSource, err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		return nil, fmt.Errorf("reading the compiled %s object: %w", arch, err)
+	}
+	return data, nil
+}
+
+// buildWASM builds the Go module in dir/wasmDir as a WASI reactor.
+func (tc *toolchain) buildWASM(ctx context.Context, dir, wasmDir string, progress io.Writer) ([]byte, error) {
+	modDir := filepath.Join(dir, wasmDir)
+	if _, err := os.Stat(filepath.Join(modDir, "go.mod")); err != nil {
+		return nil, fmt.Errorf("building the WASM module: %s/ has no go.mod; the gadget's Go code must be its own module: run `go mod init <module path>` in %s (and `go mod tidy`)", wasmDir, modDir)
+	}
+	goBin, err := findTool("go", tc.goBin, "GO", "go")
+	if err != nil {
+		return nil, fmt.Errorf("building the WASM module: %w", err)
+	}
+	tmpDir, err := os.MkdirTemp("", "gadgetry-wasm-")
+	if err != nil {
+		return nil, fmt.Errorf("building the WASM module: %w", err)
+	}
+	defer os.RemoveAll(tmpDir)
+	out := filepath.Join(tmpDir, "gadget.wasm")
+
+	fmt.Fprintf(progress, "building WASM module from %s/ (GOOS=wasip1 GOARCH=wasm)\n", wasmDir)
+	env := []string{"GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0"}
+	if err := run(ctx, modDir, env, progress, goBin, "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", out, "."); err != nil {
+		return nil, fmt.Errorf("building the WASM module in %s/ failed: %w", wasmDir, err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		return nil, fmt.Errorf("reading the built WASM module: %w", err)
+	}
+	if err := checkWASM(wasmDir, data); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// checkWASM checks the WASM magic and version, so that a wrong file fails the build rather
+// than the run.
+func checkWASM(name string, data []byte) error {
+	if !bytes.HasPrefix(data, []byte("\x00asm\x01\x00\x00\x00")) {
+		return fmt.Errorf("WASM module %s: not a WebAssembly binary (version 1)", name)
+	}
+	return nil
+}
+
+// run runs a tool in dir with extra environment. Its stderr (warnings) goes to progress on
+// success and into the returned error on failure, so "file:line:col: error:" lines reach the
+// user.
+func run(ctx context.Context, dir string, env []string, progress io.Writer, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	var stderr bytes.Buffer
+	cmd.Stdout = &stderr
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	msg := strings.TrimRight(stderr.String(), "\n")
+	if err != nil {
+		if msg == "" {
+			return fmt.Errorf("%s: %w", filepath.Base(name), err)
+		}
+		return fmt.Errorf("%s: %w:\n%s", filepath.Base(name), err, msg)
+	}
+	if msg != "" {
+		fmt.Fprintln(progress, msg)
+	}
+	return nil
+}

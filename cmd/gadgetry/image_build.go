@@ -1,8 +1,86 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	orasoci "oras.land/oras-go/v2/content/oci"
+
+	"github.com/gadgetry/gadgetry/oci"
+	"github.com/gadgetry/gadgetry/oci/build"
+)
+
+// defaultStoreDir is the local image store used when neither --store nor $GADGETRY_STORE is set.
+const defaultStoreDir = "/var/lib/gadgetry/oci-store"
 
 // newImageBuildCmd is `gadgetry image build`; newImageCmd adds it.
 func newImageBuildCmd() *cobra.Command {
-	return &cobra.Command{Use: "build DIR", Short: "(not implemented yet)"}
+	var (
+		tag, storeDir, clang, includeDir string
+		archs                            []string
+	)
+	cmd := &cobra.Command{
+		Use:   "build DIR",
+		Short: "Build a gadget image from its sources into the local store",
+		Long: `Build a gadget image from DIR: program.bpf.c is compiled with clang for each architecture
+(eBPF objects keep BTF, lose DWARF), go/ is built into a WASI reactor (GOOS=wasip1 GOARCH=wasm,
+its own Go module), and gadget.yaml becomes the image config. A build.yaml in DIR may name other
+sources: ebpfsource, wasm (a directory or a prebuilt .wasm), metadata, cflags, btfgen.
+
+Builds are reproducible: with SOURCE_DATE_EPOCH set, the same sources give the same digest.
+Progress goes to stderr; the image digest is printed on stdout.`,
+		Example: `  gadgetry image build gadgets/trace_exec -t localhost:5000/trace_exec:v1
+  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) gadgetry image build . -t mygadget`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var ref oci.Reference
+			if tag != "" {
+				var err error
+				ref, err = oci.ParseReference(tag)
+				if err != nil {
+					return fmt.Errorf("--tag: %w", err)
+				}
+				if ref.Digest != "" {
+					return fmt.Errorf("--tag %q: a built image is named by a tag, not a digest (drop the @sha256:… part)", tag)
+				}
+			}
+			if storeDir == "" {
+				storeDir = os.Getenv("GADGETRY_STORE")
+			}
+			if storeDir == "" {
+				storeDir = defaultStoreDir
+			}
+			store, err := orasoci.New(storeDir)
+			if err != nil {
+				return fmt.Errorf("opening the local image store %s: %w (choose another with --store or $GADGETRY_STORE)", storeDir, err)
+			}
+			ctx := cmd.Context()
+			desc, err := build.Build(ctx, args[0], build.Options{
+				Target:     store,
+				Archs:      archs,
+				Clang:      clang,
+				IncludeDir: includeDir,
+				Progress:   cmd.ErrOrStderr(),
+			})
+			if err != nil {
+				return err
+			}
+			if tag != "" {
+				if err := store.Tag(ctx, desc, ref.String()); err != nil {
+					return fmt.Errorf("tagging %s as %s in %s: %w", desc.Digest, ref, storeDir, err)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "tagged %s\n", ref)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), desc.Digest)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&tag, "tag", "t", "", "name the image (normalized: trace_exec becomes "+oci.DefaultPrefix+"/trace_exec:latest)")
+	f.StringVar(&storeDir, "store", "", "local image store directory (default $GADGETRY_STORE, else "+defaultStoreDir+")")
+	f.StringVar(&clang, "clang", "", "clang binary (default $CLANG, else clang-19, else clang)")
+	f.StringSliceVar(&archs, "arch", build.DefaultArchs, "architectures to build, in manifest order")
+	f.StringVar(&includeDir, "include-dir", "", "gadget header directory (default: the headers built into gadgetry)")
+	return cmd
 }

@@ -1,0 +1,53 @@
+// Package wasmapi is the guest side of Gadgetry's WASM ABI (version 1): the Go package a
+// gadget's WASM module imports to read parameters, look up syscalls, fill BPF maps, and read,
+// change, add or drop event fields.
+//
+// A gadget module is a WASI reactor built with
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o program.wasm .
+//
+// (standard Go ≥ 1.24), or with TinyGo ≥ 0.34 (`tinygo build -target=wasip1
+// -buildmode=c-shared`). The package main of the module registers its lifecycle hooks from an
+// init function and has an empty main:
+//
+//	func init() {
+//		wasmapi.OnInit(func() error {
+//			ds, err := wasmapi.GetDataSource("exec")
+//			...
+//			return ds.Subscribe(func(ds wasmapi.DataSource, d wasmapi.Data) error { ... }, 0)
+//		})
+//	}
+//
+//	func main() {}
+//
+// The package provides the exports the host calls (gadgetAPIVersion, gadgetInit,
+// gadgetPreStart, gadgetStart, gadgetStop, gadgetPostStop, dataSourceCallback); an author
+// writes none of them. The order in which the host calls them is: gadgetInit (subscribe, add
+// fields, create data sources) → gadgetPreStart (steer attach points with SetConfig) → the eBPF
+// collection is loaded → gadgetStart (maps exist: fill kernel-side filters) → programs attach
+// → events reach the callbacks → gadgetStop → programs detach → gadgetPostStop.
+//
+// A data callback returns ErrDrop to drop the event: later subscribers and the output never
+// see it, and the run counts it. Any other error is logged and the event goes on.
+//
+// Hooks and callbacks run one at a time on the guest's only thread; they must not block or
+// start goroutines that outlive them. The host kills a hook or callback that does not return
+// in time, and the run fails with an error naming the gadget and the hook.
+//
+// # Compatibility
+//
+// Verified here: standard Go 1.24 and later (the host's tests build every guest with it).
+// Not verified: TinyGo. The package is written for it (Go 1.23 module, no dependencies, no
+// reflection, no goroutines, //go:wasmexport which TinyGo supports since 0.34) but TinyGo
+// could not be installed where this SDK was developed.
+//
+// Outside wasm (GOARCH other than wasm) the package builds so that documentation, examples
+// and tools work, but every host call returns ErrNotWasm.
+//
+// # Errno
+//
+// A Go guest on wasip1 formats syscall.Errno with WASI's numbering, which differs from
+// Linux's. Values that come from the kernel (a syscall's return value in an event) are Linux
+// errno values: format them with Errno, whose names and messages are generated from the
+// Linux headers.
+package wasmapi

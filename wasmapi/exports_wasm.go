@@ -1,0 +1,29 @@
+//go:build wasm
+
+package wasmapi
+
+//go:wasmexport gadgetAPIVersion
+func gadgetAPIVersion() uint64 { return 1 }
+
+//go:wasmexport gadgetInit
+func gadgetInit() int32 { return runHooks("init", initHooks) }
+
+//go:wasmexport gadgetPreStart
+func gadgetPreStart() int32 { return runHooks("prestart", preStartHooks) }
+
+//go:wasmexport gadgetStart
+func gadgetStart() int32 { return runHooks("start", startHooks) }
+
+//go:wasmexport gadgetStop
+func gadgetStop() int32 { return runHooks("stop", stopHooks) }
+
+//go:wasmexport gadgetPostStop
+func gadgetPostStop() int32 { return runHooks("poststop", postStopHooks) }
+
+// dataSourceCallback returns 1 to ask the host to drop the event (a Gadgetry addition; a host
+// that ignores results still works).
+//
+//go:wasmexport dataSourceCallback
+func dataSourceCallback(cbID uint64, ds uint32, data uint32) uint32 {
+	return dispatch(cbID, ds, data)
+}

@@ -1,0 +1,185 @@
+package wasmapi
+
+import (
+	"math"
+	"runtime"
+	"unsafe"
+)
+
+// FieldKind is the kind of a field's value; the numbers are those of the ABI.
+type FieldKind uint32
+
+// Field kinds.
+const (
+	KindBool    FieldKind = 1
+	KindInt8    FieldKind = 2
+	KindInt16   FieldKind = 3
+	KindInt32   FieldKind = 4
+	KindInt64   FieldKind = 5
+	KindUint8   FieldKind = 6
+	KindUint16  FieldKind = 7
+	KindUint32  FieldKind = 8
+	KindUint64  FieldKind = 9
+	KindFloat32 FieldKind = 10
+	KindFloat64 FieldKind = 11
+	KindString  FieldKind = 12
+	KindCString FieldKind = 13
+	KindBytes   FieldKind = 14
+)
+
+// Field is a handle to one field of a data source's events.
+type Field uint32
+
+// scalarErr receives fieldGetScalar's error flag (the guest runs one call at a time).
+var scalarErr uint32
+
+func (f Field) scalar(d Data, kind FieldKind) (uint64, error) {
+	scalarErr = 0
+	v := fieldGetScalar(uint32(f), uint32(d), uint32(kind), uint32(uintptr(unsafe.Pointer(&scalarErr))))
+	if scalarErr != 0 {
+		return 0, fail("field get")
+	}
+	return v, nil
+}
+
+func (f Field) set(d Data, kind FieldKind, v uint64) error {
+	return check(fieldSet(uint32(f), uint32(d), uint32(kind), v), "field set")
+}
+
+// Bool returns a bool field's value.
+func (f Field) Bool(d Data) (bool, error) { v, err := f.scalar(d, KindBool); return v != 0, err }
+
+// Int8 returns an int8 field's value.
+func (f Field) Int8(d Data) (int8, error) { v, err := f.scalar(d, KindInt8); return int8(v), err }
+
+// Int16 returns an int16 field's value.
+func (f Field) Int16(d Data) (int16, error) { v, err := f.scalar(d, KindInt16); return int16(v), err }
+
+// Int32 returns an int32 field's value.
+func (f Field) Int32(d Data) (int32, error) { v, err := f.scalar(d, KindInt32); return int32(v), err }
+
+// Int64 returns an int64 field's value.
+func (f Field) Int64(d Data) (int64, error) { v, err := f.scalar(d, KindInt64); return int64(v), err }
+
+// Uint8 returns a uint8 field's value.
+func (f Field) Uint8(d Data) (uint8, error) { v, err := f.scalar(d, KindUint8); return uint8(v), err }
+
+// Uint16 returns a uint16 field's value.
+func (f Field) Uint16(d Data) (uint16, error) {
+	v, err := f.scalar(d, KindUint16)
+	return uint16(v), err
+}
+
+// Uint32 returns a uint32 field's value.
+func (f Field) Uint32(d Data) (uint32, error) {
+	v, err := f.scalar(d, KindUint32)
+	return uint32(v), err
+}
+
+// Uint64 returns a uint64 field's value.
+func (f Field) Uint64(d Data) (uint64, error) { return f.scalar(d, KindUint64) }
+
+// Float32 returns a float32 field's value.
+func (f Field) Float32(d Data) (float32, error) {
+	v, err := f.scalar(d, KindFloat32)
+	return math.Float32frombits(uint32(v)), err
+}
+
+// Float64 returns a float64 field's value.
+func (f Field) Float64(d Data) (float64, error) {
+	v, err := f.scalar(d, KindFloat64)
+	return math.Float64frombits(v), err
+}
+
+// BytesInto reads a string, cstring or bytes field into buf (grown when too small) and
+// returns the value, which aliases buf. Reusing buf across events avoids an allocation each.
+func (f Field) BytesInto(d Data, buf []byte) ([]byte, error) {
+	if cap(buf) == 0 {
+		buf = make([]byte, 64)
+	}
+	buf = buf[:cap(buf)]
+	for {
+		n := fieldGetBuffer(uint32(f), uint32(d), uint32(KindBytes), bufArg(buf))
+		if n < 0 {
+			return nil, fail("field get buffer")
+		}
+		if int(n) <= len(buf) {
+			return buf[:n], nil
+		}
+		buf = make([]byte, n) // the host wrote nothing and told us the length
+	}
+}
+
+// Bytes returns a bytes, string or cstring field's value in a new slice.
+func (f Field) Bytes(d Data) ([]byte, error) { return f.BytesInto(d, nil) }
+
+// String returns a string or cstring field's value.
+func (f Field) String(d Data) (string, error) {
+	var stack [128]byte
+	b, err := f.BytesInto(d, stack[:])
+	return string(b), err
+}
+
+// SetBool sets a bool field.
+func (f Field) SetBool(d Data, v bool) error {
+	var u uint64
+	if v {
+		u = 1
+	}
+	return f.set(d, KindBool, u)
+}
+
+// SetInt8 sets an int8 field.
+func (f Field) SetInt8(d Data, v int8) error { return f.set(d, KindInt8, uint64(v)) }
+
+// SetInt16 sets an int16 field.
+func (f Field) SetInt16(d Data, v int16) error { return f.set(d, KindInt16, uint64(v)) }
+
+// SetInt32 sets an int32 field.
+func (f Field) SetInt32(d Data, v int32) error { return f.set(d, KindInt32, uint64(v)) }
+
+// SetInt64 sets an int64 field.
+func (f Field) SetInt64(d Data, v int64) error { return f.set(d, KindInt64, uint64(v)) }
+
+// SetUint8 sets a uint8 field.
+func (f Field) SetUint8(d Data, v uint8) error { return f.set(d, KindUint8, uint64(v)) }
+
+// SetUint16 sets a uint16 field.
+func (f Field) SetUint16(d Data, v uint16) error { return f.set(d, KindUint16, uint64(v)) }
+
+// SetUint32 sets a uint32 field.
+func (f Field) SetUint32(d Data, v uint32) error { return f.set(d, KindUint32, uint64(v)) }
+
+// SetUint64 sets a uint64 field.
+func (f Field) SetUint64(d Data, v uint64) error { return f.set(d, KindUint64, v) }
+
+// SetFloat32 sets a float32 field.
+func (f Field) SetFloat32(d Data, v float32) error {
+	return f.set(d, KindFloat32, uint64(math.Float32bits(v)))
+}
+
+// SetFloat64 sets a float64 field.
+func (f Field) SetFloat64(d Data, v float64) error {
+	return f.set(d, KindFloat64, math.Float64bits(v))
+}
+
+// SetString sets a string or cstring field.
+func (f Field) SetString(d Data, v string) error {
+	err := f.set(d, KindString, strArg(v))
+	runtime.KeepAlive(v)
+	return err
+}
+
+// SetBytes sets a bytes field.
+func (f Field) SetBytes(d Data, v []byte) error {
+	err := f.set(d, KindBytes, bufArg(v))
+	runtime.KeepAlive(v)
+	return err
+}
+
+// AddTag adds a tag to the field (e.g. "wasm"); tags classify fields for output.
+func (f Field) AddTag(tag string) error {
+	err := check(fieldAddTag(uint32(f), strArg(tag)), "field add tag")
+	runtime.KeepAlive(tag)
+	return err
+}

@@ -1,0 +1,3 @@
+module github.com/gadgetry/gadgetry/wasmapi
+
+go 1.23

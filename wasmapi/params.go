@@ -1,0 +1,33 @@
+package wasmapi
+
+import "runtime"
+
+// maxParamLen bounds a parameter value (the host writes it NUL-terminated).
+const maxParamLen = 64 << 10
+
+// GetParamValue returns the value of the parameter key (params.wasm.<key> of gadget.yaml,
+// or an eBPF parameter), with its default when the user gave none.
+func GetParamValue(key string) (string, error) {
+	buf := make([]byte, 256)
+	for {
+		rc := getParamValue(strArg(key), bufArg(buf))
+		if rc == 0 {
+			runtime.KeepAlive(key)
+			return cstring(buf), nil
+		}
+		if len(buf) >= maxParamLen {
+			return "", fail("param " + key)
+		}
+		buf = make([]byte, maxParamLen)
+	}
+}
+
+// SetConfig sets key of the gadget's configuration, e.g. "programs.<prog>.attach_to" to
+// change where a program attaches (or "gadget_program_disabled" to skip it). Call it from
+// OnInit or OnPreStart: the collection is loaded after PreStart.
+func SetConfig(key, value string) error {
+	err := check(setConfig(strArg(key), strArg(value), uint32(KindString)), "set config "+key)
+	runtime.KeepAlive(key)
+	runtime.KeepAlive(value)
+	return err
+}

@@ -1,0 +1,3 @@
+module github.com/gadgetry/gadgetry/gadgets/traceloop/go
+
+go 1.23

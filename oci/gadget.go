@@ -24,4 +24,6 @@ type Gadget struct {
 	BTFGen []byte
 	// Annotations are the manifest's annotations (title, description, created, ...).
 	Annotations map[string]string
+	// Warnings are things Load skipped and a user may want to know (unknown layer types).
+	Warnings []string
 }

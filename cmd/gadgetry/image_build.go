@@ -5,14 +5,10 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-	orasoci "oras.land/oras-go/v2/content/oci"
 
 	"github.com/gadgetry/gadgetry/oci"
 	"github.com/gadgetry/gadgetry/oci/build"
 )
-
-// defaultStoreDir is the local image store used when neither --store nor $GADGETRY_STORE is set.
-const defaultStoreDir = "/var/lib/gadgetry/oci-store"
 
 // newImageBuildCmd is `gadgetry image build`; newImageCmd adds it.
 func newImageBuildCmd() *cobra.Command {
@@ -49,11 +45,11 @@ Progress goes to stderr; the image digest is printed on stdout.`,
 				storeDir = os.Getenv("GADGETRY_STORE")
 			}
 			if storeDir == "" {
-				storeDir = defaultStoreDir
+				storeDir = oci.DefaultStoreDir()
 			}
-			store, err := orasoci.New(storeDir)
+			store, err := oci.OpenStore(storeDir)
 			if err != nil {
-				return fmt.Errorf("opening the local image store %s: %w (choose another with --store or $GADGETRY_STORE)", storeDir, err)
+				return fmt.Errorf("%w (choose another store with --store or $GADGETRY_STORE)", err)
 			}
 			ctx := cmd.Context()
 			desc, err := build.Build(ctx, args[0], build.Options{
@@ -71,6 +67,8 @@ Progress goes to stderr; the image digest is printed on stdout.`,
 					return fmt.Errorf("tagging %s as %s in %s: %w", desc.Digest, ref, storeDir, err)
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "tagged %s\n", ref)
+			} else {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the image is not tagged: name it with -t, or the store's garbage collection will remove it\n")
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), desc.Digest)
 			return nil
@@ -78,7 +76,7 @@ Progress goes to stderr; the image digest is printed on stdout.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&tag, "tag", "t", "", "name the image (normalized: trace_exec becomes "+oci.DefaultPrefix+"/trace_exec:latest)")
-	f.StringVar(&storeDir, "store", "", "local image store directory (default $GADGETRY_STORE, else "+defaultStoreDir+")")
+	f.StringVar(&storeDir, "store", "", "local image store directory (default $GADGETRY_STORE, else "+oci.DefaultStoreDir()+")")
 	f.StringVar(&clang, "clang", "", "clang binary (default $CLANG, else clang-19, else clang)")
 	f.StringSliceVar(&archs, "arch", build.DefaultArchs, "architectures to build, in manifest order")
 	f.StringVar(&includeDir, "include-dir", "", "gadget header directory (default: the headers built into gadgetry)")

@@ -10,6 +10,8 @@ import (
 
 	"oras.land/oras-go/v2/content"
 	orasoci "oras.land/oras-go/v2/content/oci"
+
+	"github.com/gadgetry/gadgetry/oci"
 )
 
 func requireClang(t *testing.T) {
@@ -96,6 +98,15 @@ func TestCatalogue(t *testing.T) {
 	layers, err := content.Successors(ctx, store, manifests[0])
 	if err != nil || len(layers) != 3 { // config, ebpf, wasm
 		t.Fatalf("alpha amd64: %d children, err %v", len(layers), err)
+	}
+
+	// The runtime's loader reads a catalogue image by its bare name.
+	g, err := oci.Load(ctx, store, "alpha", "arm64")
+	if err != nil {
+		t.Fatalf("oci.Load(alpha, arm64) from the catalogue: %v", err)
+	}
+	if string(g.Metadata) != "name: alpha\ndescription: first\n" || len(g.EBPF) == 0 || len(g.WASM) != 8 {
+		t.Errorf("alpha loaded as metadata %q, %d eBPF bytes, %d WASM bytes", g.Metadata, len(g.EBPF), len(g.WASM))
 	}
 
 	// A changed source makes -check fail and name the files that differ.

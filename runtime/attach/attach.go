@@ -1,0 +1,165 @@
+// Package attach attaches a loaded eBPF program where its ELF section says: tracepoint,
+// raw_tracepoint, tp_btf, fentry, fexit, lsm (and sleepable .s forms), kprobe, kretprobe,
+// uprobe, uretprobe and iter.
+package attach
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+)
+
+// Kind is an attach kind, named like the section prefix ("tracepoint", "fentry", ...).
+type Kind string
+
+// Attach kinds.
+const (
+	Tracepoint    Kind = "tracepoint"
+	RawTracepoint Kind = "raw_tracepoint"
+	TPBTF         Kind = "tp_btf"
+	FEntry        Kind = "fentry"
+	FExit         Kind = "fexit"
+	LSM           Kind = "lsm"
+	Kprobe        Kind = "kprobe"
+	Kretprobe     Kind = "kretprobe"
+	Uprobe        Kind = "uprobe"
+	Uretprobe     Kind = "uretprobe"
+	Iter          Kind = "iter"
+)
+
+var prefixes = []struct {
+	prefix string
+	kind   Kind
+}{
+	{"tracepoint/", Tracepoint}, {"tp/", Tracepoint},
+	{"raw_tracepoint/", RawTracepoint}, {"raw_tp/", RawTracepoint},
+	{"tp_btf/", TPBTF},
+	{"fentry.s/", FEntry}, {"fentry/", FEntry},
+	{"fexit.s/", FExit}, {"fexit/", FExit},
+	{"lsm.s/", LSM}, {"lsm/", LSM},
+	{"kprobe/", Kprobe}, {"kretprobe/", Kretprobe},
+	{"uprobe.s/", Uprobe}, {"uprobe/", Uprobe},
+	{"uretprobe.s/", Uretprobe}, {"uretprobe/", Uretprobe},
+	{"iter.s/", Iter}, {"iter/", Iter},
+}
+
+// ErrUnknownSection is returned for a section no attach kind matches.
+var ErrUnknownSection = errors.New("unknown section")
+
+// ErrKernelLacks wraps errors that mean the running kernel lacks the attach kind.
+var ErrKernelLacks = errors.New("the kernel lacks this attach type")
+
+// Parse splits an ELF section name into its attach kind and target
+// ("tracepoint/sched/sched_process_exec" → Tracepoint, "sched/sched_process_exec").
+func Parse(section string) (Kind, string, error) {
+	for _, p := range prefixes {
+		if strings.HasPrefix(section, p.prefix) {
+			return p.kind, strings.TrimPrefix(section, p.prefix), nil
+		}
+	}
+	var known []string
+	for _, p := range prefixes {
+		known = append(known, p.prefix+"…")
+	}
+	return "", "", fmt.Errorf("%w %q (known: %s)", ErrUnknownSection, section, strings.Join(known, ", "))
+}
+
+// NeedsTargetAtLoad reports whether the kind's target must be in ProgramSpec.AttachTo before
+// the program is loaded (BTF-based kinds resolve the target at load time).
+func (k Kind) NeedsTargetAtLoad() bool {
+	switch k {
+	case TPBTF, FEntry, FExit, LSM, Iter:
+		return true
+	}
+	return false
+}
+
+// Feature names the kernel feature the kind needs, for error messages.
+func (k Kind) Feature() string {
+	switch k {
+	case FEntry, FExit:
+		return "BPF trampolines (fentry/fexit)"
+	case LSM:
+		return "BPF LSM (lsm= boot option with bpf)"
+	case Kprobe, Kretprobe:
+		return "kprobes (CONFIG_KPROBE_EVENTS)"
+	case Uprobe, Uretprobe:
+		return "uprobes (CONFIG_UPROBE_EVENTS)"
+	case TPBTF:
+		return "BTF-enabled raw tracepoints (tp_btf)"
+	case Iter:
+		return "BPF iterators"
+	}
+	return string(k) + " programs"
+}
+
+// LacksKernelSupport reports whether err from loading or attaching means the kernel lacks the
+// feature, rather than a bug in the gadget.
+func LacksKernelSupport(err error) bool {
+	return errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, unix.EPERM) ||
+		errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.Errno(524)) || errors.Is(err, ErrKernelLacks)
+}
+
+// Attach attaches prog of kind to target. Close the returned link to detach.
+func Attach(kind Kind, target string, prog *ebpf.Program) (link.Link, error) {
+	var (
+		l   link.Link
+		err error
+	)
+	switch kind {
+	case Tracepoint:
+		grp, name, ok := strings.Cut(target, "/")
+		if !ok {
+			return nil, fmt.Errorf("tracepoint target %q: want <group>/<name>", target)
+		}
+		l, err = link.Tracepoint(grp, name, prog, nil)
+	case RawTracepoint:
+		l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: target, Program: prog})
+	case TPBTF, FEntry, FExit:
+		l, err = link.AttachTracing(link.TracingOptions{Program: prog})
+	case LSM:
+		l, err = link.AttachLSM(link.LSMOptions{Program: prog})
+	case Kprobe, Kretprobe:
+		if kind == Kprobe {
+			l, err = link.Kprobe(target, prog, nil)
+		} else {
+			l, err = link.Kretprobe(target, prog, nil)
+		}
+		if err != nil && (errors.Is(err, unix.ENOENT) || errors.Is(err, ebpf.ErrNotSupported)) && !kprobesAvailable() {
+			err = fmt.Errorf("%w: %v", ErrKernelLacks, err)
+		}
+	case Uprobe, Uretprobe:
+		path, sym, ok := strings.Cut(target, ":")
+		if !ok || path == "" || sym == "" {
+			return nil, fmt.Errorf("uprobe target %q: want <path>:<symbol>", target)
+		}
+		ex, oerr := link.OpenExecutable(path)
+		if oerr != nil {
+			return nil, oerr
+		}
+		if kind == Uprobe {
+			l, err = ex.Uprobe(sym, prog, nil)
+		} else {
+			l, err = ex.Uretprobe(sym, prog, nil)
+		}
+	case Iter:
+		l, err = link.AttachIter(link.IterOptions{Program: prog})
+	default:
+		return nil, fmt.Errorf("%w %q", ErrUnknownSection, kind)
+	}
+	return l, err
+}
+
+// kprobesAvailable checks for the kprobe PMU or tracefs kprobe_events.
+func kprobesAvailable() bool {
+	for _, p := range []string{"/sys/bus/event_source/devices/kprobe", "/sys/kernel/tracing/kprobe_events", "/sys/kernel/debug/tracing/kprobe_events"} {
+		if err := unix.Access(p, unix.F_OK); err == nil {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,262 @@
+// Package decode turns the BTF description of a tracer's C struct into a data source whose
+// static fields sit at the struct members' offsets, so a kernel record is decoded by reading it
+// in place. No gadget-specific code: every gadget's records are described by their BTF.
+package decode
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/gadgetry/gadgetry/runtime/datasource"
+)
+
+// ArrayAnnotation is set on fields decoded from C arrays of numbers; its value is the element
+// kind ("uint16"), and the field's bytes hold the elements.
+const ArrayAnnotation = "decode.array"
+
+// RawSuffix marks a field whose formatted value gets its own sibling field: `foo_raw` is hidden
+// and `foo` (a string) is filled with its formatted text by the runtime.
+const RawSuffix = "_raw"
+
+// ErrUnsupported is returned for struct members the decoder cannot represent.
+var ErrUnsupported = errors.New("unsupported member type")
+
+// DataSource builds the data source `name` for records of struct st.
+// Nested structs become dotted names (proc.parent.pid); members whose name starts with "__" are
+// hidden; `foo_raw` members are hidden and get a formatted string sibling `foo` (an added field).
+func DataSource(name string, st *btf.Struct) (*datasource.DataSource, error) {
+	ds := datasource.New(name, datasource.TypeSingle, int(st.Size))
+	if err := addMembers(ds, "", st, 0, false); err != nil {
+		return nil, fmt.Errorf("struct %s: %w", st.Name, err)
+	}
+	for _, f := range ds.Fields() {
+		if !f.Static() || !strings.HasSuffix(f.Name, RawSuffix) {
+			continue
+		}
+		sib := strings.TrimSuffix(f.Name, RawSuffix)
+		if ds.Field(sib) != nil {
+			continue
+		}
+		f.Hidden = true
+		s, err := ds.AddField(sib, datasource.KindString)
+		if err != nil {
+			return nil, err
+		}
+		s.Type = f.Type
+		s.Annotations["decode.raw"] = f.Name
+	}
+	return ds, nil
+}
+
+// RawSource returns the `foo_raw` field a formatted `foo` field is made from, or nil.
+func RawSource(f *datasource.Field) *datasource.Field {
+	n := f.Annotations["decode.raw"]
+	if n == "" {
+		return nil
+	}
+	return f.DataSource().Field(n)
+}
+
+func addMembers(ds *datasource.DataSource, prefix string, st composite, base int, hidden bool) error {
+	var members []btf.Member
+	switch s := st.(type) {
+	case *btf.Struct:
+		members = s.Members
+	case *btf.Union:
+		members = s.Members
+	}
+	for _, m := range members {
+		if m.BitfieldSize != 0 {
+			// Bitfields are not addressable bytes; skip rather than show garbage.
+			continue
+		}
+		name := m.Name
+		h := hidden || strings.HasPrefix(name, "__")
+		off := base + int(m.Offset.Bytes())
+		if name == "" {
+			// Anonymous struct/union: its members belong to the parent.
+			if c := btf.UnderlyingType(m.Type); isComposite(c) {
+				if err := addMembers(ds, prefix, c, off, h); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		full := prefix + name
+		if err := addMember(ds, full, m.Type, off, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func addMember(ds *datasource.DataSource, name string, t btf.Type, off int, hidden bool) error {
+	typedef := ""
+	// Walk qualifiers and typedefs, remembering the first gadget_* typedef.
+	for {
+		switch tt := t.(type) {
+		case *btf.Typedef:
+			if typedef == "" && strings.HasPrefix(tt.Name, "gadget_") {
+				typedef = tt.Name
+			}
+			t = tt.Type
+			continue
+		case *btf.Volatile:
+			t = tt.Type
+			continue
+		case *btf.Const:
+			t = tt.Type
+			continue
+		case *btf.Restrict:
+			t = tt.Type
+			continue
+		case *btf.TypeTag:
+			t = tt.Type
+			continue
+		}
+		break
+	}
+	add := func(kind datasource.Kind, size int) (*datasource.Field, error) {
+		f, err := ds.AddStaticField(name, kind, off, size)
+		if err != nil {
+			return nil, err
+		}
+		f.Type = typedef
+		f.Hidden = hidden
+		f.Tags = append(f.Tags, "kernel")
+		return f, nil
+	}
+	switch tt := t.(type) {
+	case *btf.Int:
+		_, err := add(intKind(tt), int(tt.Size))
+		return err
+	case *btf.Enum:
+		k := datasource.KindUint32
+		switch tt.Size {
+		case 1:
+			k = datasource.KindUint8
+		case 2:
+			k = datasource.KindUint16
+		case 8:
+			k = datasource.KindUint64
+		}
+		if tt.Signed {
+			k = signed(k)
+		}
+		f, err := add(k, int(tt.Size))
+		if err != nil {
+			return err
+		}
+		f.Enum = make(map[int64]string, len(tt.Values))
+		for _, v := range tt.Values {
+			f.Enum[int64(v.Value)] = v.Name
+		}
+		if f.Type == "" {
+			f.Type = "enum " + tt.Name
+		}
+		return nil
+	case *btf.Float:
+		k := datasource.KindFloat64
+		if tt.Size == 4 {
+			k = datasource.KindFloat32
+		}
+		_, err := add(k, int(tt.Size))
+		return err
+	case *btf.Pointer:
+		_, err := add(datasource.KindUint64, 8)
+		return err
+	case *btf.Struct, *btf.Union:
+		return addMembers(ds, name+".", tt, off, hidden)
+	case *btf.Array:
+		elem := btf.UnderlyingType(tt.Type)
+		size, err := btf.Sizeof(tt)
+		if err != nil {
+			return fmt.Errorf("member %s: %w", name, err)
+		}
+		if i, ok := elem.(*btf.Int); ok && i.Size == 1 && (i.Encoding&btf.Char != 0 || i.Name == "char" || typedef == "gadget_comm") {
+			_, err := add(datasource.KindCString, size)
+			return err
+		}
+		if i, ok := elem.(*btf.Int); ok {
+			f, err := add(datasource.KindBytes, size)
+			if err != nil {
+				return err
+			}
+			f.Annotations[ArrayAnnotation] = intKind(i).String()
+			return nil
+		}
+		if e, ok := elem.(*btf.Enum); ok {
+			f, err := add(datasource.KindBytes, size)
+			if err != nil {
+				return err
+			}
+			f.Annotations[ArrayAnnotation] = intKind(&btf.Int{Size: e.Size}).String()
+			return nil
+		}
+		// Arrays of structs: one dotted prefix per element.
+		if c := elem; isComposite(c) {
+			esize, err := btf.Sizeof(c)
+			if err != nil {
+				return fmt.Errorf("member %s: %w", name, err)
+			}
+			for i := 0; i < int(tt.Nelems); i++ {
+				if err := addMembers(ds, fmt.Sprintf("%s.%d.", name, i), c, off+i*esize, hidden); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		_, err = add(datasource.KindBytes, size)
+		return err
+	}
+	return fmt.Errorf("member %s: %w %T", name, ErrUnsupported, t)
+}
+
+// composite is a struct or a union.
+type composite = btf.Type
+
+func isComposite(t btf.Type) bool {
+	switch t.(type) {
+	case *btf.Struct, *btf.Union:
+		return true
+	}
+	return false
+}
+
+func intKind(i *btf.Int) datasource.Kind {
+	if i.Encoding&btf.Bool != 0 {
+		return datasource.KindBool
+	}
+	var k datasource.Kind
+	switch i.Size {
+	case 1:
+		k = datasource.KindUint8
+	case 2:
+		k = datasource.KindUint16
+	case 4:
+		k = datasource.KindUint32
+	default:
+		k = datasource.KindUint64
+	}
+	if i.Encoding&btf.Signed != 0 {
+		k = signed(k)
+	}
+	return k
+}
+
+func signed(k datasource.Kind) datasource.Kind {
+	switch k {
+	case datasource.KindUint8:
+		return datasource.KindInt8
+	case datasource.KindUint16:
+		return datasource.KindInt16
+	case datasource.KindUint32:
+		return datasource.KindInt32
+	case datasource.KindUint64:
+		return datasource.KindInt64
+	}
+	return k
+}

@@ -1,0 +1,15 @@
+// Package runtime runs a gadget: one explicit sequence, no plug-in registry.
+//
+//	resolve → prepare (parse image once) → start:
+//	    hooks Init → hooks PreStart → load collection → hooks Start → attach → stream
+//	stop:
+//	    hooks Stop → detach → final drain → hooks PostStop → close collection
+//
+// A Runtime is long-lived (a CLI run or a daemon): it caches parsed CollectionSpecs by image
+// digest. Prepare parses an image into a Gadget (params, data sources, programs) without
+// touching the kernel, so `gadgetry run REF --help` can list parameters; Start runs it.
+//
+// Extensions (the WASM guest, container enrichment, the CLI's output) plug into the sequence
+// through Hooks at fixed points; they reach the run's data sources, maps, params and config
+// through methods on Run.
+package runtime

@@ -1,0 +1,363 @@
+// Package format turns field values into text for people (columns) and into JSON values, by the
+// field's kind, its enum names and its gadget_* typedef (timestamps, errno, users, syscalls...).
+// Everything that does not change per event (boot time, user and group names, the syscall
+// table) is read once per Formatter.
+package format
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gadgetry/gadgetry/runtime/datasource"
+	"github.com/gadgetry/gadgetry/runtime/decode"
+	"github.com/gadgetry/gadgetry/runtime/syscalls"
+)
+
+// Formatter formats values. It is not safe for concurrent use.
+type Formatter struct {
+	bootWall time.Time // wall-clock time of boot: add boot-time ns to get wall-clock time
+	users    map[uint32]string
+	groups   map[uint32]string
+	sysTable *syscalls.Table
+}
+
+// New returns a Formatter for this host.
+func New() *Formatter {
+	f := &Formatter{}
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err == nil {
+		f.bootWall = time.Now().Add(-time.Duration(ts.Nano()))
+	}
+	f.users = readIDs("/etc/passwd")
+	f.groups = readIDs("/etc/group")
+	f.sysTable, _ = syscalls.Running()
+	return f
+}
+
+// readIDs reads name:x:id:... lines once.
+func readIDs(path string) map[uint32]string {
+	m := map[uint32]string{}
+	fh, err := os.Open(path)
+	if err != nil {
+		return m
+	}
+	defer fh.Close()
+	sc := bufio.NewScanner(fh)
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 4)
+		if len(parts) < 3 {
+			continue
+		}
+		id, err := strconv.ParseUint(parts[2], 10, 32)
+		if err != nil {
+			continue
+		}
+		if _, dup := m[uint32(id)]; !dup {
+			m[uint32(id)] = parts[0]
+		}
+	}
+	return m
+}
+
+// BootToWall converts boot-time nanoseconds (bpf_ktime_get_boot_ns) to wall-clock time.
+func (fm *Formatter) BootToWall(ns uint64) time.Time {
+	return fm.bootWall.Add(time.Duration(ns))
+}
+
+// AppendText appends the value of f in d as text for a table.
+func (fm *Formatter) AppendText(dst []byte, f *datasource.Field, d *datasource.Data) []byte {
+	if src := decode.RawSource(f); src != nil && !f.IsSet(d) {
+		return fm.appendTyped(dst, src, d, false)
+	}
+	return fm.appendTyped(dst, f, d, false)
+}
+
+// AppendJSON appends the value of f in d as a JSON value. Numbers stay numbers unless their
+// typedef gives them a name (errno, signal, syscall, timestamp, file mode/flags).
+func (fm *Formatter) AppendJSON(dst []byte, f *datasource.Field, d *datasource.Data) []byte {
+	if src := decode.RawSource(f); src != nil && !f.IsSet(d) {
+		return fm.appendTyped(dst, src, d, true)
+	}
+	return fm.appendTyped(dst, f, d, true)
+}
+
+// Text returns the value of f in d as text.
+func (fm *Formatter) Text(f *datasource.Field, d *datasource.Data) string {
+	return string(fm.AppendText(nil, f, d))
+}
+
+func (fm *Formatter) appendTyped(dst []byte, f *datasource.Field, d *datasource.Data, js bool) []byte {
+	if !f.Static() && !f.IsSet(d) {
+		if js {
+			return append(dst, "null"...)
+		}
+		return dst
+	}
+	str := func(s string) []byte {
+		if js {
+			return appendJSONString(dst, s)
+		}
+		return append(dst, s...)
+	}
+	if f.Enum != nil {
+		if n, ok := f.Enum[f.Int(d)]; ok {
+			return str(n)
+		}
+	}
+	switch f.Type {
+	case "gadget_timestamp":
+		if f.Kind.Scalar() {
+			ns := f.Uint(d)
+			if ns == 0 {
+				return str("")
+			}
+			if js {
+				dst = append(dst, '"')
+				dst = fm.BootToWall(ns).AppendFormat(dst, time.RFC3339Nano)
+				return append(dst, '"')
+			}
+			return fm.BootToWall(ns).AppendFormat(dst, "15:04:05.000000")
+		}
+	case "gadget_errno":
+		if f.Kind.Scalar() {
+			v := int(f.Int(d))
+			if v < 0 {
+				v = -v
+			}
+			if v == 0 {
+				return str("")
+			}
+			if n, ok := syscalls.ErrnoName(v); ok {
+				return str(n)
+			}
+		}
+	case "gadget_uid":
+		if !js && f.Kind.Scalar() {
+			if n, ok := fm.users[uint32(f.Uint(d))]; ok {
+				return append(dst, n...)
+			}
+		}
+	case "gadget_gid":
+		if !js && f.Kind.Scalar() {
+			if n, ok := fm.groups[uint32(f.Uint(d))]; ok {
+				return append(dst, n...)
+			}
+		}
+	case "gadget_syscall":
+		if f.Kind.Scalar() && fm.sysTable != nil {
+			if n, ok := fm.sysTable.Name(int(f.Uint(d))); ok {
+				return str(n)
+			}
+		}
+	case "gadget_signal":
+		if f.Kind.Scalar() {
+			if n := unix.SignalName(unix.Signal(f.Uint(d))); n != "" {
+				return str(n)
+			}
+		}
+	case "gadget_file_mode":
+		if f.Kind.Scalar() {
+			return str(fileMode(uint32(f.Uint(d))))
+		}
+	case "gadget_file_flags":
+		if f.Kind.Scalar() {
+			return str(openFlags(uint32(f.Uint(d))))
+		}
+	case "gadget_bytes":
+		if !js && f.Kind.Scalar() {
+			return append(dst, humanBytes(f.Uint(d))...)
+		}
+	case "gadget_duration":
+		if !js && f.Kind.Scalar() {
+			return append(dst, time.Duration(f.Uint(d)).String()...)
+		}
+	}
+	return appendPlain(dst, f, d, js)
+}
+
+func appendPlain(dst []byte, f *datasource.Field, d *datasource.Data, js bool) []byte {
+	switch f.Kind {
+	case datasource.KindBool:
+		return strconv.AppendBool(dst, f.Bool(d))
+	case datasource.KindInt8, datasource.KindInt16, datasource.KindInt32, datasource.KindInt64:
+		return strconv.AppendInt(dst, f.Int(d), 10)
+	case datasource.KindUint8, datasource.KindUint16, datasource.KindUint32, datasource.KindUint64:
+		return strconv.AppendUint(dst, f.Uint(d), 10)
+	case datasource.KindFloat32:
+		return strconv.AppendFloat(dst, f.Float(d), 'g', -1, 32)
+	case datasource.KindFloat64:
+		return strconv.AppendFloat(dst, f.Float(d), 'g', -1, 64)
+	case datasource.KindString, datasource.KindCString:
+		b := f.Bytes(d)
+		if js {
+			return appendJSONBytes(dst, b)
+		}
+		return append(dst, b...)
+	case datasource.KindBytes:
+		if ek := f.Annotations[decode.ArrayAnnotation]; ek != "" {
+			return appendArray(dst, f.Bytes(d), ek, js)
+		}
+		b := f.Bytes(d)
+		if js {
+			dst = append(dst, '"')
+		}
+		for _, c := range b {
+			dst = append(dst, hex[c>>4], hex[c&15])
+		}
+		if js {
+			dst = append(dst, '"')
+		}
+		return dst
+	}
+	if js {
+		return append(dst, "null"...)
+	}
+	return dst
+}
+
+const hex = "0123456789abcdef"
+
+func appendArray(dst, b []byte, elemKind string, js bool) []byte {
+	size, signed := 4, false
+	switch elemKind {
+	case "int8":
+		size, signed = 1, true
+	case "uint8", "bool":
+		size = 1
+	case "int16":
+		size, signed = 2, true
+	case "uint16":
+		size = 2
+	case "int32":
+		signed = true
+	case "int64":
+		size, signed = 8, true
+	case "uint64":
+		size = 8
+	}
+	dst = append(dst, '[')
+	for i := 0; i+size <= len(b); i += size {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var u uint64
+		for j := size - 1; j >= 0; j-- {
+			u = u<<8 | uint64(b[i+j])
+		}
+		if signed {
+			shift := 64 - 8*size
+			dst = strconv.AppendInt(dst, int64(u<<shift)>>shift, 10)
+		} else {
+			dst = strconv.AppendUint(dst, u, 10)
+		}
+	}
+	return append(dst, ']')
+}
+
+func appendJSONString(dst []byte, s string) []byte {
+	return appendJSONBytes(dst, []byte(s))
+}
+
+// appendJSONBytes quotes b as a JSON string without allocating for plain ASCII.
+func appendJSONBytes(dst, b []byte) []byte {
+	plain := true
+	for _, c := range b {
+		if c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		dst = append(dst, '"')
+		dst = append(dst, b...)
+		return append(dst, '"')
+	}
+	q, _ := json.Marshal(string(b))
+	return append(dst, q...)
+}
+
+// AppendJSONString appends s quoted as a JSON string.
+func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst, s) }
+
+func fileMode(m uint32) string {
+	var b [10]byte
+	switch m & unix.S_IFMT {
+	case unix.S_IFDIR:
+		b[0] = 'd'
+	case unix.S_IFLNK:
+		b[0] = 'l'
+	case unix.S_IFCHR:
+		b[0] = 'c'
+	case unix.S_IFBLK:
+		b[0] = 'b'
+	case unix.S_IFIFO:
+		b[0] = 'p'
+	case unix.S_IFSOCK:
+		b[0] = 's'
+	default:
+		b[0] = '-'
+	}
+	const rwx = "rwxrwxrwx"
+	for i := 0; i < 9; i++ {
+		if m&(1<<(8-i)) != 0 {
+			b[i+1] = rwx[i]
+		} else {
+			b[i+1] = '-'
+		}
+	}
+	return string(b[:])
+}
+
+var openFlagNames = []struct {
+	v    uint32
+	name string
+}{
+	{unix.O_CREAT, "O_CREAT"}, {unix.O_EXCL, "O_EXCL"}, {unix.O_NOCTTY, "O_NOCTTY"},
+	{unix.O_TRUNC, "O_TRUNC"}, {unix.O_APPEND, "O_APPEND"}, {unix.O_NONBLOCK, "O_NONBLOCK"},
+	{unix.O_DSYNC, "O_DSYNC"}, {unix.O_DIRECT, "O_DIRECT"}, {unix.O_LARGEFILE, "O_LARGEFILE"},
+	{unix.O_DIRECTORY, "O_DIRECTORY"}, {unix.O_NOFOLLOW, "O_NOFOLLOW"},
+	{unix.O_NOATIME, "O_NOATIME"}, {unix.O_CLOEXEC, "O_CLOEXEC"}, {unix.O_PATH, "O_PATH"},
+}
+
+func openFlags(fl uint32) string {
+	var parts []string
+	switch fl & unix.O_ACCMODE {
+	case unix.O_RDONLY:
+		parts = append(parts, "O_RDONLY")
+	case unix.O_WRONLY:
+		parts = append(parts, "O_WRONLY")
+	case unix.O_RDWR:
+		parts = append(parts, "O_RDWR")
+	}
+	rest := fl &^ unix.O_ACCMODE
+	for _, n := range openFlagNames {
+		if n.v != 0 && rest&n.v == n.v {
+			parts = append(parts, n.name)
+			rest &^= n.v
+		}
+	}
+	if rest != 0 {
+		parts = append(parts, "0x"+strconv.FormatUint(uint64(rest), 16))
+	}
+	return strings.Join(parts, "|")
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatUint(n, 10) + " B"
+	}
+	v, i := float64(n), 0
+	for v >= unit && i < 5 {
+		v /= unit
+		i++
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64) + " " + "BKMGTP"[i:i+1] + "iB"
+}

@@ -1,0 +1,227 @@
+package runtime
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/gadgetry/gadgetry/oci"
+	"github.com/gadgetry/gadgetry/oci/metadata"
+	"github.com/gadgetry/gadgetry/runtime/attach"
+	"github.com/gadgetry/gadgetry/runtime/datasource"
+	"github.com/gadgetry/gadgetry/runtime/decode"
+)
+
+// Gadget is a parsed image, ready to run any number of times. It is read-only once prepared.
+type Gadget struct {
+	// Image is the image the gadget was parsed from.
+	Image *oci.Gadget
+	// Name is gadget.yaml's name, or the reference.
+	Name string
+	// Meta is the parsed gadget.yaml.
+	Meta *metadata.Metadata
+	// Params are the parameters, in a stable order (eBPF params, filters, WASM params).
+	Params []*Param
+	// Tracers are the event streams the object declares.
+	Tracers []*Tracer
+	// Programs are the object's programs, sorted by name.
+	Programs []*Program
+
+	spec *ebpf.CollectionSpec // template: copied for each run
+}
+
+// Tracer is one `gadget_tracer_<ds>___<map>___<struct>` marker.
+type Tracer struct {
+	// DataSource is the data source's name.
+	DataSource string
+	// Map is the ring buffer's name.
+	Map string
+	// Struct is the record type.
+	Struct *btf.Struct
+	// LostMap is `<map>_lost_samples`, empty when the object has none.
+	LostMap string
+}
+
+// Program is one eBPF program and where it attaches.
+type Program struct {
+	// Name is the program's (function's) name.
+	Name string
+	// Section is its ELF section.
+	Section string
+	// Kind and Target come from the section, Target overridden by gadget.yaml's attach_to.
+	Kind   attach.Kind
+	Target string
+	// Disabled programs (attach_to: gadget_program_disabled) are neither loaded nor attached.
+	Disabled bool
+	// Optional programs whose attach type the kernel lacks give a warning, not an error.
+	Optional bool
+}
+
+// Program returns the program called name, or nil.
+func (g *Gadget) Program(name string) *Program {
+	for _, p := range g.Programs {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Param returns the parameter with key, or nil.
+func (g *Gadget) Param(key string) *Param {
+	for _, p := range g.Params {
+		if p.Key == key {
+			return p
+		}
+	}
+	return nil
+}
+
+// NewDataSources builds fresh data sources for the gadget's tracers (one set per run: each
+// run has its own subscribers), with gadget.yaml's annotations applied.
+func (g *Gadget) NewDataSources() ([]*datasource.DataSource, error) {
+	var out []*datasource.DataSource
+	for _, t := range g.Tracers {
+		ds, err := decode.DataSource(t.DataSource, t.Struct)
+		if err != nil {
+			return nil, fmt.Errorf("gadget %s: tracer %s: %w", g.Name, t.DataSource, err)
+		}
+		if md := g.Meta.DataSources[t.DataSource]; md != nil {
+			for k, v := range md.Annotations {
+				ds.Annotations[k] = v
+			}
+			for name, fa := range md.Fields {
+				f := ds.Field(name)
+				if f == nil || fa == nil {
+					continue
+				}
+				for k, v := range fa.Annotations {
+					f.Annotations[k] = v
+				}
+			}
+		}
+		out = append(out, ds)
+	}
+	return out, nil
+}
+
+func prepare(img *oci.Gadget) (*Gadget, error) {
+	meta, err := metadata.Parse(img.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("gadget %s: %w", img.Ref, err)
+	}
+	g := &Gadget{Image: img, Meta: meta, Name: meta.Name}
+	if g.Name == "" {
+		g.Name = img.Ref
+	}
+	if len(img.EBPF) == 0 {
+		return nil, fmt.Errorf("gadget %s: the image has no eBPF object for %s; rebuild it with one", g.Name, img.Arch)
+	}
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(img.EBPF))
+	if err != nil {
+		if strings.Contains(err.Error(), "BTF") || strings.Contains(err.Error(), "btf") {
+			return nil, fmt.Errorf("gadget %s: the eBPF object has no usable BTF (%v); compile it with clang -g and strip it with llvm-strip -g, which keeps .BTF", g.Name, err)
+		}
+		return nil, fmt.Errorf("gadget %s: reading the eBPF object: %w", g.Name, err)
+	}
+	if spec.Types == nil {
+		return nil, fmt.Errorf("gadget %s: the eBPF object has no BTF; compile it with clang -g and strip it with llvm-strip -g, which keeps .BTF", g.Name)
+	}
+	g.spec = spec
+	if err := g.findMarkers(); err != nil {
+		return nil, err
+	}
+	if err := g.findPrograms(); err != nil {
+		return nil, err
+	}
+	if err := g.findParams(); err != nil {
+		return nil, err
+	}
+	// Build the data sources once now so a broken struct is a Prepare error.
+	if _, err := g.NewDataSources(); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func (g *Gadget) findMarkers() error {
+	var tracerMaps = map[string]bool{}
+	for t, err := range g.spec.Types.All() {
+		if err != nil {
+			return fmt.Errorf("gadget %s: reading BTF: %w", g.Name, err)
+		}
+		v, ok := t.(*btf.Var)
+		if !ok {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(v.Name, "gadget_tracer_"):
+			parts := strings.Split(strings.TrimPrefix(v.Name, "gadget_tracer_"), "___")
+			if len(parts) != 3 {
+				return fmt.Errorf("gadget %s: marker %s: want gadget_tracer_<ds>___<map>___<struct>", g.Name, v.Name)
+			}
+			tr := &Tracer{DataSource: parts[0], Map: parts[1]}
+			ms, ok := g.spec.Maps[tr.Map]
+			if !ok {
+				return fmt.Errorf("gadget %s: tracer %s names map %q, which the eBPF object does not define; declare it with GADGET_TRACER_MAP(%s, size)", g.Name, tr.DataSource, tr.Map, tr.Map)
+			}
+			if ms.Type != ebpf.RingBuf {
+				return fmt.Errorf("gadget %s: tracer %s: map %s is a %s, want a ring buffer (GADGET_TRACER_MAP)", g.Name, tr.DataSource, tr.Map, ms.Type)
+			}
+			var st *btf.Struct
+			if err := g.spec.Types.TypeByName(parts[2], &st); err != nil {
+				return fmt.Errorf("gadget %s: tracer %s names struct %q, which is not in the object's BTF; use GADGET_TRACER(%s, %s, <struct>) with a struct the program uses", g.Name, tr.DataSource, parts[2], tr.DataSource, tr.Map)
+			}
+			tr.Struct = st
+			if _, ok := g.spec.Maps[tr.Map+"_lost_samples"]; ok {
+				tr.LostMap = tr.Map + "_lost_samples"
+			}
+			g.Tracers = append(g.Tracers, tr)
+		case strings.HasPrefix(v.Name, "gadget_map_tracer_"):
+			tracerMaps[strings.TrimPrefix(v.Name, "gadget_map_tracer_")] = true
+		}
+	}
+	sort.Slice(g.Tracers, func(i, j int) bool { return g.Tracers[i].DataSource < g.Tracers[j].DataSource })
+	return nil
+}
+
+func (g *Gadget) findPrograms() error {
+	for name, ps := range g.spec.Programs {
+		kind, target, err := attach.Parse(ps.SectionName)
+		if err != nil {
+			return fmt.Errorf("gadget %s: program %s: %w; put it in a supported section", g.Name, name, err)
+		}
+		p := &Program{Name: name, Section: ps.SectionName, Kind: kind, Target: target}
+		if mp := g.Meta.Programs[name]; mp != nil {
+			p.Optional = mp.Optional
+			switch mp.AttachTo {
+			case "":
+			case metadata.DisabledProgram:
+				p.Disabled = true
+			default:
+				p.Target = mp.AttachTo
+			}
+		}
+		g.Programs = append(g.Programs, p)
+	}
+	for name := range g.Meta.Programs {
+		if _, ok := g.spec.Programs[name]; !ok {
+			return fmt.Errorf("gadget %s: gadget.yaml configures program %q, which the eBPF object does not have (programs: %s)", g.Name, name, strings.Join(g.programNames(), ", "))
+		}
+	}
+	sort.Slice(g.Programs, func(i, j int) bool { return g.Programs[i].Name < g.Programs[j].Name })
+	return nil
+}
+
+func (g *Gadget) programNames() []string {
+	var n []string
+	for name := range g.spec.Programs {
+		n = append(n, name)
+	}
+	sort.Strings(n)
+	return n
+}

@@ -1,0 +1,185 @@
+// Package gadgettest helps tests build and run real gadgets: it compiles C test gadgets with
+// clang (once per test binary run), wraps objects as images, makes uniquely named executables
+// to exec, and lists the kernel's BPF objects to prove a run left nothing behind.
+package gadgettest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/gadgetry/gadgetry/oci"
+)
+
+var (
+	mu    sync.Mutex
+	cache = map[string][]byte{}
+	dir   string
+)
+
+// IncludeDir returns the directory of the gadget C headers (gadgets/include).
+func IncludeDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "gadgets", "include")
+}
+
+// TestdataDir returns runtime/testdata.
+func TestdataDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "testdata")
+}
+
+// RequireTool finds a tool, skipping the test when it is missing, or failing with CI=true.
+func RequireTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required (CI=true): %v; run scripts/setup.sh", name, err)
+		}
+		t.Skipf("%s not installed: %v", name, err)
+	}
+	return p
+}
+
+// RequireRoot skips (or fails in CI) when not running as root.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("tests need root to load eBPF programs (CI=true)")
+		}
+		t.Skip("not root: cannot load eBPF programs")
+	}
+}
+
+// Compile compiles runtime/testdata/<name>.bpf.c and returns the object (cached per process).
+// extraFlags are passed to clang (e.g. "-DFOO").
+func Compile(t testing.TB, name string, extraFlags ...string) []byte {
+	t.Helper()
+	key := name + " " + strings.Join(extraFlags, " ")
+	mu.Lock()
+	defer mu.Unlock()
+	if b, ok := cache[key]; ok {
+		return b
+	}
+	clang := RequireTool(t, "clang-19")
+	strip := RequireTool(t, "llvm-strip-19")
+	if dir == "" {
+		d, err := os.MkdirTemp("", "gadgettest-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = d
+	}
+	src := filepath.Join(TestdataDir(), name+".bpf.c")
+	out := filepath.Join(dir, fmt.Sprintf("%s-%d.o", name, len(cache)))
+	args := append([]string{"-target", "bpf", "-D__TARGET_ARCH_x86", "-O2", "-g", "-I" + IncludeDir(), "-I" + TestdataDir()}, extraFlags...)
+	args = append(args, "-c", src, "-o", out)
+	if b, err := exec.Command(clang, args...).CombinedOutput(); err != nil {
+		t.Fatalf("compiling %s: %v\n%s", src, err, b)
+	}
+	if b, err := exec.Command(strip, "-g", out).CombinedOutput(); err != nil {
+		t.Fatalf("stripping %s: %v\n%s", out, err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache[key] = b
+	return b
+}
+
+// Image wraps an eBPF object and a gadget.yaml as the runtime's view of an image.
+func Image(name string, obj []byte, gadgetYAML string) *oci.Gadget {
+	return &oci.Gadget{Ref: name, Arch: runtime.GOARCH, EBPF: obj, Metadata: []byte(gadgetYAML)}
+}
+
+// UniqueExecutable copies /bin/true to a temporary file with a unique name of at most 15
+// characters (so it is the whole comm of the process that runs it) and returns its path.
+func UniqueExecutable(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r [5]byte
+	_, _ = rand.Read(r[:])
+	p := filepath.Join(t.TempDir(), "gt"+hex.EncodeToString(r[:]))
+	if err := os.WriteFile(p, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Objects lists the IDs of loaded programs and maps whose names start with prefix
+// ("prog:<id>:<name>", "map:<id>:<name>").
+func Objects(t testing.TB, prefix string) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	var pid ebpf.ProgramID
+	for {
+		next, err := ebpf.ProgramGetNextID(pid)
+		if err != nil {
+			break
+		}
+		pid = next
+		p, err := ebpf.NewProgramFromID(next)
+		if err != nil {
+			continue
+		}
+		if info, err := p.Info(); err == nil && strings.HasPrefix(info.Name, prefix) {
+			out[fmt.Sprintf("prog:%d:%s", next, info.Name)] = true
+		}
+		p.Close()
+	}
+	var mid ebpf.MapID
+	for {
+		next, err := ebpf.MapGetNextID(mid)
+		if err != nil {
+			break
+		}
+		mid = next
+		m, err := ebpf.NewMapFromID(next)
+		if err != nil {
+			continue
+		}
+		if info, err := m.Info(); err == nil && strings.HasPrefix(info.Name, prefix) {
+			out[fmt.Sprintf("map:%d:%s", next, info.Name)] = true
+		}
+		m.Close()
+	}
+	return out
+}
+
+// CheckClean fails the test when an object with prefix exists that was not in before. The
+// kernel frees a program's maps after an RCU grace period, so it waits up to 10s for them to go.
+func CheckClean(t testing.TB, prefix string, before map[string]bool) {
+	t.Helper()
+	var leaked []string
+	for i := 0; i < 100; i++ {
+		leaked = leaked[:0]
+		for o := range Objects(t, prefix) {
+			if !before[o] {
+				leaked = append(leaked, o)
+			}
+		}
+		if len(leaked) == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(leaked) > 0 {
+		t.Errorf("the run left BPF objects in the kernel: %s", strings.Join(leaked, ", "))
+	}
+}

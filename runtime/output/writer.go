@@ -1,0 +1,255 @@
+package output
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/gadgetry/gadgetry/runtime/datasource"
+	"github.com/gadgetry/gadgetry/runtime/format"
+)
+
+// Writer writes the records of one data source. It buffers: call Flush after a batch.
+// It is not safe for concurrent use.
+type Writer struct {
+	mode    Mode
+	w       *bufio.Writer
+	fm      *format.Formatter
+	fields  []*datasource.Field
+	widths  []int
+	right   []bool
+	plan    []step // JSON/YAML nesting
+	line    []byte
+	scratch []byte
+	header  bool
+	prefix  string
+}
+
+type step struct {
+	open  string // non-empty: open an object with this key
+	close bool   // close the current object
+	key   string // leaf key
+	field *datasource.Field
+	depth int
+}
+
+// New returns a Writer of fields in mode to w. With more than one data source in a run, give
+// each a prefix (its name) so columns output says which one a line belongs to.
+func New(w io.Writer, mode Mode, fields []*datasource.Field, fm *format.Formatter) *Writer {
+	o := &Writer{mode: mode, w: bufio.NewWriterSize(w, 64<<10), fm: fm, fields: fields}
+	for _, f := range fields {
+		width := len(f.Name)
+		if v, err := strconv.Atoi(f.Annotations["columns.width"]); err == nil && v > 0 {
+			width = v
+		} else if f.Kind.Scalar() && width < 7 {
+			width = 7
+		} else if width < 16 && (f.Kind == datasource.KindCString || f.Kind == datasource.KindString) {
+			width = 16
+		}
+		o.widths = append(o.widths, width)
+		right := f.Kind.Scalar() && f.Enum == nil && f.Type == ""
+		switch f.Annotations["columns.alignment"] {
+		case "left":
+			right = false
+		case "right":
+			right = true
+		}
+		o.right = append(o.right, right)
+	}
+	o.plan = buildPlan(fields)
+	return o
+}
+
+// buildPlan orders leaves so that dotted names nest: proc.pid, proc.comm → "proc":{...}.
+func buildPlan(fields []*datasource.Field) []step {
+	type node struct {
+		name     string
+		field    *datasource.Field
+		children []*node
+		index    map[string]*node
+	}
+	root := &node{index: map[string]*node{}}
+	for _, f := range fields {
+		parts := strings.Split(f.Name, ".")
+		n := root
+		for i, p := range parts {
+			if i == len(parts)-1 {
+				c := &node{name: p, field: f}
+				if old, ok := n.index[p]; ok && old.field == nil {
+					// A leaf and an object of the same name: keep the leaf under its full name.
+					c.name = f.Name
+				}
+				n.children = append(n.children, c)
+				if _, ok := n.index[c.name]; !ok {
+					n.index[c.name] = c
+				}
+				break
+			}
+			c, ok := n.index[p]
+			if !ok || c.field != nil {
+				c = &node{name: p, index: map[string]*node{}}
+				n.index[p] = c
+				n.children = append(n.children, c)
+			}
+			n = c
+		}
+	}
+	var plan []step
+	var walk func(n *node, depth int)
+	walk = func(n *node, depth int) {
+		for _, c := range n.children {
+			if c.field != nil {
+				plan = append(plan, step{key: c.name, field: c.field, depth: depth})
+				continue
+			}
+			plan = append(plan, step{open: c.name, depth: depth})
+			walk(c, depth+1)
+			plan = append(plan, step{close: true, depth: depth})
+		}
+	}
+	walk(root, 0)
+	return plan
+}
+
+// Write writes one record.
+func (o *Writer) Write(d *datasource.Data) error {
+	switch o.mode {
+	case Columns:
+		return o.writeColumns(d)
+	case JSON, JSONPretty:
+		o.line = o.appendJSON(o.line[:0], d)
+		if o.mode == JSONPretty {
+			var buf bytes.Buffer
+			if err := json.Indent(&buf, o.line, "", "  "); err != nil {
+				return err
+			}
+			buf.WriteByte('\n')
+			_, err := o.w.Write(buf.Bytes())
+			return err
+		}
+		o.line = append(o.line, '\n')
+		_, err := o.w.Write(o.line)
+		return err
+	case YAML:
+		return o.writeYAML(d)
+	}
+	return fmt.Errorf("unknown output mode %q", o.mode)
+}
+
+// AppendJSON appends d as one compact JSON object (dotted names nested).
+func (o *Writer) appendJSON(dst []byte, d *datasource.Data) []byte {
+	dst = append(dst, '{')
+	first := true
+	for _, s := range o.plan {
+		if s.close {
+			dst = append(dst, '}')
+			first = false
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		if s.open != "" {
+			dst = format.AppendJSONString(dst, s.open)
+			dst = append(dst, ':', '{')
+			first = true
+			continue
+		}
+		dst = format.AppendJSONString(dst, s.key)
+		dst = append(dst, ':')
+		dst = o.fm.AppendJSON(dst, s.field, d)
+		first = false
+	}
+	return append(dst, '}')
+}
+
+func (o *Writer) writeYAML(d *datasource.Data) error {
+	o.line = append(o.line[:0], "---\n"...)
+	for _, s := range o.plan {
+		if s.close {
+			continue
+		}
+		for i := 0; i < s.depth; i++ {
+			o.line = append(o.line, ' ', ' ')
+		}
+		if s.open != "" {
+			o.line = append(o.line, s.open...)
+			o.line = append(o.line, ":\n"...)
+			continue
+		}
+		o.line = append(o.line, s.key...)
+		o.line = append(o.line, ": "...)
+		o.line = o.fm.AppendJSON(o.line, s.field, d) // JSON scalars are YAML scalars
+		o.line = append(o.line, '\n')
+	}
+	_, err := o.w.Write(o.line)
+	return err
+}
+
+func (o *Writer) writeColumns(d *datasource.Data) error {
+	if !o.header {
+		o.header = true
+		o.line = o.line[:0]
+		for i, f := range o.fields {
+			o.line = o.pad(o.line, []byte(strings.ToUpper(f.Name)), i)
+		}
+		o.line = append(bytes.TrimRight(o.line, " "), '\n')
+		if _, err := o.w.Write(o.line); err != nil {
+			return err
+		}
+	}
+	o.line = o.line[:0]
+	for i, f := range o.fields {
+		o.scratch = o.fm.AppendText(o.scratch[:0], f, d)
+		o.line = o.pad(o.line, o.scratch, i)
+	}
+	o.line = append(bytes.TrimRight(o.line, " "), '\n')
+	_, err := o.w.Write(o.line)
+	return err
+}
+
+func (o *Writer) pad(dst, v []byte, i int) []byte {
+	n := o.widths[i] - len(v)
+	if o.right[i] {
+		for ; n > 0; n-- {
+			dst = append(dst, ' ')
+		}
+		dst = append(dst, v...)
+	} else {
+		dst = append(dst, v...)
+		for ; n > 0; n-- {
+			dst = append(dst, ' ')
+		}
+	}
+	return append(dst, ' ')
+}
+
+// WriteSummary writes v as the run's final record in JSON modes ({"summary": v}) and YAML;
+// in columns mode it writes nothing (the summary goes to stderr there).
+func (o *Writer) WriteSummary(v any) error {
+	if o.mode == Columns {
+		return nil
+	}
+	b, err := json.Marshal(map[string]any{"summary": v})
+	if err != nil {
+		return err
+	}
+	switch o.mode {
+	case JSONPretty:
+		var buf bytes.Buffer
+		_ = json.Indent(&buf, b, "", "  ")
+		b = buf.Bytes()
+	case YAML:
+		o.w.WriteString("---\n")
+	}
+	o.w.Write(b)
+	o.w.WriteByte('\n')
+	return nil
+}
+
+// Flush writes what is buffered.
+func (o *Writer) Flush() error { return o.w.Flush() }

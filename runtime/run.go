@@ -1,0 +1,404 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+
+	"github.com/gadgetry/gadgetry/runtime/attach"
+	"github.com/gadgetry/gadgetry/runtime/datasource"
+)
+
+// Hooks are an extension's entry points into the run sequence. Each may be nil. Extensions
+// run in the order RunOptions.Hooks lists them, at each step.
+//
+//	Init      data sources exist: subscribe, add fields, create data sources (WASM gadgetInit,
+//	          container enrichment, output).
+//	PreStart  before the collection is loaded: params and attach targets may still change
+//	          (WASM gadgetPreStart through Run.SetConfig).
+//	Start     maps exist, nothing is attached: configure kernel-side filters (WASM gadgetStart,
+//	          filling gadget_mntns_filter_map) so no event passes an unconfigured filter.
+//	Stop      before detaching (WASM gadgetStop).
+//	PostStop  after detaching and the last records (WASM gadgetPostStop).
+type Hooks struct {
+	Name                                  string
+	Init, PreStart, Start, Stop, PostStop func(*Run) error
+}
+
+// RunOptions configure one run.
+type RunOptions struct {
+	// Params are parameter values by key; missing keys take their defaults.
+	Params map[string]string
+	// Hooks are the extensions, in order.
+	Hooks []Hooks
+	// Timeout stops the run after this long (0: run until Stop or the context ends).
+	Timeout time.Duration
+	// DrainInterval bounds how long a record waits in the ring buffer (default 50ms). The
+	// buffer is also drained as soon as it is a quarter full.
+	DrainInterval time.Duration
+	// AfterDrain is called (on the stream goroutine) after each batch of records, e.g. to
+	// flush buffered output.
+	AfterDrain func()
+	// OnLost is called (on the stream goroutine) when a tracer's lost-record counter grows;
+	// by default a warning is logged.
+	OnLost func(ds string, newlyLost, total uint64)
+}
+
+// Run is one running gadget.
+type Run struct {
+	rt       *Runtime
+	g        *Gadget
+	opts     RunOptions
+	params   map[string]string
+	attachTo map[string]string // program → target overrides from SetConfig
+
+	dss   []*datasource.DataSource
+	coll  *ebpf.Collection
+	links []link.Link
+
+	streams []*stream
+	stopCh  chan struct{}
+	stopped sync.Once
+	done    chan struct{}
+	err     error
+
+	mu      sync.Mutex
+	summary Summary
+	skipped []string
+}
+
+// Summary is what a run saw.
+type Summary struct {
+	// DataSources holds per data source counts.
+	DataSources map[string]*Counts `json:"dataSources"`
+	// SkippedPrograms are optional programs the kernel could not run, with the reason.
+	SkippedPrograms []string `json:"skippedPrograms,omitempty"`
+}
+
+// Counts are one data source's record counts.
+type Counts struct {
+	// Events were read from the kernel.
+	Events uint64 `json:"events"`
+	// Lost records could not be written by the kernel side (ring buffer full).
+	Lost uint64 `json:"lost"`
+	// Dropped records were dropped by a subscriber (e.g. a WASM guest).
+	Dropped uint64 `json:"dropped"`
+}
+
+// Gadget returns the gadget being run.
+func (r *Run) Gadget() *Gadget { return r.g }
+
+// DataSources returns the run's data sources.
+func (r *Run) DataSources() []*datasource.DataSource { return r.dss }
+
+// DataSource returns the data source called name, or nil.
+func (r *Run) DataSource(name string) *datasource.DataSource {
+	for _, ds := range r.dss {
+		if ds.Name == name {
+			return ds
+		}
+	}
+	return nil
+}
+
+// NewDataSource creates a data source that is not fed by the kernel (a WASM guest's or an
+// enricher's). Only during Init.
+func (r *Run) NewDataSource(name string, typ datasource.Type) (*datasource.DataSource, error) {
+	if r.DataSource(name) != nil {
+		return nil, fmt.Errorf("gadget %s: data source %q already exists", r.g.Name, name)
+	}
+	if r.coll != nil {
+		return nil, fmt.Errorf("gadget %s: data source %q: data sources can only be created before the gadget starts", r.g.Name, name)
+	}
+	ds := datasource.New(name, typ, 0)
+	r.dss = append(r.dss, ds)
+	return ds, nil
+}
+
+// Map returns a loaded map by name (nil before the collection is loaded or when absent).
+func (r *Run) Map(name string) *ebpf.Map {
+	if r.coll == nil {
+		return nil
+	}
+	return r.coll.Maps[name]
+}
+
+// Collection returns the loaded collection (nil before load).
+func (r *Run) Collection() *ebpf.Collection { return r.coll }
+
+// ParamValue returns the value of the parameter with key: the user's, else its default.
+func (r *Run) ParamValue(key string) (string, bool) {
+	if v, ok := r.params[key]; ok {
+		return v, true
+	}
+	if p := r.g.Param(key); p != nil {
+		return p.Default, true
+	}
+	return "", false
+}
+
+// SetConfig changes the run's configuration before the collection is loaded (during Init or
+// PreStart). Keys: a parameter key, or "programs.<name>.attach_to".
+func (r *Run) SetConfig(key, value string) error {
+	if r.coll != nil {
+		return fmt.Errorf("gadget %s: config %s: too late, the gadget is loaded (set config in gadgetInit or gadgetPreStart)", r.g.Name, key)
+	}
+	if rest, ok := strings.CutPrefix(key, "programs."); ok {
+		prog, field, ok := strings.Cut(rest, ".")
+		if !ok || field != "attach_to" {
+			return fmt.Errorf("gadget %s: config %s: unknown key (want programs.<name>.attach_to)", r.g.Name, key)
+		}
+		if r.g.Program(prog) == nil {
+			return fmt.Errorf("gadget %s: config %s: no program %q", r.g.Name, key, prog)
+		}
+		r.attachTo[prog] = value
+		return nil
+	}
+	if err := r.g.Validate(key, value); err != nil {
+		return err
+	}
+	r.params[key] = value
+	return nil
+}
+
+// Start runs the sequence up to streaming: hooks Init, PreStart, load, hooks Start, attach,
+// stream. On error everything done so far is undone (nothing stays in the kernel).
+func (rt *Runtime) Start(ctx context.Context, g *Gadget, opts RunOptions) (_ *Run, err error) {
+	r := &Run{rt: rt, g: g, opts: opts, params: map[string]string{}, attachTo: map[string]string{},
+		stopCh: make(chan struct{}), done: make(chan struct{})}
+	r.summary.DataSources = map[string]*Counts{}
+	for k, v := range opts.Params {
+		if err := g.Validate(k, v); err != nil {
+			return nil, err
+		}
+		r.params[k] = v
+	}
+	if r.dss, err = g.NewDataSources(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			r.teardown(false)
+		}
+	}()
+	// --- Extension point: Init (WASM gadgetInit, enrichment and output subscribe here).
+	if err := r.callHooks("init", func(h Hooks) func(*Run) error { return h.Init }); err != nil {
+		return nil, err
+	}
+	// --- Extension point: PreStart (WASM gadgetPreStart may SetConfig params and attach_to).
+	if err := r.callHooks("pre-start", func(h Hooks) func(*Run) error { return h.PreStart }); err != nil {
+		return nil, err
+	}
+	if err := r.load(); err != nil {
+		return nil, err
+	}
+	// --- Extension point: Start (WASM gadgetStart, container filter map): before attaching.
+	if err := r.callHooks("start", func(h Hooks) func(*Run) error { return h.Start }); err != nil {
+		return nil, err
+	}
+	if err := r.openStreams(); err != nil {
+		return nil, err
+	}
+	if err := r.attachAll(); err != nil {
+		return nil, err
+	}
+	go r.loop(ctx)
+	return r, nil
+}
+
+func (r *Run) callHooks(step string, pick func(Hooks) func(*Run) error) error {
+	for _, h := range r.opts.Hooks {
+		if fn := pick(h); fn != nil {
+			if err := fn(r); err != nil {
+				return fmt.Errorf("gadget %s: %s %s: %w", r.g.Name, h.Name, step, err)
+			}
+		}
+	}
+	return nil
+}
+
+// load copies the cached spec, applies params and attach targets, and loads it. Optional
+// programs the kernel refuses are dropped (with a warning) and the load is retried.
+func (r *Run) load() error {
+	spec := r.g.spec.Copy()
+	for _, p := range r.g.Params {
+		if p.Source == ParamWASM {
+			continue
+		}
+		v, ok := r.params[p.Key]
+		if !ok {
+			if p.Source == ParamFilter {
+				continue
+			}
+			v = p.Default
+		}
+		b, err := p.encode(v)
+		if err != nil {
+			return fmt.Errorf("gadget %s: --%s: %w", r.g.Name, p.Key, err)
+		}
+		vs := spec.Variables[p.Variable]
+		if vs == nil || !vs.Constant() && vs.SectionName != ".rodata" && !strings.HasPrefix(vs.SectionName, ".rodata") {
+			return fmt.Errorf("gadget %s: param %s: variable %s is not a const volatile global; declare it `const volatile`", r.g.Name, p.Key, p.Variable)
+		}
+		copy(vs.Value, b)
+	}
+	for _, p := range r.g.Programs {
+		ps := spec.Programs[p.Name]
+		target := p.Target
+		if t, ok := r.attachTo[p.Name]; ok {
+			target = t
+		}
+		if p.Disabled || target == "gadget_program_disabled" {
+			delete(spec.Programs, p.Name)
+			continue
+		}
+		if p.Kind.NeedsTargetAtLoad() {
+			ps.AttachTo = target
+		}
+	}
+	for {
+		coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
+		if err == nil {
+			r.coll = coll
+			return nil
+		}
+		p := r.failedProgram(err)
+		if p == nil {
+			return fmt.Errorf("gadget %s: loading the eBPF object: %w", r.g.Name, err)
+		}
+		if !attach.LacksKernelSupport(err) {
+			return fmt.Errorf("gadget %s: program %s (%s) failed to load: %w", r.g.Name, p.Name, p.Section, err)
+		}
+		if !p.Optional {
+			return fmt.Errorf("gadget %s: program %s (%s) cannot run here: the kernel lacks %s (%v); mark it `programs.%s.optional: true` in gadget.yaml to run without it", r.g.Name, p.Name, p.Section, p.Kind.Feature(), rootCause(err), p.Name)
+		}
+		r.skip(p, err)
+		delete(spec.Programs, p.Name)
+	}
+}
+
+func rootCause(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}
+
+// failedProgram finds which program a collection load error is about.
+func (r *Run) failedProgram(err error) *Program {
+	msg := err.Error()
+	for _, p := range r.g.Programs {
+		if strings.Contains(msg, "program "+p.Name+":") {
+			return p
+		}
+	}
+	return nil
+}
+
+func (r *Run) skip(p *Program, err error) {
+	msg := fmt.Sprintf("%s (%s): the kernel lacks %s: %v", p.Name, p.Section, p.Kind.Feature(), rootCause(err))
+	r.mu.Lock()
+	r.summary.SkippedPrograms = append(r.summary.SkippedPrograms, msg)
+	r.mu.Unlock()
+	r.rt.log.Warn("gadget "+r.g.Name+": optional program skipped", "program", p.Name, "reason", msg)
+}
+
+func (r *Run) attachAll() error {
+	for _, p := range r.g.Programs {
+		prog := r.coll.Programs[p.Name]
+		if prog == nil {
+			continue // disabled or skipped at load
+		}
+		target := p.Target
+		if t, ok := r.attachTo[p.Name]; ok {
+			target = t
+		}
+		l, err := attach.Attach(p.Kind, target, prog)
+		if err != nil {
+			if attach.LacksKernelSupport(err) {
+				if p.Optional {
+					r.skip(p, err)
+					continue
+				}
+				return fmt.Errorf("gadget %s: program %s (%s) cannot attach: the kernel lacks %s (%v); mark it `programs.%s.optional: true` in gadget.yaml to run without it", r.g.Name, p.Name, p.Section, p.Kind.Feature(), rootCause(err), p.Name)
+			}
+			return fmt.Errorf("gadget %s: program %s: attaching to %s %q: %w", r.g.Name, p.Name, p.Kind, target, err)
+		}
+		r.links = append(r.links, l)
+	}
+	return nil
+}
+
+// Stop ends the run (any number of times, from any goroutine) and waits for it to finish.
+func (r *Run) Stop() error {
+	r.stopped.Do(func() { close(r.stopCh) })
+	<-r.done
+	return r.err
+}
+
+// Wait waits until the run ends: timeout, Stop, or the Start context's end.
+func (r *Run) Wait() error {
+	<-r.done
+	return r.err
+}
+
+// Done is closed when the run has ended and everything is released.
+func (r *Run) Done() <-chan struct{} { return r.done }
+
+// Summary returns the counts so far (final after Wait returns).
+func (r *Run) Summary() Summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := Summary{DataSources: map[string]*Counts{}, SkippedPrograms: append([]string(nil), r.summary.SkippedPrograms...)}
+	for k, v := range r.summary.DataSources {
+		c := *v
+		s.DataSources[k] = &c
+	}
+	return s
+}
+
+// teardown runs the stop half of the sequence. started says whether Start completed (then the
+// Stop and PostStop hooks run).
+func (r *Run) teardown(started bool) {
+	var errs []error
+	if started {
+		// --- Extension point: Stop (WASM gadgetStop), before detaching.
+		if err := r.callHooks("stop", func(h Hooks) func(*Run) error { return h.Stop }); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for i := len(r.links) - 1; i >= 0; i-- {
+		if err := r.links[i].Close(); err != nil {
+			errs = append(errs, fmt.Errorf("detaching: %w", err))
+		}
+	}
+	r.links = nil
+	if started {
+		r.drainAll() // the records written before detaching
+	}
+	for _, s := range r.streams {
+		s.rd.Close()
+	}
+	r.streams = nil
+	if started {
+		// --- Extension point: PostStop (WASM gadgetPostStop), after the last records.
+		if err := r.callHooks("post-stop", func(h Hooks) func(*Run) error { return h.PostStop }); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if r.coll != nil {
+		r.coll.Close()
+	}
+	if r.err == nil {
+		r.err = errors.Join(errs...)
+	}
+}

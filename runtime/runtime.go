@@ -1,0 +1,93 @@
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	goruntime "runtime"
+	"sync"
+
+	"github.com/gadgetry/gadgetry/oci"
+)
+
+// Options configure a Runtime.
+type Options struct {
+	// Catalogue resolves the built-in gadgets; tried first. An error wrapping oci.ErrNotFound
+	// or fs.ErrNotExist falls through to Source.
+	Catalogue Source
+	// Source resolves everything else (local store, registries).
+	Source Source
+	// Logger receives warnings (skipped optional programs, lost events). Default: slog.Default().
+	Logger *slog.Logger
+	// Arch overrides the architecture images are resolved for (default: this host's GOARCH).
+	Arch string
+}
+
+// Runtime runs gadgets. It is safe for concurrent use; it caches parsed images by digest.
+type Runtime struct {
+	opts Options
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	gadgets map[string]*Gadget // by digest
+}
+
+// New returns a Runtime.
+func New(opts Options) *Runtime {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Arch == "" {
+		opts.Arch = goruntime.GOARCH
+	}
+	return &Runtime{opts: opts, log: opts.Logger, gadgets: map[string]*Gadget{}}
+}
+
+// Resolve finds ref: the catalogue first, then the source.
+func (rt *Runtime) Resolve(ctx context.Context, ref string, pull PullPolicy) (*oci.Gadget, error) {
+	if rt.opts.Catalogue != nil {
+		g, err := rt.opts.Catalogue.Resolve(ctx, ref, pull, rt.opts.Arch)
+		if err == nil {
+			return g, nil
+		}
+		if !errors.Is(err, oci.ErrNotFound) && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	if rt.opts.Source == nil {
+		return nil, fmt.Errorf("resolving %s: no image source configured (only the built-in catalogue)", ref)
+	}
+	return rt.opts.Source.Resolve(ctx, ref, pull, rt.opts.Arch)
+}
+
+// Prepare parses an image into a Gadget: its parameters, data sources and programs. It does
+// not touch the kernel. The result is cached by digest, so preparing the same image again (a
+// daemon running it many times) costs a map lookup.
+func (rt *Runtime) Prepare(ctx context.Context, img *oci.Gadget) (*Gadget, error) {
+	key := img.ManifestDigest
+	if key == "" {
+		key = img.Digest
+	}
+	if key == "" {
+		sum := sha256.Sum256(append(append([]byte{}, img.EBPF...), img.Metadata...))
+		key = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	rt.mu.Lock()
+	g := rt.gadgets[key]
+	rt.mu.Unlock()
+	if g != nil && g.Image.Ref == img.Ref {
+		return g, nil
+	}
+	g, err := prepare(img)
+	if err != nil {
+		return nil, err
+	}
+	rt.mu.Lock()
+	rt.gadgets[key] = g
+	rt.mu.Unlock()
+	return g, nil
+}

@@ -1,0 +1,186 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/gadgetry/gadgetry/runtime/datasource"
+)
+
+// stream reads one tracer's ring buffer into its data source.
+//
+// Programs submit with BPF_RB_NO_WAKEUP, so the kernel never wakes the reader: user space
+// drains on a timer (DrainInterval, default 50ms: the latency bound) and sooner when a cheap
+// check of the ring's available bytes shows it a quarter full. One goroutine serves every
+// stream of a run, so subscribers are never called concurrently.
+type stream struct {
+	ds     *datasource.DataSource
+	rd     *ringbuf.Reader
+	lost   *ebpf.Map
+	counts *Counts
+	rec    ringbuf.Record
+	data   *datasource.Data
+	// lostSeen is the last value read from the lost counter.
+	lostSeen uint64
+	lostBuf  []uint64
+}
+
+const checkInterval = 5 * time.Millisecond
+
+func (r *Run) openStreams() error {
+	for _, t := range r.g.Tracers {
+		m := r.coll.Maps[t.Map]
+		rd, err := ringbuf.NewReader(m)
+		if err != nil {
+			return fmt.Errorf("gadget %s: tracer %s: opening ring buffer %s: %w", r.g.Name, t.DataSource, t.Map, err)
+		}
+		ds := r.DataSource(t.DataSource)
+		s := &stream{ds: ds, rd: rd, counts: &Counts{}, data: ds.NewData()}
+		if t.LostMap != "" {
+			s.lost = r.coll.Maps[t.LostMap]
+		}
+		r.mu.Lock()
+		r.summary.DataSources[ds.Name] = s.counts
+		r.mu.Unlock()
+		r.streams = append(r.streams, s)
+	}
+	return nil
+}
+
+// loop drives every stream until the run stops, then tears the run down.
+func (r *Run) loop(ctx context.Context) {
+	defer close(r.done)
+	interval := r.opts.DrainInterval
+	if interval <= 0 {
+		interval = 50 * time.Millisecond
+	}
+	var timeout <-chan time.Time
+	if r.opts.Timeout > 0 {
+		t := time.NewTimer(r.opts.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	tick := time.NewTicker(checkInterval)
+	defer tick.Stop()
+	lastDrain, lastLost := time.Now(), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			r.teardown(true)
+			return
+		case <-r.stopCh:
+			r.teardown(true)
+			return
+		case <-timeout:
+			r.teardown(true)
+			return
+		case now := <-tick.C:
+			due := now.Sub(lastDrain) >= interval
+			if !due {
+				for _, s := range r.streams {
+					if s.rd.AvailableBytes() >= s.rd.BufferSize()/4 {
+						due = true
+						break
+					}
+				}
+			}
+			if due {
+				lastDrain = now
+				if err := r.drainAll(); err != nil {
+					r.err = err
+					r.teardown(true)
+					return
+				}
+			}
+			if now.Sub(lastLost) >= time.Second {
+				lastLost = now
+				r.checkLost()
+			}
+		}
+	}
+}
+
+// drainAll reads every record now in the ring buffers.
+func (r *Run) drainAll() error {
+	n := 0
+	for _, s := range r.streams {
+		c, err := r.drain(s)
+		n += c
+		if err != nil {
+			return err
+		}
+	}
+	r.checkLost()
+	if n > 0 && r.opts.AfterDrain != nil {
+		r.opts.AfterDrain()
+	}
+	return nil
+}
+
+func (r *Run) drain(s *stream) (int, error) {
+	s.rd.SetDeadline(time.Now().Add(-time.Millisecond)) // never block: read what is there
+	n := 0
+	var events, dropped uint64
+	defer func() {
+		r.mu.Lock()
+		s.counts.Events += events
+		s.counts.Dropped += dropped
+		r.mu.Unlock()
+	}()
+	for {
+		err := s.rd.ReadInto(&s.rec)
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrClosed) {
+				return n, nil
+			}
+			return n, fmt.Errorf("gadget %s: reading %s: %w", r.g.Name, s.ds.Name, err)
+		}
+		n++
+		events++
+		d := s.data
+		s.ds.Reset(d)
+		copy(d.Raw, s.rec.RawSample)
+		drop, err := s.ds.Emit(d)
+		if err != nil {
+			return n, fmt.Errorf("gadget %s: data source %s: %w", r.g.Name, s.ds.Name, err)
+		}
+		if drop {
+			dropped++
+		}
+	}
+}
+
+// checkLost reads the per-CPU lost-record counters and reports growth.
+func (r *Run) checkLost() {
+	for _, s := range r.streams {
+		if s.lost == nil {
+			continue
+		}
+		if err := s.lost.Lookup(uint32(0), &s.lostBuf); err != nil {
+			continue
+		}
+		var total uint64
+		for _, v := range s.lostBuf {
+			total += v
+		}
+		if total <= s.lostSeen {
+			continue
+		}
+		newly := total - s.lostSeen
+		s.lostSeen = total
+		r.mu.Lock()
+		s.counts.Lost = total
+		r.mu.Unlock()
+		if r.opts.OnLost != nil {
+			r.opts.OnLost(s.ds.Name, newly, total)
+		} else {
+			r.rt.log.Warn(fmt.Sprintf("gadget %s: %d records of %s lost (ring buffer full; %d in total)", r.g.Name, newly, s.ds.Name, total))
+		}
+	}
+}

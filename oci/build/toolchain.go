@@ -79,6 +79,10 @@ func writeHeaders() (string, func(), error) {
 // line information, so that builds in different temporary directories are identical.
 const includePrefix = "/gadgetry/include"
 
+// arm64Shim, under the include directory, declares the arm64 register layout the x86
+// vmlinux.h lacks. It is force-included in arm64 builds when the include directory has it.
+const arm64Shim = "gadget/arm64_regs.h"
+
 // compileEBPF compiles spec.EBPFSource for one architecture and strips DWARF (keeping .BTF and
 // .BTF.ext). clang runs in the gadget directory with a relative source path, so its diagnostics
 // read "program.bpf.c:LINE:COL: error: ...".
@@ -109,9 +113,9 @@ func (tc *toolchain) compileEBPF(ctx context.Context, dir string, spec Spec, inc
 		"-ffile-prefix-map=" + dir + "=.",
 		"-I" + absInclude,
 	}
-	if arch == "arm64" {
+	if _, err := os.Stat(filepath.Join(absInclude, arm64Shim)); err == nil && arch == "arm64" {
 		// The shipped vmlinux.h is x86's; libbpf's arm64 PT_REGS macros need user_pt_regs.
-		args = append(args, "-include", "gadget/arm64_regs.h")
+		args = append(args, "-include", arm64Shim)
 	}
 	args = append(args, spec.CFlags...)
 	args = append(args, "-c", spec.EBPFSource, "-o", out)

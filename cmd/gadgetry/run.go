@@ -1,7 +1,287 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/gadgetry/gadgetry/runtime"
+	"github.com/gadgetry/gadgetry/runtime/datasource"
+	"github.com/gadgetry/gadgetry/runtime/filter"
+	"github.com/gadgetry/gadgetry/runtime/format"
+	"github.com/gadgetry/gadgetry/runtime/output"
+)
+
+const runUsage = `Run a gadget and stream its events.
+
+REF is a built-in gadget name (trace_exec), an image reference (ghcr.io/org/gadget:v1), or a
+path to a compiled eBPF object (./program.bpf.o, with gadget.yaml next to it).
+Gadget parameters appear as flags below when REF is given: gadgetry run REF --help.`
+
+// runFlags are the flags every run has; the gadget's parameters are added once REF is known.
+type runFlags struct {
+	output  string
+	fields  string
+	filters []string
+	timeout string
+	pull    string
+	help    bool
+}
+
+func (f *runFlags) register(fs *pflag.FlagSet) {
+	fs.StringVarP(&f.output, "output", "o", "columns", "output mode: columns, json, jsonpretty or yaml")
+	fs.StringVar(&f.fields, "fields", "", "fields to show: a,b picks exactly those; +x adds, -y removes from the defaults")
+	fs.StringArrayVarP(&f.filters, "filter", "F", nil, "show only events matching field==v, !=, >, >=, <, <=, ~regex (comma = and; repeatable)")
+	fs.StringVarP(&f.timeout, "timeout", "t", "0", "stop after this long (seconds, or a duration like 500ms); 0 runs until Ctrl-C")
+	fs.StringVar(&f.pull, "pull", string(runtime.PullMissing), "when to pull the image: always, missing or never")
+	fs.BoolVarP(&f.help, "help", "h", false, "help for run (with REF: the gadget's parameters too)")
+}
 
 func newRunCmd() *cobra.Command {
-	return &cobra.Command{Use: "run REF", Short: "(not implemented yet)"}
+	cmd := &cobra.Command{
+		Use:                "run REF [flags]",
+		Short:              "Run a gadget and stream its events",
+		Long:               runUsage,
+		DisableFlagParsing: true, // the gadget's params are flags: parsed once REF is resolved
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runGadget(cmd, args)
+		},
+	}
+	return cmd
+}
+
+func runGadget(cmd *cobra.Command, args []string) error {
+	var rf runFlags
+	pre := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	pre.ParseErrorsAllowlist.UnknownFlags = true
+	pre.SetOutput(io.Discard)
+	rf.register(pre)
+	_ = pre.Parse(args) // unknown flags (the gadget's) are allowed here
+	ref := ""
+	if pre.NArg() > 0 {
+		ref = pre.Arg(0)
+	}
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	fs.SetOutput(cmd.ErrOrStderr())
+	var final runFlags
+	final.register(fs)
+	if ref == "" {
+		if rf.help {
+			printRunHelp(cmd.OutOrStdout(), fs, nil, nil)
+			return nil
+		}
+		return errors.New("run: missing REF; e.g. `gadgetry run trace_exec` (see `gadgetry run --help`)")
+	}
+	pull, err := runtime.ParsePullPolicy(rf.pull)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	rt := runtime.New(runtime.Options{Source: runtime.SourceFunc(objectSource), Logger: logger})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	img, err := rt.Resolve(ctx, ref, pull)
+	if err != nil {
+		return err
+	}
+	g, err := rt.Prepare(ctx, img)
+	if err != nil {
+		return err
+	}
+	// The gadget's params become flags; the one parse of the image serves both help and run.
+	values := map[string]*string{}
+	pfs := pflag.NewFlagSet("params", pflag.ContinueOnError)
+	for _, p := range g.Params {
+		if fs.Lookup(p.Key) != nil {
+			return fmt.Errorf("gadget %s: parameter %q clashes with the run flag --%s; give it another key in gadget.yaml", g.Name, p.Key, p.Key)
+		}
+		desc := p.Description
+		if desc == "" {
+			desc = "parameter " + p.Key
+		}
+		desc += " (" + p.TypeName() + ")"
+		values[p.Key] = pfs.String(p.Key, p.Default, desc)
+	}
+	fs.AddFlagSet(pfs)
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("gadget %s: %w (see `gadgetry run %s --help`)", g.Name, err, ref)
+	}
+	if final.help {
+		printRunHelp(cmd.OutOrStdout(), fs, g, pfs)
+		return nil
+	}
+	if fs.NArg() > 1 {
+		return fmt.Errorf("run: unexpected arguments %q after REF", fs.Args()[1:])
+	}
+	params := map[string]string{}
+	for key, v := range values {
+		if fs.Changed(key) {
+			if err := g.Validate(key, *v); err != nil {
+				return err
+			}
+			params[key] = *v
+		}
+	}
+	mode, err := output.ParseMode(final.output)
+	if err != nil {
+		return err
+	}
+	timeout, err := parseTimeout(final.timeout)
+	if err != nil {
+		return err
+	}
+	out := &cliOutput{mode: mode, fieldSpec: final.fields, filters: final.filters, w: cmd.OutOrStdout(), errw: cmd.ErrOrStderr()}
+	run, err := rt.Start(ctx, g, runtime.RunOptions{
+		Params:     params,
+		Timeout:    timeout,
+		Hooks:      []runtime.Hooks{{Name: "output", Init: out.init}},
+		AfterDrain: out.flush,
+		OnLost: func(ds string, newly, total uint64) {
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: %d records of %s lost (ring buffer full; %d so far)\n", newly, ds, total)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	werr := run.Wait()
+	out.flush()
+	sum := run.Summary()
+	out.summary(sum)
+	return errors.Join(werr, out.err)
+}
+
+func parseTimeout(s string) (time.Duration, error) {
+	if n, err := strconv.ParseFloat(s, 64); err == nil && n >= 0 {
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--timeout %q: want seconds (10) or a duration (500ms)", s)
+	}
+	return d, nil
+}
+
+func printRunHelp(w io.Writer, fs *pflag.FlagSet, g *runtime.Gadget, params *pflag.FlagSet) {
+	fmt.Fprintln(w, runUsage)
+	fmt.Fprintln(w, "\nUsage:\n  gadgetry run REF [flags]")
+	fmt.Fprintln(w, "\nFlags:")
+	if params != nil {
+		fs = pflag.NewFlagSet("run", pflag.ContinueOnError)
+		new(runFlags).register(fs)
+	}
+	fmt.Fprint(w, fs.FlagUsages())
+	if params != nil && params.HasFlags() {
+		fmt.Fprintln(w, "\nGadget parameters:")
+		fmt.Fprint(w, params.FlagUsages())
+	}
+	if g != nil {
+		fmt.Fprintf(w, "\nGadget %s", g.Name)
+		if g.Meta.Description != "" {
+			fmt.Fprintf(w, ": %s", g.Meta.Description)
+		}
+		fmt.Fprintln(w)
+		for _, ds := range mustDataSources(g) {
+			var names []string
+			for _, f := range ds.Fields() {
+				if !f.Hidden {
+					names = append(names, f.Name)
+				}
+			}
+			fmt.Fprintf(w, "  data source %s fields: %s\n", ds.Name, strings.Join(names, ", "))
+		}
+	}
+}
+
+func mustDataSources(g *runtime.Gadget) []*datasource.DataSource {
+	dss, _ := g.NewDataSources()
+	return dss
+}
+
+// cliOutput writes each data source's records to stdout in the chosen mode.
+type cliOutput struct {
+	mode      output.Mode
+	fieldSpec string
+	filters   []string
+	w, errw   io.Writer
+
+	mu      sync.Mutex
+	writers []*output.Writer
+	err     error
+}
+
+func (o *cliOutput) init(r *runtime.Run) error {
+	fm := format.New()
+	for _, ds := range r.DataSources() {
+		if ds.Type != datasource.TypeSingle || len(ds.Fields()) == 0 {
+			continue
+		}
+		fields, err := output.Select(ds, o.mode, o.fieldSpec)
+		if err != nil {
+			return err
+		}
+		var flts []*filter.Filter
+		for _, expr := range o.filters {
+			f, err := filter.Parse(ds, expr, fm)
+			if err != nil {
+				return err
+			}
+			flts = append(flts, f)
+		}
+		w := output.New(o.w, o.mode, fields, fm)
+		o.writers = append(o.writers, w)
+		ds.Subscribe(1000, func(_ *datasource.DataSource, d *datasource.Data) error {
+			for _, f := range flts {
+				if !f.Match(d) {
+					return nil
+				}
+			}
+			if err := w.Write(d); err != nil && o.err == nil {
+				o.err = fmt.Errorf("writing output: %w", err)
+			}
+			return nil
+		})
+	}
+	return nil
+}
+
+func (o *cliOutput) flush() {
+	for _, w := range o.writers {
+		if err := w.Flush(); err != nil && o.err == nil {
+			o.err = fmt.Errorf("writing output: %w", err)
+		}
+	}
+}
+
+func (o *cliOutput) summary(s runtime.Summary) {
+	if o.mode == output.Columns {
+		var lost []string
+		for name, c := range s.DataSources {
+			if c.Lost > 0 {
+				lost = append(lost, fmt.Sprintf("%s: %d events, %d lost", name, c.Events, c.Lost))
+			}
+		}
+		if len(lost) > 0 {
+			fmt.Fprintf(o.errw, "summary: %s\n", strings.Join(lost, "; "))
+		}
+		for _, p := range s.SkippedPrograms {
+			fmt.Fprintf(o.errw, "summary: skipped optional program %s\n", p)
+		}
+		return
+	}
+	if len(o.writers) > 0 {
+		_ = o.writers[0].WriteSummary(s)
+		_ = o.writers[0].Flush()
+	}
 }

@@ -1,0 +1,510 @@
+// SPDX-License-Identifier: Apache-2.0
+
+//go:build ignore
+
+/*
+ * trace_exec: one event per exec, successful or (on request) failed.
+ *
+ * Successful execs are seen at sched_process_exec only, from the new process itself: argv from
+ * mm->arg_start..arg_end, the executed file from bprm->file, the working directory from
+ * task->fs->pwd. Paths are rebuilt from the kernel's dentries and mounts, so they are absolute
+ * and canonical whatever string the caller passed.
+ *
+ * Failed execs need the syscall tracepoints, which cost every syscall of every process a little:
+ * those programs exist as separate programs that the gadget only attaches when the user asks
+ * (ignore_failed=false).
+ *
+ * Whether the requested file of a script lives in the overlayfs upper layer can only be learnt
+ * before the interpreter replaces it, at security_bprm_check (fentry or kprobe, both optional).
+ * Without either hook that field is reported as unknown for scripts.
+ */
+#include <gadget.h>
+
+#define ARGS_SIZE 2048	   /* captured argv bytes (power of two) */
+#define ARGS_MAX_COUNT 128 /* argv entries read for a failed exec */
+#define PATH_SIZE 1024	   /* exepath, cwd */
+#define FILE_SIZE 512	   /* the requested path as passed */
+#define INTERP_SIZE 256	   /* the interpreter named by a #! line */
+#define TTY_SIZE 32
+
+#define PATH_MAX_COMPONENTS 64
+#define PATH_SCRATCH_HALF 4096 /* power of two */
+#define PATH_NAME_MAX 255
+
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+
+/* Whether a file lives in the writable upper layer of an overlayfs mount. */
+enum upper_layer_state {
+	UPPER_LAYER_UNKNOWN = 0, /* no hook could tell (see README) */
+	UPPER_LAYER_NO = 1,
+	UPPER_LAYER_YES = 2,
+};
+
+struct event {
+	gadget_timestamp timestamp_raw;
+	struct gadget_process proc;
+	__u64 cgroup_id;
+	gadget_uid loginuid;
+	__u32 sessionid;
+	gadget_errno error_raw;
+	enum upper_layer_state upper_layer;  /* the executed binary (the interpreter for a script) */
+	enum upper_layer_state fupper_layer; /* the requested file (the script itself) */
+	enum upper_layer_state pupper_layer; /* the parent's binary */
+	bool fileless;			     /* executed from a memfd or a deleted file */
+	bool args_truncated;
+	bool exepath_truncated;
+	bool cwd_truncated;
+	__u32 args_count;
+	__u32 args_size;
+	char tty[TTY_SIZE];
+	char exepath[PATH_SIZE];
+	char cwd[PATH_SIZE];
+	char file[FILE_SIZE];
+	char interp[INTERP_SIZE];
+	char args[ARGS_SIZE];
+};
+
+/* Reports failed execs too; the syscall-tracepoint programs are only needed when false. */
+const volatile bool ignore_failed = true;
+GADGET_PARAM(ignore_failed);
+
+GADGET_TRACER_MAP(events, 1 << 23);
+GADGET_TRACER(exec, events, event);
+
+/* Per-CPU scratch: path building (written right to left) and argv of a failed exec. */
+struct scratch {
+	char path[2 * PATH_SCRATCH_HALF];
+	char args[2 * ARGS_SIZE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+/* What security_bprm_check learnt about the requested file, keyed by the exec'ing thread id. */
+struct bprm_seen {
+	__u64 bprm;
+	__u32 fupper;
+	__u32 __pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, struct bprm_seen);
+} bprm_seen SEC(".maps");
+
+/* The arguments of an exec syscall in flight, keyed by thread id (failed-exec reporting). */
+struct exec_call {
+	__u64 filename;
+	__u64 argv;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, struct exec_call);
+} exec_calls SEC(".maps");
+
+static __always_inline struct scratch *get_scratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+/* The state of one dentry walk, advanced one step per bpf_loop iteration. */
+struct walk {
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	struct mount *mnt;
+	struct dentry *root_dentry;
+	struct vfsmount *root_mnt;
+	__u64 mnt_off;
+	__u32 off;
+	bool done;
+	bool cut;
+};
+
+/*
+ * walk_step prepends one path component to scratch->path, or crosses from the root of a mount to
+ * its mount point in the parent mount (through struct mount, found with container_of from the
+ * vfsmount). Returns 1 to stop the loop.
+ */
+static long walk_step(__u32 i, void *ctx)
+{
+	struct walk *w = ctx;
+	struct scratch *s = get_scratch();
+
+	if (!s)
+		return 1;
+	/* Locals, not w->...: BPF_CORE_READ would relocate accesses to struct walk too. */
+	struct dentry *dentry = w->dentry;
+	struct vfsmount *vfsmnt = w->vfsmnt;
+	struct mount *mnt = w->mnt;
+
+	if (dentry == w->root_dentry && vfsmnt == w->root_mnt) {
+		w->done = true; /* the task's root (a container's or a chroot's) */
+		return 1;
+	}
+	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+	if (dentry == mnt_root) {
+		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+		if (!up || up == mnt) {
+			w->done = true; /* top of this namespace's mount tree */
+			return 1;
+		}
+		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = up;
+		w->vfsmnt = (void *)up + w->mnt_off;
+		return 0;
+	}
+	struct qstr name = BPF_CORE_READ(dentry, d_name);
+	__u32 len = name.len;
+	__u32 off = w->off;
+	if (len > PATH_NAME_MAX)
+		len = PATH_NAME_MAX;
+	if (len + 1 > off || off >= PATH_SCRATCH_HALF) {
+		w->cut = true;
+		return 1;
+	}
+	off -= len + 1;
+	bpf_probe_read_kernel(&s->path[(off + 1) & (PATH_SCRATCH_HALF - 1)], len, name.name);
+	s->path[off & (PATH_SCRATCH_HALF - 1)] = '/';
+	w->off = off;
+	if (dentry == parent || !parent) {
+		w->done = true; /* a pseudo file (memfd, pipe) or a disconnected dentry */
+		return 1;
+	}
+	w->dentry = parent;
+	return 0;
+}
+
+/*
+ * path_of writes the absolute path of (dentry, vfsmnt) into dst, walking up to the task's root
+ * (root_dentry, root_mnt) or the top of the mount tree, in at most PATH_MAX_COMPONENTS steps.
+ * Returns true when the path was cut (too deep, too long, or longer than dst).
+ */
+static __always_inline bool path_of(struct scratch *s, struct dentry *dentry,
+				    struct vfsmount *vfsmnt, struct dentry *root_dentry,
+				    struct vfsmount *root_mnt, char *dst, __u32 dst_size)
+{
+	struct walk w = {
+		.dentry = dentry,
+		.vfsmnt = vfsmnt,
+		.root_dentry = root_dentry,
+		.root_mnt = root_mnt,
+		.mnt_off = bpf_core_field_offset(struct mount, mnt),
+		.off = PATH_SCRATCH_HALF - 1,
+	};
+	w.mnt = (void *)vfsmnt - w.mnt_off;
+	s->path[PATH_SCRATCH_HALF - 1] = 0;
+	bpf_loop(PATH_MAX_COMPONENTS, walk_step, &w, 0);
+
+	__u32 off = w.off;
+	bool cut = w.cut || !w.done;
+	if (off >= PATH_SCRATCH_HALF)
+		return true;
+	if (off == PATH_SCRATCH_HALF - 1) {
+		off--;
+		s->path[off & (PATH_SCRATCH_HALF - 1)] = '/';
+	}
+	if (PATH_SCRATCH_HALF - 1 - off >= dst_size)
+		cut = true;
+	bpf_probe_read_kernel_str(dst, dst_size, &s->path[off & (PATH_SCRATCH_HALF - 1)]);
+	return cut;
+}
+
+static __always_inline enum upper_layer_state inode_upper_state(struct inode *inode)
+{
+	struct dentry *upper = NULL;
+	long off;
+
+	if (!inode)
+		return UPPER_LAYER_UNKNOWN;
+	if (BPF_CORE_READ(inode, i_sb, s_magic) != OVERLAYFS_SUPER_MAGIC)
+		return UPPER_LAYER_NO;
+	/* An overlayfs inode is embedded in struct ovl_inode, followed by its upper dentry. */
+	if (bpf_core_type_exists(struct ovl_inode))
+		off = bpf_core_field_offset(struct ovl_inode, __upperdentry) -
+		      bpf_core_field_offset(struct ovl_inode, vfs_inode);
+	else
+		off = bpf_core_type_size(struct inode);
+	if (bpf_probe_read_kernel(&upper, sizeof(upper), (void *)inode + off))
+		return UPPER_LAYER_UNKNOWN;
+	return upper ? UPPER_LAYER_YES : UPPER_LAYER_NO;
+}
+
+static __always_inline enum upper_layer_state parent_upper_state(struct task_struct *task)
+{
+	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+	if (!parent)
+		return UPPER_LAYER_UNKNOWN;
+	return inode_upper_state(BPF_CORE_READ(parent, mm, exe_file, f_inode));
+}
+
+/* Fields every event has: the process, its container keys, login session, tty, cwd. */
+static __always_inline void fill_common(struct event *e, struct scratch *s,
+					struct gadget_process *p, struct task_struct *task)
+{
+	struct dentry *root_dentry = BPF_CORE_READ(task, fs, root.dentry);
+	struct vfsmount *root_mnt = BPF_CORE_READ(task, fs, root.mnt);
+	struct tty_struct *tty;
+
+	e->timestamp_raw = bpf_ktime_get_boot_ns();
+	e->proc = *p;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	if (bpf_core_field_exists(task->loginuid))
+		e->loginuid = BPF_CORE_READ(task, loginuid.val);
+	else
+		e->loginuid = (__u32)-1;
+	if (bpf_core_field_exists(task->sessionid))
+		e->sessionid = BPF_CORE_READ(task, sessionid);
+	else
+		e->sessionid = (__u32)-1;
+	e->pupper_layer = parent_upper_state(task);
+	tty = BPF_CORE_READ(task, signal, tty);
+	if (tty)
+		bpf_probe_read_kernel_str(e->tty, sizeof(e->tty), &tty->name);
+	else
+		e->tty[0] = 0;
+	e->cwd_truncated = path_of(s, BPF_CORE_READ(task, fs, pwd.dentry),
+				   BPF_CORE_READ(task, fs, pwd.mnt), root_dentry, root_mnt, e->cwd,
+				   sizeof(e->cwd));
+}
+
+static __always_inline bool discard(struct gadget_process *p)
+{
+	return gadget_should_discard_data(p->mntns_id, p->pid, p->tid, p->comm, p->creds.uid,
+					  p->creds.gid);
+}
+
+/*
+ * sched_process_exec fires in the new program, after the point of no return: every successful
+ * exec, including from a non-leader thread (which has taken over the leader's pid by then).
+ */
+SEC("raw_tracepoint/sched_process_exec")
+int trace_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 old_tid = (__u32)ctx->args[1];
+	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
+	struct gadget_process p = {};
+	struct scratch *s;
+	struct event *e;
+
+	gadget_process_populate(&p);
+	if (discard(&p))
+		goto out;
+	s = get_scratch();
+	if (!s)
+		goto out;
+	e = gadget_reserve_buf(events, sizeof(*e));
+	if (!e)
+		goto out;
+
+	fill_common(e, s, &p, task);
+	e->error_raw = 0;
+
+	struct file *file = BPF_CORE_READ(bprm, file);
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	struct dentry *root_dentry = BPF_CORE_READ(task, fs, root.dentry);
+	struct vfsmount *root_mnt = BPF_CORE_READ(task, fs, root.mnt);
+	e->exepath_truncated = path_of(s, BPF_CORE_READ(file, f_path.dentry),
+				       BPF_CORE_READ(file, f_path.mnt), root_dentry, root_mnt,
+				       e->exepath, sizeof(e->exepath));
+	e->fileless = BPF_CORE_READ(inode, i_nlink) == 0;
+	e->upper_layer = inode_upper_state(inode);
+
+	const char *filename = BPF_CORE_READ(bprm, filename);
+	const char *interp = BPF_CORE_READ(bprm, interp);
+	bpf_probe_read_kernel_str(e->file, sizeof(e->file), filename);
+	if (interp != filename) {
+		/* A script (or binfmt_misc): the executed binary is not the requested file. */
+		struct bprm_seen *seen = bpf_map_lookup_elem(&bprm_seen, &old_tid);
+		bpf_probe_read_kernel_str(e->interp, sizeof(e->interp), interp);
+		e->fupper_layer = UPPER_LAYER_UNKNOWN;
+		if (seen && seen->bprm == (__u64)bprm)
+			e->fupper_layer = seen->fupper;
+	} else {
+		e->interp[0] = 0;
+		e->fupper_layer = e->upper_layer;
+	}
+	bpf_map_delete_elem(&bprm_seen, &old_tid);
+
+	unsigned long arg_start = BPF_CORE_READ(task, mm, arg_start);
+	unsigned long arg_end = BPF_CORE_READ(task, mm, arg_end);
+	__u64 size = arg_end - arg_start;
+	e->args_truncated = false;
+	if (size > ARGS_SIZE) {
+		size = ARGS_SIZE;
+		e->args_truncated = true;
+	}
+	if (bpf_probe_read_user(e->args, size, (void *)arg_start))
+		size = 0;
+	e->args_size = size;
+	e->args_count = BPF_CORE_READ(bprm, argc);
+
+	gadget_submit_buf(e);
+out:
+	if (!ignore_failed)
+		bpf_map_delete_elem(&exec_calls, &old_tid);
+	return 0;
+}
+
+/* Records what the first security_bprm_check of an exec sees: the file the caller named. */
+static __always_inline int bprm_check(struct linux_binprm *bprm)
+{
+	/* A script re-enters the check for its interpreter after bprm->interp was changed. */
+	if (BPF_CORE_READ(bprm, interp) != BPF_CORE_READ(bprm, filename))
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct bprm_seen seen = {
+		.bprm = (__u64)bprm,
+		.fupper = inode_upper_state(BPF_CORE_READ(bprm, file, f_inode)),
+	};
+	bpf_map_update_elem(&bprm_seen, &tid, &seen, BPF_ANY);
+	return 0;
+}
+
+/* Optional: trampolines (fentry) are not allowed everywhere. */
+SEC("fentry/security_bprm_check")
+int BPF_PROG(bprm_check_fentry, struct linux_binprm *bprm)
+{
+	return bprm_check(bprm);
+}
+
+/* Optional: the same where only kprobes exist. */
+SEC("kprobe/security_bprm_check")
+int BPF_KPROBE(bprm_check_kprobe, struct linux_binprm *bprm)
+{
+	return bprm_check(bprm);
+}
+
+/* Failed execs: remember the syscall's arguments at entry, report at exit if it failed. */
+static __always_inline int exec_enter(const char *filename, const char *const *argv)
+{
+	if (ignore_failed)
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct exec_call call = {
+		.filename = (__u64)filename,
+		.argv = (__u64)argv,
+	};
+	bpf_map_update_elem(&exec_calls, &tid, &call, BPF_ANY);
+	return 0;
+}
+
+/* Copies a failed exec's argv from user memory into scratch->args, one entry per step. */
+struct argv_copy {
+	const char *const *argv;
+	__u32 off;
+	__u32 count;
+	bool cut;
+};
+
+static long argv_step(__u32 i, void *ctx)
+{
+	struct argv_copy *c = ctx;
+	struct scratch *s = get_scratch();
+	const char *arg = NULL;
+
+	if (!s)
+		return 1;
+	if (bpf_probe_read_user(&arg, sizeof(arg), &c->argv[i & (ARGS_MAX_COUNT - 1)]) || !arg)
+		return 1;
+	c->count++;
+	__u32 off = c->off;
+	if (off >= ARGS_SIZE) {
+		c->cut = true;
+		return 0; /* keep counting */
+	}
+	long n = bpf_probe_read_user_str(&s->args[off & (ARGS_SIZE - 1)], ARGS_SIZE, arg);
+	if (n <= 0)
+		return 1;
+	c->off = off + n;
+	return 0;
+}
+
+static __always_inline int exec_exit(long ret)
+{
+	if (ignore_failed)
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct exec_call *callp = bpf_map_lookup_elem(&exec_calls, &tid);
+	if (!callp)
+		return 0;
+	struct exec_call call = *callp;
+	bpf_map_delete_elem(&exec_calls, &tid);
+	if (ret >= 0)
+		return 0;
+
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct gadget_process p = {};
+	gadget_process_populate(&p);
+	if (discard(&p))
+		return 0;
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	struct event *e = gadget_reserve_buf(events, sizeof(*e));
+	if (!e)
+		return 0;
+
+	fill_common(e, s, &p, task);
+	e->error_raw = -ret;
+	e->upper_layer = UPPER_LAYER_UNKNOWN;
+	e->fupper_layer = UPPER_LAYER_UNKNOWN;
+	e->fileless = false;
+	e->exepath_truncated = false;
+	e->exepath[0] = 0;
+	e->interp[0] = 0;
+	bpf_probe_read_user_str(e->file, sizeof(e->file), (void *)call.filename);
+
+	struct argv_copy ac = {.argv = (const char *const *)call.argv};
+	bpf_loop(ARGS_MAX_COUNT, argv_step, &ac, 0);
+	bool cut = ac.cut || ac.count == ARGS_MAX_COUNT;
+	__u32 off = ac.off;
+	if (off > ARGS_SIZE) {
+		off = ARGS_SIZE;
+		cut = true;
+	}
+	bpf_probe_read_kernel(e->args, ARGS_SIZE, s->args);
+	e->args_size = off;
+	e->args_count = ac.count;
+	e->args_truncated = cut;
+
+	gadget_submit_buf(e);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int execve_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return exec_enter((const char *)ctx->args[0], (const char *const *)ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int execveat_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return exec_enter((const char *)ctx->args[1], (const char *const *)ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int execve_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return exec_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execveat")
+int execveat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return exec_exit(ctx->ret);
+}
+
+char LICENSE[] SEC("license") = "GPL";

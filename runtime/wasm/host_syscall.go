@@ -1,0 +1,97 @@
+package wasm
+
+import (
+	"encoding/binary"
+
+	"github.com/gadgetry/gadgetry/runtime/syscalls"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// Layout of a syscall declaration written to the guest (little-endian, strings NUL-padded):
+// name [32]byte, nrParams u8, pad [3]byte, then 6 × {name [32]byte, type [32]byte, flags u32
+// (bit 0: pointer)}. The wasmapi SDK decodes the same layout.
+const (
+	declNameLen  = 32
+	declParamLen = 32 + 32 + 4
+	declMaxParam = 6
+	declSize     = 36 + declMaxParam*declParamLen
+)
+
+func putC(dst []byte, s string) {
+	n := copy(dst[:len(dst)-1], s)
+	clear(dst[n:])
+}
+
+func init() {
+	register("getSyscallID", []api.ValueType{i64}, []api.ValueType{i32}, func(i *Instance, mod api.Module, s []uint64) {
+		const fn = "getSyscallID"
+		name, ok := i.nonEmpty(mod, fn, s[0])
+		s[0] = uint64(uint32(0xffffffff))
+		if !ok {
+			return
+		}
+		t, err := syscalls.Running()
+		if err != nil {
+			i.bad(fn, "%v", err)
+			return
+		}
+		nr, ok := t.Number(name)
+		if !ok {
+			i.bad(fn, "no syscall %q on %s", name, t.Arch())
+			return
+		}
+		s[0] = uint64(uint32(nr))
+	})
+	register("getSyscallName", []api.ValueType{i32, i64}, []api.ValueType{i32}, func(i *Instance, mod api.Module, s []uint64) {
+		const fn = "getSyscallName"
+		nr, dst := uint32(s[0]), s[1]
+		s[0] = 1
+		t, err := syscalls.Running()
+		if err != nil {
+			i.bad(fn, "%v", err)
+			return
+		}
+		name, ok := t.Name(int(nr))
+		if !ok {
+			i.bad(fn, "no syscall number %d on %s", nr, t.Arch())
+			return
+		}
+		s[0] = errCode(i.writeC(mod, fn, dst, name))
+	})
+	register("getSyscallDeclaration", []api.ValueType{i64, i64}, []api.ValueType{i32}, func(i *Instance, mod api.Module, s []uint64) {
+		const fn = "getSyscallDeclaration"
+		name, ok := i.nonEmpty(mod, fn, s[0])
+		dst := s[1]
+		s[0] = 1
+		if !ok {
+			return
+		}
+		b, ok := i.read(mod, fn, dst)
+		if !ok {
+			return
+		}
+		if len(b) < declSize {
+			i.bad(fn, "buffer holds %d bytes, a declaration needs %d", len(b), declSize)
+			return
+		}
+		d, err := syscalls.Declare(name)
+		if err != nil {
+			i.bad(fn, "%v", err)
+			return
+		}
+		b = b[:declSize]
+		clear(b)
+		putC(b[:declNameLen], d.Name)
+		n := min(len(d.Params), declMaxParam)
+		b[declNameLen] = byte(n)
+		for k := 0; k < n; k++ {
+			p := b[36+k*declParamLen:]
+			putC(p[:32], d.Params[k].Name)
+			putC(p[32:64], d.Params[k].Type)
+			if d.Params[k].Pointer() {
+				binary.LittleEndian.PutUint32(p[64:68], 1)
+			}
+		}
+		s[0] = 0
+	})
+}

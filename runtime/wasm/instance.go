@@ -1,0 +1,422 @@
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gadgetry/gadgetry/runtime/datasource"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// Phase is where an instance is in the gadget lifecycle.
+type Phase int
+
+// Phases, in order. A hook moves the instance to its phase.
+const (
+	PhaseNew Phase = iota
+	PhaseInit
+	PhasePreStart
+	PhaseStart
+	PhaseStop
+	PhasePostStop
+)
+
+var phaseHooks = [...]string{"instantiate", "gadgetInit", "gadgetPreStart", "gadgetStart", "gadgetStop", "gadgetPostStop"}
+
+// Stats counts what an instance did.
+type Stats struct {
+	// Callbacks is the number of data callbacks run.
+	Callbacks uint64
+	// Dropped is the number of events a callback dropped.
+	Dropped uint64
+	// HostErrors is the number of host calls that failed because of the guest's arguments.
+	HostErrors uint64
+}
+
+// Instance is one instantiation of a gadget module, for one run.
+type Instance struct {
+	name string
+	env  Env
+	log  *slog.Logger
+	eng  *Engine
+	mod  api.Module
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+
+	// mu serializes guest calls: the guest has one thread.
+	mu          sync.Mutex
+	phase       Phase
+	failed      error
+	closed      bool
+	h           handles
+	objects     map[any]uint32 // stable handles of data sources and fields
+	pending     []pendingEmit
+	lastErr     string
+	lastHostErr string
+	callback    api.Function
+	dropping    bool // callback returns a drop flag
+	stack       [4]uint64
+	temps       []uint32
+
+	// watchdog state
+	seq   atomic.Uint64 // odd while a guest call runs
+	limit atomic.Int64
+	hook  atomic.Value // string: the running hook
+
+	callbacks, dropped, hostErrors atomic.Uint64
+}
+
+type pendingEmit struct {
+	ds    *datasource.DataSource
+	data  *datasource.Data
+	array []*datasource.Data
+}
+
+type instKey struct{}
+
+// Instantiate makes an instance of module (compiled once per digest) for the gadget called
+// name, bound to env. The guest's _initialize runs; gadgetAPIVersion must return 1.
+func (e *Engine) Instantiate(ctx context.Context, name string, module []byte, digest string, env Env) (*Instance, error) {
+	compiled, err := e.Compile(ctx, module, digest)
+	if err != nil {
+		return nil, fmt.Errorf("gadget %s: %w", name, err)
+	}
+	log := env.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("gadget", name)
+	inst := &Instance{name: name, env: env, log: log, eng: e, objects: map[any]uint32{}, done: make(chan struct{})}
+	inst.hook.Store("instantiate")
+	base := context.WithValue(context.Background(), instKey{}, inst)
+	inst.ctx, inst.cancel = context.WithCancelCause(base)
+	go inst.watchdog()
+
+	cfg := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions("_initialize").
+		WithStdout(&lineLogger{inst: inst, level: slog.LevelInfo, stream: "stdout"}).
+		WithStderr(&lineLogger{inst: inst, level: slog.LevelWarn, stream: "stderr"}).
+		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
+		WithRandSource(rand.Reader)
+	inst.mu.Lock()
+	inst.begin("instantiate", e.opts.HookTimeout)
+	mod, err := e.runtime.InstantiateModule(inst.ctx, compiled, cfg)
+	inst.end()
+	inst.mu.Unlock()
+	if err != nil {
+		err = inst.callError("instantiate", err)
+		inst.Close()
+		return nil, err
+	}
+	inst.mod = mod
+	v := mod.ExportedFunction("gadgetAPIVersion")
+	inst.mu.Lock()
+	inst.begin("gadgetAPIVersion", e.opts.HookTimeout)
+	res, err := v.Call(inst.ctx)
+	inst.end()
+	inst.mu.Unlock()
+	if err != nil {
+		err = inst.callError("gadgetAPIVersion", err)
+		inst.Close()
+		return nil, err
+	}
+	if len(res) != 1 || res[0] != 1 {
+		inst.Close()
+		return nil, fmt.Errorf("gadget %s: wasm module speaks ABI version %v, this host speaks 1", name, res)
+	}
+	if cb := mod.ExportedFunction("dataSourceCallback"); cb != nil {
+		inst.callback = cb
+		inst.dropping = len(cb.Definition().ResultTypes()) == 1
+	}
+	return inst, nil
+}
+
+// Name returns the gadget's name.
+func (i *Instance) Name() string { return i.name }
+
+// Stats returns the instance's counters.
+func (i *Instance) Stats() Stats {
+	return Stats{Callbacks: i.callbacks.Load(), Dropped: i.dropped.Load(), HostErrors: i.hostErrors.Load()}
+}
+
+// Init runs gadgetInit: the guest subscribes, adds fields, creates data sources.
+func (i *Instance) Init() error { return i.runHook(PhaseInit) }
+
+// PreStart runs gadgetPreStart, before the eBPF collection is loaded.
+func (i *Instance) PreStart() error { return i.runHook(PhasePreStart) }
+
+// Start runs gadgetStart, after the collection is loaded and before programs attach.
+func (i *Instance) Start() error { return i.runHook(PhaseStart) }
+
+// Stop runs gadgetStop, before programs detach.
+func (i *Instance) Stop() error { return i.runHook(PhaseStop) }
+
+// PostStop runs gadgetPostStop, after programs detached.
+func (i *Instance) PostStop() error { return i.runHook(PhasePostStop) }
+
+func (i *Instance) runHook(p Phase) error {
+	hook := phaseHooks[p]
+	i.mu.Lock()
+	if i.closed {
+		i.mu.Unlock()
+		return fmt.Errorf("gadget %s: wasm %s: instance closed", i.name, hook)
+	}
+	if i.failed != nil {
+		i.mu.Unlock()
+		return fmt.Errorf("gadget %s: wasm %s not run: %w", i.name, hook, i.failed)
+	}
+	if p != i.phase+1 {
+		cur := i.phase
+		i.mu.Unlock()
+		return fmt.Errorf("gadget %s: wasm %s called after %s: hooks run in the order gadgetInit, gadgetPreStart, gadgetStart, gadgetStop, gadgetPostStop", i.name, hook, phaseHooks[cur])
+	}
+	i.phase = p
+	fn := i.mod.ExportedFunction(hook)
+	var err error
+	if fn != nil {
+		i.lastErr, i.lastHostErr = "", ""
+		i.begin(hook, i.eng.opts.HookTimeout)
+		err = fn.CallWithStack(i.ctx, i.stack[:])
+		i.end()
+		i.releaseTemps()
+		if err != nil {
+			err = i.callError(hook, err)
+		} else if len(fn.Definition().ResultTypes()) == 1 && int32(i.stack[0]) != 0 {
+			msg := i.lastErr
+			if msg == "" {
+				msg = "the guest logged no error"
+			}
+			if i.lastHostErr != "" {
+				msg += " (last failed host call: " + i.lastHostErr + ")"
+			}
+			err = fmt.Errorf("gadget %s: wasm %s returned %d: %s", i.name, hook, int32(i.stack[0]), msg)
+		}
+	}
+	pending := i.takePending()
+	i.mu.Unlock()
+	i.flush(pending)
+	return err
+}
+
+// callError turns a failed guest call into an error naming the gadget and hook; the instance
+// is unusable afterwards.
+func (i *Instance) callError(hook string, err error) error {
+	var exit *sys.ExitError
+	why := err.Error()
+	if cause := context.Cause(i.ctx); cause != nil && i.ctx.Err() != nil {
+		why = cause.Error()
+	} else if errors.As(err, &exit) {
+		why = fmt.Sprintf("guest exited with code %d", exit.ExitCode())
+		if i.lastErr != "" {
+			why += ": " + i.lastErr
+		}
+	} else if i.lastErr != "" {
+		why += " (last guest error: " + i.lastErr + ")"
+	}
+	e := fmt.Errorf("gadget %s: wasm %s failed: %s", i.name, hook, why)
+	i.failed = e
+	i.log.Error("wasm guest failed", "hook", hook, "error", why)
+	return e
+}
+
+// begin and end bracket a guest call for the watchdog; mu is held.
+func (i *Instance) begin(hook string, limit time.Duration) {
+	i.hook.Store(hook)
+	i.limit.Store(int64(limit))
+	i.seq.Add(1)
+}
+
+func (i *Instance) end() { i.seq.Add(1) }
+
+// watchdog kills the guest when one call runs longer than its limit.
+func (i *Instance) watchdog() {
+	tick := min(max(i.eng.opts.CallbackTimeout/4, 5*time.Millisecond), time.Second)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	var last uint64
+	var since time.Time
+	for {
+		select {
+		case <-i.done:
+			return
+		case now := <-t.C:
+			s := i.seq.Load()
+			if s%2 == 0 {
+				continue
+			}
+			if s != last {
+				last, since = s, now
+				continue
+			}
+			if lim := time.Duration(i.limit.Load()); now.Sub(since) >= lim {
+				i.cancel(fmt.Errorf("did not return within %v (killed; a hook or callback must not block or loop)", lim))
+				return
+			}
+		}
+	}
+}
+
+// subscriber returns the datasource subscriber of one guest subscription.
+func (i *Instance) subscriber(ds *datasource.DataSource, dsHandle uint32, cbID uint64) datasource.Subscriber {
+	return func(_ *datasource.DataSource, d *datasource.Data) error {
+		return i.runCallback(ds, dsHandle, cbID, entry{kind: kData, ds: ds, obj: d})
+	}
+}
+
+func (i *Instance) arraySubscriber(ds *datasource.DataSource, dsHandle uint32, cbID uint64) datasource.ArraySubscriber {
+	return func(_ *datasource.DataSource, arr []*datasource.Data) error {
+		return i.runCallback(ds, dsHandle, cbID, entry{kind: kArray, ds: ds, obj: &array{items: arr}})
+	}
+}
+
+func (i *Instance) runCallback(ds *datasource.DataSource, dsHandle uint32, cbID uint64, e entry) error {
+	i.mu.Lock()
+	if i.closed {
+		i.mu.Unlock()
+		return nil
+	}
+	if i.failed != nil {
+		err := i.failed
+		i.mu.Unlock()
+		return err
+	}
+	if i.callback == nil {
+		i.mu.Unlock()
+		return fmt.Errorf("gadget %s: wasm module subscribed to %s but exports no dataSourceCallback", i.name, ds.Name)
+	}
+	e.temp = true
+	h := i.h.add(e)
+	i.stack[0], i.stack[1], i.stack[2] = cbID, uint64(dsHandle), uint64(h)
+	i.begin("dataSourceCallback", i.eng.opts.CallbackTimeout)
+	err := i.callback.CallWithStack(i.ctx, i.stack[:])
+	i.end()
+	i.h.release(h)
+	i.releaseTemps()
+	i.callbacks.Add(1)
+	drop := false
+	if err != nil {
+		err = i.callError("dataSourceCallback", err)
+	} else if i.dropping && uint32(i.stack[0]) == 1 {
+		drop = true
+		i.dropped.Add(1)
+	}
+	var pending []pendingEmit
+	if len(i.pending) > 0 {
+		pending = i.takePending()
+	}
+	i.mu.Unlock()
+	if pending != nil {
+		i.flush(pending)
+	}
+	if err != nil {
+		return err
+	}
+	if drop {
+		return datasource.ErrDrop
+	}
+	return nil
+}
+
+func (i *Instance) releaseTemps() {
+	for _, h := range i.temps {
+		i.h.release(h)
+	}
+	i.temps = i.temps[:0]
+}
+
+func (i *Instance) takePending() []pendingEmit {
+	p := i.pending
+	i.pending = nil
+	return p
+}
+
+// flush emits the packets the guest emitted during a call, after the call returned, so that
+// a guest subscribed to its own data source is called back without re-entering.
+func (i *Instance) flush(p []pendingEmit) {
+	for _, e := range p {
+		var err error
+		if e.array != nil || e.ds.Type == datasource.TypeArray {
+			_, err = e.ds.EmitArray(e.array)
+		} else {
+			_, err = e.ds.Emit(e.data)
+		}
+		if err != nil {
+			i.log.Warn("emitting the guest's packet", "datasource", e.ds.Name, "error", err)
+		}
+	}
+}
+
+// Close ends the instance: the guest is closed, the maps it created and its perf readers
+// are closed. Events still delivered to its subscriptions pass through untouched.
+func (i *Instance) Close() error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.closed {
+		return nil
+	}
+	i.closed = true
+	close(i.done)
+	var errs []error
+	for idx := range i.h.ents {
+		e := &i.h.ents[idx]
+		if !e.owned {
+			continue
+		}
+		if c, ok := e.obj.(interface{ Close() error }); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	i.h = handles{}
+	if i.mod != nil {
+		errs = append(errs, i.mod.Close(context.Background()))
+	}
+	i.cancel(errors.New("instance closed"))
+	return errors.Join(errs...)
+}
+
+// lineLogger sends the guest's stdout or stderr to the logger, one record per line.
+type lineLogger struct {
+	inst   *Instance
+	level  slog.Level
+	stream string
+	buf    []byte
+}
+
+func (l *lineLogger) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		n := bytes.IndexByte(l.buf, '\n')
+		if n < 0 {
+			break
+		}
+		line := string(l.buf[:n])
+		l.buf = l.buf[n+1:]
+		if line == "" {
+			continue
+		}
+		if strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") {
+			l.inst.lastErr = line
+		}
+		l.inst.log.Log(context.Background(), l.level, line, "stream", l.stream)
+	}
+	if len(l.buf) > 64<<10 {
+		l.buf = l.buf[:0]
+	}
+	return len(p), nil
+}
+
+var _ io.Writer = (*lineLogger)(nil)

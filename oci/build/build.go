@@ -119,11 +119,19 @@ func Build(ctx context.Context, dir string, opts Options) (ocispec.Descriptor, e
 		defer cleanup()
 	}
 	for _, arch := range archs {
-		obj, err := tc.compileEBPF(ctx, absDir, spec, includeDir, arch, progress)
+		obj := archObject{arch: arch}
+		obj.ebpf, err = tc.compileEBPF(ctx, absDir, spec, includeDir, arch, progress)
 		if err != nil {
 			return ocispec.Descriptor{}, err
 		}
-		img.ebpf = append(img.ebpf, archObject{arch: arch, data: obj})
+		if p := spec.BTFGenFor(arch); p != "" {
+			fmt.Fprintf(progress, "adding minimized BTF %s for %s\n", p, arch)
+			obj.btfgen, err = os.ReadFile(filepath.Join(absDir, p))
+			if err != nil {
+				return ocispec.Descriptor{}, fmt.Errorf("reading the %s btfgen archive (build.yaml btfgen: %s): %w", arch, spec.BTFGen, err)
+			}
+		}
+		img.archs = append(img.archs, obj)
 	}
 
 	switch {
@@ -143,14 +151,6 @@ func Build(ctx context.Context, dir string, opts Options) (ocispec.Descriptor, e
 		}
 	default:
 		fmt.Fprintf(progress, "no go/ directory: the image has no WASM module\n")
-	}
-
-	if spec.BTFGen != "" {
-		fmt.Fprintf(progress, "adding minimized BTF %s\n", spec.BTFGen)
-		img.btfgen, err = os.ReadFile(filepath.Join(absDir, spec.BTFGen))
-		if err != nil {
-			return ocispec.Descriptor{}, fmt.Errorf("reading the btfgen archive: %w", err)
-		}
 	}
 
 	desc, err := img.push(ctx, opts.Target)

@@ -324,13 +324,16 @@ func TestBuildMissingGoMod(t *testing.T) {
 }
 
 // TestBuildSpecFile builds from the sources build.yaml names: another C file, a prebuilt
-// .wasm, another metadata file, extra cflags; unknown keys are warned about.
+// .wasm, another metadata file, extra cflags, per-arch btfgen archives; unknown keys are
+// warned about.
 func TestBuildSpecFile(t *testing.T) {
 	requireTools(t, "clang", "llvm-strip")
 	dir := t.TempDir()
 	prebuilt := "\x00asm\x01\x00\x00\x00"
 	writeFiles(t, dir, map[string]string{
-		"build.yaml": "ebpfsource: src/other.bpf.c\nwasm: prebuilt/mod.wasm\nmetadata: meta/other.yaml\ncflags: -DBUILD_TEST_VALUE=7 -DOTHER\nfrobnicate: yes\n",
+		"build.yaml": "ebpfsource: src/other.bpf.c\nwasm: prebuilt/mod.wasm\nmetadata: meta/other.yaml\ncflags: -DBUILD_TEST_VALUE=7 -DOTHER\nbtfgen: btf/{arch}.tar.gz\nfrobnicate: yes\n",
+		"btf/amd64.tar.gz": "amd64 btf",
+		"btf/arm64.tar.gz": "arm64 btf",
 		"src/other.bpf.c": "#include <gadget.h>\n#if BUILD_TEST_VALUE != 7 || !defined(OTHER)\n#error cflags not passed\n#endif\n" +
 			"SEC(\"tracepoint/syscalls/sys_enter_execve\")\nint spec_test(void *ctx) { return 0; }\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n",
 		"prebuilt/mod.wasm": prebuilt,
@@ -341,7 +344,7 @@ func TestBuildSpecFile(t *testing.T) {
 	})
 	store := memory.New()
 	var progress bytes.Buffer
-	desc, err := build.Build(context.Background(), dir, build.Options{Target: store, Archs: []string{"amd64"}, Progress: &progress})
+	desc, err := build.Build(context.Background(), dir, build.Options{Target: store, Progress: &progress})
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
@@ -350,26 +353,34 @@ func TestBuildSpecFile(t *testing.T) {
 	}
 	var index ocispec.Index
 	fetchJSON(t, store, desc, &index)
-	if len(index.Manifests) != 1 || index.Manifests[0].Platform.Architecture != "amd64" {
-		t.Fatalf("index manifests %+v, want amd64 only", index.Manifests)
+	if len(index.Manifests) != 2 {
+		t.Fatalf("index manifests %+v, want amd64 and arm64", index.Manifests)
 	}
-	var m ocispec.Manifest
-	fetchJSON(t, store, index.Manifests[0], &m)
-	if got := string(fetchJSON(t, store, m.Config, nil)); got != "name: other\n" {
-		t.Errorf("config = %q, want meta/other.yaml", got)
-	}
-	if m.Annotations["org.opencontainers.image.title"] != "other" {
-		t.Errorf("title annotation %q", m.Annotations["org.opencontainers.image.title"])
-	}
-	if len(m.Layers) != 2 || string(fetchJSON(t, store, m.Layers[1], nil)) != prebuilt {
-		t.Fatalf("layers %+v: want the prebuilt wasm second", m.Layers)
-	}
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(fetchJSON(t, store, m.Layers[0], nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := spec.Programs["spec_test"]; !ok {
-		t.Errorf("the object was not built from src/other.bpf.c")
+	for i, arch := range []string{"amd64", "arm64"} {
+		var m ocispec.Manifest
+		fetchJSON(t, store, index.Manifests[i], &m)
+		if got := string(fetchJSON(t, store, m.Config, nil)); got != "name: other\n" {
+			t.Errorf("config = %q, want meta/other.yaml", got)
+		}
+		if m.Annotations["org.opencontainers.image.title"] != "other" {
+			t.Errorf("title annotation %q", m.Annotations["org.opencontainers.image.title"])
+		}
+		if len(m.Layers) != 3 || m.Layers[0].MediaType != oci.MediaTypeEBPF || m.Layers[1].MediaType != oci.MediaTypeWASM || m.Layers[2].MediaType != oci.MediaTypeBTFGen {
+			t.Fatalf("%s layers %+v: want ebpf, wasm, btfgen", arch, m.Layers)
+		}
+		if got := string(fetchJSON(t, store, m.Layers[1], nil)); got != prebuilt {
+			t.Errorf("%s wasm layer %q, want the prebuilt module", arch, got)
+		}
+		if got := string(fetchJSON(t, store, m.Layers[2], nil)); got != arch+" btf" {
+			t.Errorf("%s btfgen layer %q, want btf/%s.tar.gz", arch, got, arch)
+		}
+		spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(fetchJSON(t, store, m.Layers[0], nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := spec.Programs["spec_test"]; !ok {
+			t.Errorf("the %s object was not built from src/other.bpf.c", arch)
+		}
 	}
 }
 

@@ -18,10 +18,11 @@ import (
 	"github.com/gadgetry/gadgetry/oci"
 )
 
-// archObject is the eBPF object of one architecture.
+// archObject holds the per-architecture layers.
 type archObject struct {
-	arch string
-	data []byte
+	arch   string
+	ebpf   []byte
+	btfgen []byte // nil: no btfgen layer
 }
 
 // image is everything a gadget image holds, before it is pushed.
@@ -29,9 +30,8 @@ type image struct {
 	metadata    []byte // nil: no gadget.yaml
 	annotations map[string]string
 	created     time.Time
-	ebpf        []archObject
-	wasm        []byte // nil: no WASM layer
-	btfgen      []byte // nil: no btfgen layer
+	archs       []archObject
+	wasm        []byte // nil: no WASM layer, the same blob in every manifest
 }
 
 // push stores the blobs, one manifest per architecture and the index, and returns the index's
@@ -54,20 +54,13 @@ func (img *image) push(ctx context.Context, target oras.Target) (ocispec.Descrip
 		return ocispec.Descriptor{}, err
 	}
 
-	var shared []ocispec.Descriptor
+	var wasm *ocispec.Descriptor
 	if img.wasm != nil {
 		d := descriptorFor(oci.MediaTypeWASM, img.wasm)
 		if err := pushBlob(ctx, target, d, img.wasm); err != nil {
 			return ocispec.Descriptor{}, err
 		}
-		shared = append(shared, d)
-	}
-	if img.btfgen != nil {
-		d := descriptorFor(oci.MediaTypeBTFGen, img.btfgen)
-		if err := pushBlob(ctx, target, d, img.btfgen); err != nil {
-			return ocispec.Descriptor{}, err
-		}
-		shared = append(shared, d)
+		wasm = &d
 	}
 
 	index := ocispec.Index{
@@ -75,17 +68,29 @@ func (img *image) push(ctx context.Context, target oras.Target) (ocispec.Descrip
 		MediaType:   ocispec.MediaTypeImageIndex,
 		Annotations: annotations,
 	}
-	for _, obj := range img.ebpf {
-		layer := descriptorFor(oci.MediaTypeEBPF, obj.data)
-		if err := pushBlob(ctx, target, layer, obj.data); err != nil {
+	for _, obj := range img.archs {
+		// Layer order is part of the format: ebpf, wasm, btfgen.
+		layer := descriptorFor(oci.MediaTypeEBPF, obj.ebpf)
+		if err := pushBlob(ctx, target, layer, obj.ebpf); err != nil {
 			return ocispec.Descriptor{}, err
+		}
+		layers := []ocispec.Descriptor{layer}
+		if wasm != nil {
+			layers = append(layers, *wasm)
+		}
+		if obj.btfgen != nil {
+			d := descriptorFor(oci.MediaTypeBTFGen, obj.btfgen)
+			if err := pushBlob(ctx, target, d, obj.btfgen); err != nil {
+				return ocispec.Descriptor{}, err
+			}
+			layers = append(layers, d)
 		}
 		manifest := ocispec.Manifest{
 			Versioned:    specs.Versioned{SchemaVersion: 2},
 			MediaType:    ocispec.MediaTypeImageManifest,
 			ArtifactType: oci.ArtifactType,
 			Config:       config,
-			Layers:       append([]ocispec.Descriptor{layer}, shared...),
+			Layers:       layers,
 			Annotations:  annotations,
 		}
 		data, err := json.Marshal(manifest)

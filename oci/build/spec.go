@@ -23,7 +23,8 @@ const SpecFile = "build.yaml"
 //	wasm: go                    # a Go module directory, or a prebuilt .wasm file
 //	metadata: gadget.yaml       # the metadata file stored as the image config
 //	cflags: -DFOO -DBAR=1       # extra clang flags (a string or a list)
-//	btfgen: btfs.tar.gz         # a prebuilt minimized-BTF archive, added as the btfgen layer
+//	btfgen: btf-{arch}.tar.gz   # prebuilt minimized-BTF archives, the btfgen layer; {arch}
+//	                            # becomes amd64 or arm64 (without it, one file for all)
 type Spec struct {
 	// EBPFSource is the eBPF C source.
 	EBPFSource string
@@ -35,7 +36,8 @@ type Spec struct {
 	Metadata string
 	// CFlags are extra clang flags.
 	CFlags []string
-	// BTFGen is a prebuilt minimized-BTF archive; empty for none.
+	// BTFGen is a prebuilt minimized-BTF archive, with "{arch}" standing for the architecture;
+	// empty for none.
 	BTFGen string
 }
 
@@ -46,6 +48,14 @@ type specFile struct {
 	Metadata   string    `yaml:"metadata"`
 	CFlags     yaml.Node `yaml:"cflags"`
 	BTFGen     string    `yaml:"btfgen"`
+}
+
+// ArchPlaceholder in Spec.BTFGen stands for the architecture ("amd64", "arm64").
+const ArchPlaceholder = "{arch}"
+
+// BTFGenFor returns the btfgen archive path for arch; empty when there is none.
+func (s Spec) BTFGenFor(arch string) string {
+	return strings.ReplaceAll(s.BTFGen, ArchPlaceholder, arch)
 }
 
 var knownSpecKeys = map[string]bool{"ebpfsource": true, "wasm": true, "metadata": true, "cflags": true, "btfgen": true}
@@ -128,8 +138,10 @@ func LoadSpec(dir string, warn io.Writer) (Spec, error) {
 
 	if f.BTFGen != "" {
 		s.BTFGen = filepath.Clean(f.BTFGen)
-		if _, err := os.Stat(filepath.Join(dir, s.BTFGen)); err != nil {
-			return Spec{}, fmt.Errorf("btfgen archive %s%s: %w", s.BTFGen, where("btfgen"), err)
+		if !strings.Contains(s.BTFGen, ArchPlaceholder) {
+			if _, err := os.Stat(filepath.Join(dir, s.BTFGen)); err != nil {
+				return Spec{}, fmt.Errorf("btfgen archive %s%s: %w", s.BTFGen, where("btfgen"), err)
+			}
 		}
 	}
 

@@ -331,7 +331,7 @@ func TestBuildSpecFile(t *testing.T) {
 	dir := t.TempDir()
 	prebuilt := "\x00asm\x01\x00\x00\x00"
 	writeFiles(t, dir, map[string]string{
-		"build.yaml": "ebpfsource: src/other.bpf.c\nwasm: prebuilt/mod.wasm\nmetadata: meta/other.yaml\ncflags: -DBUILD_TEST_VALUE=7 -DOTHER\nbtfgen: btf/{arch}.tar.gz\nfrobnicate: yes\n",
+		"build.yaml":       "ebpfsource: src/other.bpf.c\nwasm: prebuilt/mod.wasm\nmetadata: meta/other.yaml\ncflags: -DBUILD_TEST_VALUE=7 -DOTHER\nbtfgen: btf/{arch}.tar.gz\nfrobnicate: yes\n",
 		"btf/amd64.tar.gz": "amd64 btf",
 		"btf/arm64.tar.gz": "arm64 btf",
 		"src/other.bpf.c": "#include <gadget.h>\n#if BUILD_TEST_VALUE != 7 || !defined(OTHER)\n#error cflags not passed\n#endif\n" +

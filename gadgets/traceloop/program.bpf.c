@@ -2,18 +2,24 @@
 /*
  * traceloop: a flight recorder of syscalls.
  *
- * sys_enter saves the arguments of a selected syscall in `pending` (keyed by thread id), sys_exit
- * completes that record with the return value and the errno and writes it, whole, to the `events`
- * ring buffer. User space therefore receives one record per syscall, already paired, in the order
- * the syscalls returned. Bounded memory: `events` is a fixed-size ring buffer (a record that does
- * not fit is counted in events_lost_samples) and `pending` holds at most one record per thread in a
- * syscall; keeping only the last N records per container is the job of user space.
+ * sys_enter saves the number, arguments and entry time of a selected syscall in `pending` (64
+ * bytes, keyed by thread id); sys_exit reserves the record in the `events` ring buffer and fills it
+ * there (process, arguments, strings and socket address read from user memory, return value,
+ * errno, duration). User space therefore receives one record per syscall, already paired, in the
+ * order the syscalls returned (sort by timestamp for the order they were entered). Strings are
+ * read on exit, when the kernel is done with them, except for syscalls flagged
+ * DECODE_STR_AT_ENTER (execve: after a successful exec the old memory is gone).
+ *
+ * Bounded memory: `events` is a fixed-size ring buffer (a record that does not fit is counted in
+ * events_lost_samples); `pending` holds one small entry per thread inside a recorded syscall.
+ * Keeping only the last N records per container (the flight recorder) is the job of user space.
  *
  * Selection, cheapest first:
  *   - `syscall_filter` (ARRAY indexed by syscall number, 1 = record), consulted only when
  *     `filter_syscalls` is set. An ARRAY lookup is inlined by the verifier into a bounds check and
  *     a load, so an unselected syscall costs one check on enter and, on exit, reading the number
- *     back from pt_regs plus the same check: no hash lookup for syscalls nobody asked for.
+ *     back from pt_regs (orig_ax) plus the same check: no hash lookup for syscalls nobody asked
+ *     for.
  *   - the common container / pid / uid filters of gadget/filter.h.
  *
  * Decoding: `syscall_decode` (ARRAY indexed by syscall number) says which arguments are strings
@@ -26,11 +32,12 @@
 #define MAX_SYSCALLS 1024   /* above every syscall number of x86-64 and arm64 */
 #define STR_LEN 256         /* bytes kept of each string argument */
 #define SOCKADDR_LEN 112    /* covers sockaddr_in, sockaddr_in6 and sockaddr_un */
-#define MAX_PENDING 8192    /* threads that can be inside a recorded syscall at once */
+#define MAX_PENDING 16384   /* threads that can be inside a recorded syscall at once */
+#define MAX_PENDING_STR 1024
 
 /* struct syscall_decode.flags */
-#define DECODE_NORETURN 1      /* exit, exit_group: there is no sys_exit, record on enter */
-#define DECODE_SOCKADDR_OUT 2  /* the socket address is filled by the kernel (accept): read on exit */
+#define DECODE_NORETURN 1     /* exit, exit_group: there is no sys_exit, record on enter */
+#define DECODE_STR_AT_ENTER 2 /* read str0 on enter (execve: the old memory is gone on exit) */
 
 /* How to decode the arguments of one syscall. Indexes are argument index + 1, 0 = none. */
 struct syscall_decode {
@@ -60,6 +67,18 @@ struct syscall_record {
 	__u8 sockaddr[SOCKADDR_LEN];    /* socket address of connect, bind, accept... (raw) */
 };
 
+/* What sys_enter keeps for sys_exit. */
+struct pending_call {
+	__u64 timestamp;
+	__u64 args[6];
+	__u32 nr;
+	__u32 flags;
+};
+
+struct pending_str {
+	char s[STR_LEN];
+};
+
 const volatile bool filter_syscalls = false;
 GADGET_PARAM(filter_syscalls);
 
@@ -81,25 +100,28 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_PENDING);
 	__type(key, __u32);
-	__type(value, struct syscall_record);
+	__type(value, struct pending_call);
 } pending SEC(".maps");
 
-/* Scratch space: a record is too big for the BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_PENDING_STR);
+	__type(key, __u32);
+	__type(value, struct pending_str);
+} pending_str SEC(".maps");
+
+/* Scratch space for pending_str: too big for the BPF stack next to the rest. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct syscall_record);
-} scratch SEC(".maps");
+	__type(value, struct pending_str);
+} str_scratch SEC(".maps");
 
 GADGET_TRACER_MAP(events, 1024 * 1024 * 4);
 GADGET_TRACER(traceloop, events, syscall_record);
 
-/* Register layouts, as CO-RE flavors so that one source builds for both architectures. */
-struct pt_regs___x86 {
-	unsigned long di, si, dx, r10, r8, r9, orig_ax;
-} __attribute__((preserve_access_index));
-
+/* arm64 register layout, as a CO-RE flavor (this file builds against an x86-64 vmlinux.h too). */
 struct pt_regs___arm64 {
 	__u64 regs[31];
 	__s32 syscallno;
@@ -113,24 +135,22 @@ static __always_inline bool syscall_selected(__u32 nr)
 	return on && *on;
 }
 
-static __always_inline void read_args(struct syscall_record *r, void *regs)
+static __always_inline void read_args(__u64 *args, void *regs)
 {
 #if defined(__TARGET_ARCH_arm64)
 	struct pt_regs___arm64 *u = regs;
-	r->arg0 = BPF_CORE_READ(u, regs[0]);
-	r->arg1 = BPF_CORE_READ(u, regs[1]);
-	r->arg2 = BPF_CORE_READ(u, regs[2]);
-	r->arg3 = BPF_CORE_READ(u, regs[3]);
-	r->arg4 = BPF_CORE_READ(u, regs[4]);
-	r->arg5 = BPF_CORE_READ(u, regs[5]);
+	for (int i = 0; i < 6; i++)
+		args[i] = BPF_CORE_READ(u, regs[i]);
 #else
-	struct pt_regs___x86 *x = regs;
-	r->arg0 = BPF_CORE_READ(x, di);
-	r->arg1 = BPF_CORE_READ(x, si);
-	r->arg2 = BPF_CORE_READ(x, dx);
-	r->arg3 = BPF_CORE_READ(x, r10);
-	r->arg4 = BPF_CORE_READ(x, r8);
-	r->arg5 = BPF_CORE_READ(x, r9);
+	/* One copy of the registers instead of six reads. */
+	struct pt_regs r;
+	bpf_probe_read_kernel(&r, sizeof(r), regs);
+	args[0] = r.di;
+	args[1] = r.si;
+	args[2] = r.dx;
+	args[3] = r.r10;
+	args[4] = r.r8;
+	args[5] = r.r9;
 #endif
 }
 
@@ -139,38 +159,89 @@ static __always_inline __u32 regs_syscall_nr(void *regs)
 #if defined(__TARGET_ARCH_arm64)
 	return BPF_CORE_READ((struct pt_regs___arm64 *)regs, syscallno);
 #else
-	return BPF_CORE_READ((struct pt_regs___x86 *)regs, orig_ax);
+	return BPF_CORE_READ((struct pt_regs *)regs, orig_ax);
 #endif
 }
 
-static __always_inline __u64 arg_value(struct syscall_record *r, __u8 idx)
+static __always_inline bool any_process_filter(void)
 {
-	switch (idx) {
-	case 1: return r->arg0;
-	case 2: return r->arg1;
-	case 3: return r->arg2;
-	case 4: return r->arg3;
-	case 5: return r->arg4;
-	case 6: return r->arg5;
-	}
-	return 0;
+	return gadget_filter_by_mntns || targ_pid || targ_tid || targ_uid != (__u32)-1 ||
+	       targ_gid != (__u32)-1 || targ_comm[0];
 }
 
-static __always_inline void read_sockaddr(struct syscall_record *r, __u8 idx)
+/* Process fields, with direct (BTF) reads of the task instead of helper calls where possible. */
+static __always_inline void fill_process(struct gadget_process *p)
 {
-	__u64 p = arg_value(r, idx);
-	if (p)
-		bpf_probe_read_user(r->sockaddr, sizeof(r->sockaddr), (void *)p);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *parent = task->real_parent;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+
+	p->pid = pid_tgid >> 32;
+	p->tid = (__u32)pid_tgid;
+	p->creds.uid = (__u32)uid_gid;
+	p->creds.gid = uid_gid >> 32;
+	p->mntns_id = task->nsproxy->mnt_ns->ns.inum;
+	bpf_get_current_comm(p->comm, sizeof(p->comm));
+	p->parent.pid = parent->tgid;
+	p->parent.tid = parent->pid;
+	bpf_probe_read_kernel_str(p->parent.comm, sizeof(p->parent.comm), parent->comm);
 }
 
-static __always_inline void emit(struct syscall_record *r)
+static __always_inline void *user_arg(struct pending_call *c, __u8 idx)
 {
-	if (bpf_ringbuf_output(&events, r, sizeof(*r), BPF_RB_NO_WAKEUP)) {
-		__u32 zero = 0;
-		__u64 *n = bpf_map_lookup_elem(&events_lost_samples, &zero);
-		if (n)
-			*n += 1;
+	if (idx < 1 || idx > 6)
+		return 0;
+	return (void *)c->args[(idx - 1) & 7];
+}
+
+/* Fills and submits a record; ret_known is false for syscalls that never return. */
+static __always_inline void emit(struct pending_call *c, long ret, bool ret_known, __u64 now)
+{
+	struct syscall_record *r = gadget_reserve_buf(events, sizeof(*r));
+	if (!r)
+		return;
+
+	r->timestamp_raw = c->timestamp;
+	fill_process(&r->proc);
+	r->syscall_raw = c->nr;
+	r->arg0 = c->args[0];
+	r->arg1 = c->args[1];
+	r->arg2 = c->args[2];
+	r->arg3 = c->args[3];
+	r->arg4 = c->args[4];
+	r->arg5 = c->args[5];
+	r->ret = ret_known ? ret : 0;
+	r->error_raw = (ret_known && ret < 0 && ret >= -4095) ? -ret : 0;
+	r->__pad = 0;
+	r->duration_raw = ret_known ? now - c->timestamp : 0;
+	r->str0[0] = 0;
+	r->str1[0] = 0;
+	r->sockaddr[0] = 0;
+	r->sockaddr[1] = 0;
+
+	__u32 nr = c->nr;
+	struct syscall_decode *d = bpf_map_lookup_elem(&syscall_decode, &nr);
+	if (d) {
+		if (d->str0_arg && (d->flags & DECODE_STR_AT_ENTER)) {
+			__u32 tid = r->proc.tid;
+			struct pending_str *ps = bpf_map_lookup_elem(&pending_str, &tid);
+			if (ps) {
+				bpf_probe_read_kernel_str(r->str0, sizeof(r->str0), ps->s);
+				bpf_map_delete_elem(&pending_str, &tid);
+			}
+		} else if (d->str0_arg) {
+			bpf_probe_read_user_str(r->str0, sizeof(r->str0), user_arg(c, d->str0_arg));
+		}
+		if (d->str1_arg)
+			bpf_probe_read_user_str(r->str1, sizeof(r->str1), user_arg(c, d->str1_arg));
+		if (d->sockaddr_arg) {
+			void *sa = user_arg(c, d->sockaddr_arg);
+			if (sa)
+				bpf_probe_read_user(r->sockaddr, sizeof(r->sockaddr), sa);
+		}
 	}
+	gadget_submit_buf(r);
 }
 
 SEC("raw_tracepoint/sys_enter")
@@ -181,47 +252,39 @@ int traceloop_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	if (!syscall_selected(nr))
 		return 0;
 
-	__u32 zero = 0;
-	struct syscall_record *r = bpf_map_lookup_elem(&scratch, &zero);
-	if (!r)
-		return 0;
+	if (any_process_filter()) {
+		struct task_struct *task = bpf_get_current_task_btf();
+		__u64 pid_tgid = bpf_get_current_pid_tgid();
+		__u64 uid_gid = bpf_get_current_uid_gid();
+		char comm[TASK_COMM_LEN];
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (gadget_should_discard_data(task->nsproxy->mnt_ns->ns.inum, pid_tgid >> 32,
+					       (__u32)pid_tgid, comm, (__u32)uid_gid, uid_gid >> 32))
+			return 0;
+	}
 
-	gadget_process_populate(&r->proc);
-	if (gadget_should_discard_data(r->proc.mntns_id, r->proc.pid, r->proc.tid, r->proc.comm,
-				       r->proc.creds.uid, r->proc.creds.gid))
-		return 0;
-
-	r->timestamp_raw = bpf_ktime_get_boot_ns();
-	r->syscall_raw = nr;
-	read_args(r, (void *)ctx->args[0]);
-	r->ret = 0;
-	r->error_raw = 0;
-	r->__pad = 0;
-	r->duration_raw = 0;
-	r->str0[0] = 0;
-	r->str1[0] = 0;
-	r->sockaddr[0] = 0;
-	r->sockaddr[1] = 0;
+	struct pending_call c = {};
+	c.timestamp = bpf_ktime_get_boot_ns();
+	c.nr = nr;
+	read_args(c.args, (void *)ctx->args[0]);
 
 	struct syscall_decode *d = bpf_map_lookup_elem(&syscall_decode, &nr);
-	__u8 flags = 0;
-	if (d) {
-		flags = d->flags;
-		if (d->str0_arg)
-			bpf_probe_read_user_str(r->str0, sizeof(r->str0),
-						(void *)arg_value(r, d->str0_arg));
-		if (d->str1_arg)
-			bpf_probe_read_user_str(r->str1, sizeof(r->str1),
-						(void *)arg_value(r, d->str1_arg));
-		if (d->sockaddr_arg && !(flags & DECODE_SOCKADDR_OUT))
-			read_sockaddr(r, d->sockaddr_arg);
-	}
-
+	__u8 flags = d ? d->flags : 0;
 	if (flags & DECODE_NORETURN) {
-		emit(r);
+		emit(&c, 0, false, 0);
 		return 0;
 	}
-	bpf_map_update_elem(&pending, &r->proc.tid, r, BPF_ANY);
+
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	if (d && d->str0_arg && (flags & DECODE_STR_AT_ENTER)) {
+		__u32 zero = 0;
+		struct pending_str *ps = bpf_map_lookup_elem(&str_scratch, &zero);
+		if (ps) {
+			bpf_probe_read_user_str(ps->s, sizeof(ps->s), user_arg(&c, d->str0_arg));
+			bpf_map_update_elem(&pending_str, &tid, ps, BPF_ANY);
+		}
+	}
+	bpf_map_update_elem(&pending, &tid, &c, BPF_ANY);
 	return 0;
 }
 
@@ -232,21 +295,10 @@ int traceloop_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct syscall_record *r = bpf_map_lookup_elem(&pending, &tid);
-	if (!r)
+	struct pending_call *c = bpf_map_lookup_elem(&pending, &tid);
+	if (!c)
 		return 0;
-
-	long ret = ctx->args[1];
-	r->ret = ret;
-	r->error_raw = (ret < 0 && ret >= -4095) ? -ret : 0;
-	r->duration_raw = bpf_ktime_get_boot_ns() - r->timestamp_raw;
-
-	__u32 nr = r->syscall_raw;
-	struct syscall_decode *d = bpf_map_lookup_elem(&syscall_decode, &nr);
-	if (d && d->sockaddr_arg && (d->flags & DECODE_SOCKADDR_OUT) && ret >= 0)
-		read_sockaddr(r, d->sockaddr_arg);
-
-	emit(r);
+	emit(c, ctx->args[1], true, bpf_ktime_get_boot_ns());
 	bpf_map_delete_elem(&pending, &tid);
 	return 0;
 }

@@ -55,7 +55,10 @@ type decode struct {
 	Str0Arg, Str1Arg, SockaddrArg, Flags uint8
 }
 
-const decodeNoReturn = 1
+const (
+	decodeNoReturn   = 1
+	decodeStrAtEnter = 2
+)
 
 func cstr(b []byte) string {
 	if i := bytes.IndexByte(b, 0); i >= 0 {
@@ -104,6 +107,28 @@ func child(mode string) int {
 		if _, err := syscall.Open(filepath.Join(dir, "does-not-exist"), syscall.O_RDONLY, 0); !errors.Is(err, syscall.ENOENT) {
 			return 6
 		}
+	case "decode":
+		sock, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return 7
+		}
+		// Port 1 on loopback: nothing listens, the kernel refuses at once.
+		if err := syscall.Connect(sock, &syscall.SockaddrInet4{Port: 1, Addr: [4]byte{127, 0, 0, 1}}); err == nil {
+			return 8
+		}
+		syscall.Close(sock)
+		if err := syscall.Rename(filepath.Join(dir, "old"), filepath.Join(dir, "new")); err == nil {
+			return 9
+		}
+		if err := syscall.Exec("/nonexistent/traceloop-prog", []string{"x"}, nil); err == nil {
+			return 10
+		}
+		pid, err := syscall.ForkExec("/bin/true", []string{"true"}, nil)
+		if err != nil {
+			return 11
+		}
+		var ws syscall.WaitStatus
+		syscall.Wait4(pid, &ws, 0, nil)
 	case "getpid":
 		for i := 0; i < 3; i++ {
 			syscall.Getpid()
@@ -448,5 +473,56 @@ func TestNoFilterRecordsEverything(t *testing.T) {
 	}
 	if n != 3 {
 		t.Errorf("want 3 getpid records from thread %d, got %d", tid, n)
+	}
+}
+
+// TestDecodedArguments checks strings read on exit (both of renameat), on entry (execve, also
+// when it succeeds and the caller's memory is gone) and socket addresses (connect).
+func TestDecodedArguments(t *testing.T) {
+	requireKernel(t)
+	spec := buildObject(t)
+	nrs := syscallNumbers(t, "connect", "renameat", "execve")
+	tid, run := runChild(t, "decode")
+	tr := start(t, spec, []uint32{nrs["connect"], nrs["renameat"], nrs["execve"]}, map[uint32]decode{
+		nrs["connect"]:  {SockaddrArg: 2},
+		nrs["renameat"]: {Str0Arg: 2, Str1Arg: 4},
+		nrs["execve"]:   {Str0Arg: 1, Flags: decodeStrAtEnter},
+	})
+	run()
+	var connect, rename, failedExec, exec []record
+	for _, r := range tr.drain(t) {
+		switch {
+		case r.Tid == tid && r.Syscall == uint64(nrs["connect"]):
+			connect = append(connect, r)
+		case r.Tid == tid && r.Syscall == uint64(nrs["renameat"]):
+			rename = append(rename, r)
+		case r.Tid == tid && r.Syscall == uint64(nrs["execve"]):
+			failedExec = append(failedExec, r)
+		case r.Syscall == uint64(nrs["execve"]) && r.ParentTid == tid:
+			exec = append(exec, r)
+		}
+	}
+	if len(connect) != 1 || len(rename) != 1 || len(failedExec) != 1 || len(exec) != 1 {
+		t.Fatalf("want one connect, renameat, failed execve and execve of the child, got %d, %d, %d, %d",
+			len(connect), len(rename), len(failedExec), len(exec))
+	}
+	sa := connect[0].Sockaddr
+	if fam := binary.LittleEndian.Uint16(sa[0:]); fam != syscall.AF_INET {
+		t.Errorf("connect sockaddr family %d, want AF_INET", fam)
+	}
+	if port := binary.BigEndian.Uint16(sa[2:]); port != 1 || !bytes.Equal(sa[4:8], []byte{127, 0, 0, 1}) {
+		t.Errorf("connect sockaddr is %d.%d.%d.%d:%d, want 127.0.0.1:1", sa[4], sa[5], sa[6], sa[7], port)
+	}
+	if connect[0].Errno != uint32(syscall.ECONNREFUSED) {
+		t.Errorf("connect errno %d, want ECONNREFUSED", connect[0].Errno)
+	}
+	if a, b := cstr(rename[0].Str0[:]), cstr(rename[0].Str1[:]); !strings.HasSuffix(a, "/old") || !strings.HasSuffix(b, "/new") || rename[0].Errno != uint32(syscall.ENOENT) {
+		t.Errorf("renameat(%q, %q) errno %d, want .../old, .../new, ENOENT", a, b, rename[0].Errno)
+	}
+	if p := cstr(failedExec[0].Str0[:]); p != "/nonexistent/traceloop-prog" || failedExec[0].Errno != uint32(syscall.ENOENT) {
+		t.Errorf("failed execve(%q) errno %d", p, failedExec[0].Errno)
+	}
+	if p := cstr(exec[0].Str0[:]); p != "/bin/true" || exec[0].Ret != 0 || cstr(exec[0].Comm[:]) != "true" {
+		t.Errorf("execve(%q) = %d by %q, want /bin/true = 0 by true", p, exec[0].Ret, cstr(exec[0].Comm[:]))
 	}
 }

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// gadgetryBinary builds the real binary once per test run.
+func gadgetryBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gadgetry-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "gadgetry")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = err
+			t.Logf("%s", out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("go build: %v", buildErr)
+	}
+	return binPath
+}
+
+// writeObject puts the exec test gadget's object (and a gadget.yaml) in a directory.
+func writeObject(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	obj := filepath.Join(dir, "exec.bpf.o")
+	if err := os.WriteFile(obj, gadgettest.Compile(t, "exec"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "gadget.yaml"), []byte("name: test_exec\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return obj
+}
+
+// TestRunSignalsLeaveKernelClean runs the real binary, waits for an event of a uniquely named
+// executable, stops the run with SIGINT or SIGTERM, and checks the exit, the summary record,
+// and that no program or map of the run remains.
+func TestRunSignalsLeaveKernelClean(t *testing.T) {
+	gadgettest.RequireRoot(t)
+	bin := gadgetryBinary(t)
+	obj := writeObject(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			before := gadgettest.Objects(t, "gtest")
+			exe := gadgettest.UniqueExecutable(t)
+			comm := filepath.Base(exe)
+			cmd := exec.Command(bin, "run", obj, "-o", "json", "--comm", comm, "--fields", "proc.comm,filename")
+			stdout, _ := cmd.StdoutPipe()
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			lines := make(chan string, 16)
+			go func() {
+				sc := bufio.NewScanner(stdout)
+				for sc.Scan() {
+					lines <- sc.Text()
+				}
+				close(lines)
+			}()
+			var first string
+			deadline := time.After(30 * time.Second)
+		loop:
+			for {
+				_ = exec.Command(exe).Run()
+				select {
+				case l, ok := <-lines:
+					if !ok {
+						t.Fatalf("gadgetry exited early: %s", stderr.String())
+					}
+					first = l
+					break loop
+				case <-time.After(200 * time.Millisecond):
+				case <-deadline:
+					cmd.Process.Kill()
+					t.Fatalf("no event in 30s; stderr: %s", stderr.String())
+				}
+			}
+			want := `{"proc":{"comm":"` + comm + `"},"filename":"` + exe + `"}`
+			if first != want {
+				t.Errorf("first event %s, want %s", first, want)
+			}
+			cmd.Process.Signal(sig)
+			var last string
+			for l := range lines {
+				last = l
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("gadgetry after %s: %v; stderr: %s", sig, err, stderr.String())
+			}
+			var sum struct {
+				Summary struct {
+					DataSources map[string]struct{ Events, Lost uint64 }
+				}
+			}
+			if err := json.Unmarshal([]byte(last), &sum); err != nil || sum.Summary.DataSources["exec"].Events == 0 {
+				t.Errorf("last line %q is not a summary with events (%v)", last, err)
+			}
+			gadgettest.CheckClean(t, "gtest", before)
+		})
+	}
+}
+
+func TestRunHelpListsParams(t *testing.T) {
+	gadgettest.RequireRoot(t)
+	out, err := exec.Command(gadgetryBinary(t), "run", writeObject(t), "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for _, want := range []string{"Gadget parameters:", "--marker", "(uint32)", "--with_filename", `(bool) (default "true")`, "--pid", "--comm", "proc.parent.pid"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("help lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestRunBadParam(t *testing.T) {
+	gadgettest.RequireRoot(t)
+	before := gadgettest.Objects(t, "gtest")
+	out, err := exec.Command(gadgetryBinary(t), "run", writeObject(t), "--pid", "abc").CombinedOutput()
+	if err == nil {
+		t.Fatal("--pid abc accepted")
+	}
+	if want := `gadget test_exec: --pid: "abc" is not a uint32 number`; !strings.Contains(string(out), want) {
+		t.Errorf("error %q lacks %q", out, want)
+	}
+	gadgettest.CheckClean(t, "gtest", before)
+}

@@ -1,0 +1,85 @@
+package traceexec_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/gadgetry/gadgetry/oci/metadata"
+	"github.com/gadgetry/gadgetry/runtime/decode"
+)
+
+// TestGadgetYAMLMatchesObject checks that gadget.yaml parses and names only fields, params and
+// programs the object has, and that every program the default run must not need is optional.
+func TestGadgetYAMLMatchesObject(t *testing.T) {
+	b, err := os.ReadFile("gadget.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := metadata.Parse(b)
+	if err != nil {
+		t.Fatalf("parsing gadget.yaml: %v", err)
+	}
+	spec, err := ebpf.LoadCollectionSpec(objectPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lay, err := newLayout(spec.Types)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := meta.DataSources["exec"]
+	if ds == nil {
+		t.Fatal("gadget.yaml has no datasource exec")
+	}
+	for name := range ds.Fields {
+		if _, ok := lay.fields[name]; ok {
+			continue
+		}
+		if _, ok := lay.fields[name+"_raw"]; ok { // formatted sibling of foo_raw
+			continue
+		}
+		t.Errorf("gadget.yaml annotates field %q, struct event has no such member", name)
+	}
+	for name := range lay.fields {
+		name = strings.TrimSuffix(name, "_raw")
+		if ds.Fields[name] == nil || ds.Fields[name].Annotations["description"] == "" {
+			t.Errorf("field %q has no description in gadget.yaml", name)
+		}
+	}
+	// The runtime's generic decoder must accept struct event and expose the annotated names.
+	var st *btf.Struct
+	if err := spec.Types.TypeByName("event", &st); err != nil {
+		t.Fatal(err)
+	}
+	gds, err := decode.DataSource("exec", st)
+	if err != nil {
+		t.Fatalf("the runtime's decoder rejects struct event: %v", err)
+	}
+	for name := range ds.Fields {
+		if gds.Field(name) == nil {
+			t.Errorf("the runtime's decoder has no field %q", name)
+		}
+	}
+	for v := range meta.Params.EBPF {
+		if _, ok := spec.Variables[v]; !ok {
+			t.Errorf("gadget.yaml param %q: no such variable in the object", v)
+		}
+	}
+	for p := range meta.Programs {
+		if spec.Programs[p] == nil {
+			t.Errorf("gadget.yaml program %q: no such program in the object", p)
+		}
+	}
+	for _, p := range append(append([]string{}, optionalPrograms...), failedPrograms...) {
+		if mp := meta.Programs[p]; mp == nil || !mp.Optional {
+			t.Errorf("program %s must be optional in gadget.yaml", p)
+		}
+	}
+	if len(spec.Programs) != len(optionalPrograms)+len(failedPrograms)+1 {
+		t.Errorf("object has programs %v; update the tests and gadget.yaml", spec.Programs)
+	}
+}

@@ -25,10 +25,9 @@ type layoutEntry struct {
 // Nothing else is written, so the same entries always give the same files.
 func writeLayout(ctx context.Context, src content.ReadOnlyStorage, entries []layoutEntry, dir string) error {
 	sort.Slice(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
-	blobDir := filepath.Join(dir, "blobs", "sha256")
-	if err := os.MkdirAll(blobDir, 0o755); err != nil {
-		return fmt.Errorf("writing the layout: %w", err)
-	}
+	// blobs/sha256 is created with the first blob: git keeps no empty directory, so an empty
+	// catalogue must not have one either, or a fresh checkout would differ from a build.
+	blobDir := filepath.Join(dir, ocispec.ImageBlobsDir, "sha256")
 	written := map[string]bool{}
 	var copyGraph func(d ocispec.Descriptor) error
 	copyGraph = func(d ocispec.Descriptor) error {
@@ -38,6 +37,9 @@ func writeLayout(ctx context.Context, src content.ReadOnlyStorage, entries []lay
 		data, err := content.FetchAll(ctx, src, d)
 		if err != nil {
 			return fmt.Errorf("reading %s %s: %w", d.MediaType, d.Digest, err)
+		}
+		if err := os.MkdirAll(blobDir, 0o755); err != nil {
+			return fmt.Errorf("writing the layout: %w", err)
 		}
 		if err := os.WriteFile(filepath.Join(blobDir, d.Digest.Encoded()), data, 0o644); err != nil {
 			return fmt.Errorf("writing the layout: %w", err)
@@ -89,30 +91,21 @@ func writeLayout(ctx context.Context, src content.ReadOnlyStorage, entries []lay
 	return nil
 }
 
-// compareTrees lists the differences between the regular files under want (committed) and
-// got (rebuilt), as "path: missing", "path: not built any more", "path: differs".
+// layoutFiles are the top-level entries of an OCI image layout directory that writeLayout
+// writes.
+var layoutFiles = []string{ocispec.ImageLayoutFile, ocispec.ImageIndexFile, ocispec.ImageBlobsDir}
+
+// compareTrees lists the differences between the layout files under want (committed) and got
+// (rebuilt), as "path: missing …", "path: committed but not built …", "path: differs …".
 func compareTrees(want, got string) ([]string, error) {
 	read := func(root string) (map[string][]byte, error) {
 		files := map[string][]byte{}
-		err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-			if err != nil {
-				return err
+		for _, name := range layoutFiles {
+			if err := readTree(root, name, files); err != nil {
+				return nil, err
 			}
-			if d.IsDir() {
-				return nil
-			}
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(root, p)
-			files[filepath.ToSlash(rel)] = data
-			return nil
-		})
-		if os.IsNotExist(err) {
-			return files, nil
 		}
-		return files, err
+		return files, nil
 	}
 	w, err := read(want)
 	if err != nil {
@@ -139,4 +132,31 @@ func compareTrees(want, got string) ([]string, error) {
 	}
 	sort.Strings(diffs)
 	return diffs, nil
+}
+
+// readTree adds the regular files under root/name (a file or a directory) to files, keyed by
+// their slash-separated path relative to root. A missing name adds nothing.
+func readTree(root, name string, files map[string][]byte) error {
+	err := filepath.WalkDir(filepath.Join(root, name), func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		files[filepath.ToSlash(rel)] = data
+		return nil
+	})
+	if os.IsNotExist(err) {
+		return nil
+	}
+	return err
 }

@@ -69,14 +69,17 @@ func run(ctx context.Context, gadgetsDir, out string, check, verbose bool) error
 		fmt.Fprintf(os.Stderr, "%s is up to date (%d gadgets)\n", out, len(dirs))
 		return nil
 	}
-	if err := os.RemoveAll(out); err != nil {
-		return fmt.Errorf("replacing %s: %w", out, err)
+	// Replace only the layout's own files: out also holds the Go package that embeds them.
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", out, err)
 	}
-	if err := os.Rename(tmp, out); err != nil {
-		return fmt.Errorf("replacing %s: %w", out, err)
-	}
-	if err := os.Chmod(out, 0o755); err != nil {
-		return err
+	for _, name := range layoutFiles {
+		if err := os.RemoveAll(filepath.Join(out, name)); err != nil {
+			return fmt.Errorf("replacing %s: %w", out, err)
+		}
+		if err := os.Rename(filepath.Join(tmp, name), filepath.Join(out, name)); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("replacing %s: %w", out, err)
+		}
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s (%d gadgets)\n", out, len(dirs))
 	return nil

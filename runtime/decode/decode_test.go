@@ -1,0 +1,77 @@
+package decode_test
+
+import (
+	"testing"
+
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/gadgetry/gadgetry/runtime/datasource"
+	"github.com/gadgetry/gadgetry/runtime/decode"
+)
+
+func TestDataSourceFromBTF(t *testing.T) {
+	u32 := &btf.Int{Name: "unsigned int", Size: 4}
+	u16 := &btf.Int{Name: "unsigned short", Size: 2}
+	u64 := &btf.Int{Name: "unsigned long long", Size: 8}
+	char := &btf.Int{Name: "char", Size: 1, Encoding: btf.Signed}
+	boolean := &btf.Int{Name: "_Bool", Size: 1, Encoding: btf.Bool}
+	pidT := &btf.Typedef{Name: "gadget_pid", Type: u32}
+	tsT := &btf.Typedef{Name: "gadget_timestamp", Type: u64}
+	errnoT := &btf.Typedef{Name: "gadget_errno", Type: u32}
+	parent := &btf.Struct{Name: "parent", Size: 20, Members: []btf.Member{
+		{Name: "comm", Type: &btf.Array{Type: char, Index: u32, Nelems: 16}},
+		{Name: "pid", Type: pidT, Offset: 128},
+	}}
+	kind := &btf.Enum{Name: "kind", Size: 4, Values: []btf.EnumValue{{Name: "A", Value: 0}, {Name: "B", Value: 1}}}
+	st := &btf.Struct{Name: "event", Size: 64, Members: []btf.Member{
+		{Name: "ts_raw", Type: tsT, Offset: 0},
+		{Name: "parent", Type: parent, Offset: 64},
+		{Name: "err_raw", Type: &btf.Volatile{Type: errnoT}, Offset: 224},
+		{Name: "kind", Type: kind, Offset: 256},
+		{Name: "ok", Type: boolean, Offset: 288},
+		{Name: "ports", Type: &btf.Array{Type: u16, Index: u32, Nelems: 2}, Offset: 296},
+		{Name: "__pad", Type: u32, Offset: 328},
+	}}
+	ds, err := decode.DataSource("ev", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		name   string
+		kind   datasource.Kind
+		typ    string
+		off    int
+		hidden bool
+	}{
+		{"ts_raw", datasource.KindUint64, "gadget_timestamp", 0, true},
+		{"parent.comm", datasource.KindCString, "", 8, false},
+		{"parent.pid", datasource.KindUint32, "gadget_pid", 24, false},
+		{"err_raw", datasource.KindUint32, "gadget_errno", 28, true},
+		{"kind", datasource.KindUint32, "enum kind", 32, false},
+		{"ok", datasource.KindBool, "", 36, false},
+		{"ports", datasource.KindBytes, "", 37, false},
+		{"__pad", datasource.KindUint32, "", 41, true},
+	}
+	for _, w := range want {
+		f := ds.Field(w.name)
+		if f == nil {
+			t.Errorf("no field %s", w.name)
+			continue
+		}
+		if f.Kind != w.kind || f.Type != w.typ || f.Offset() != w.off || f.Hidden != w.hidden {
+			t.Errorf("%s: kind %s type %q off %d hidden %v; want %s %q %d %v", w.name, f.Kind, f.Type, f.Offset(), f.Hidden, w.kind, w.typ, w.off, w.hidden)
+		}
+	}
+	if f := ds.Field("kind"); f.Enum[1] != "B" {
+		t.Errorf("enum names %v", f.Enum)
+	}
+	if f := ds.Field("ports"); f.Annotations[decode.ArrayAnnotation] != "uint16" {
+		t.Errorf("array annotation %v", f.Annotations)
+	}
+	for _, sib := range []string{"ts", "err"} {
+		f := ds.Field(sib)
+		if f == nil || f.Static() || decode.RawSource(f) != ds.Field(sib+"_raw") {
+			t.Errorf("formatted sibling %s of %s_raw missing", sib, sib)
+		}
+	}
+}

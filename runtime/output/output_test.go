@@ -1,0 +1,124 @@
+package output_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"strings"
+	"testing"
+
+	"github.com/gadgetry/gadgetry/runtime/datasource"
+	"github.com/gadgetry/gadgetry/runtime/filter"
+	"github.com/gadgetry/gadgetry/runtime/format"
+	"github.com/gadgetry/gadgetry/runtime/output"
+)
+
+func sample(t testing.TB) (*datasource.DataSource, *datasource.Data) {
+	ds := datasource.New("exec", datasource.TypeSingle, 32)
+	must := func(f *datasource.Field, err error) *datasource.Field {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	must(ds.AddStaticField("proc.comm", datasource.KindCString, 0, 16))
+	must(ds.AddStaticField("proc.pid", datasource.KindUint32, 16, 4))
+	e := must(ds.AddStaticField("error", datasource.KindUint32, 20, 4))
+	e.Type = "gadget_errno"
+	h := must(ds.AddStaticField("__h", datasource.KindUint32, 24, 4))
+	h.Hidden = true
+	r := must(ds.AddStaticField("ret", datasource.KindInt32, 28, 4))
+	r.Annotations["columns.hidden"] = "true"
+	d := ds.NewData()
+	copy(d.Raw, "bash")
+	binary.LittleEndian.PutUint32(d.Raw[16:], 42)
+	binary.LittleEndian.PutUint32(d.Raw[20:], 2)
+	binary.LittleEndian.PutUint32(d.Raw[28:], 0xffffffff)
+	return ds, d
+}
+
+func render(t *testing.T, mode output.Mode, spec string) string {
+	ds, d := sample(t)
+	fields, err := output.Select(ds, mode, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w := output.New(&buf, mode, fields, format.New())
+	if err := w.Write(d); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	return buf.String()
+}
+
+func TestModes(t *testing.T) {
+	if got, want := render(t, output.JSON, ""), `{"proc":{"comm":"bash","pid":42},"error":"ENOENT","ret":-1}`+"\n"; got != want {
+		t.Errorf("json:\n%s\nwant\n%s", got, want)
+	}
+	if got, want := render(t, output.YAML, "proc.pid,error"), "---\nproc:\n  pid: 42\nerror: \"ENOENT\"\n"; got != want {
+		t.Errorf("yaml:\n%q\nwant\n%q", got, want)
+	}
+	col := render(t, output.Columns, "")
+	lines := strings.Split(strings.TrimSpace(col), "\n")
+	if strings.Join(strings.Fields(lines[0]), " ") != "PROC.COMM PROC.PID ERROR" || strings.Join(strings.Fields(lines[1]), " ") != "bash 42 ENOENT" {
+		t.Errorf("columns:\n%s", col)
+	}
+	if got := render(t, output.Columns, "-error,+ret"); !strings.Contains(got, "RET") || strings.Contains(got, "ERROR") {
+		t.Errorf("+/- fields:\n%s", got)
+	}
+	if got := render(t, output.JSONPretty, "proc.pid"); got != "{\n  \"proc\": {\n    \"pid\": 42\n  }\n}\n" {
+		t.Errorf("jsonpretty:\n%s", got)
+	}
+	ds, _ := sample(t)
+	if _, err := output.Select(ds, output.JSON, "nope"); err == nil || !strings.Contains(err.Error(), `no field "nope"`) {
+		t.Errorf("unknown field: %v", err)
+	}
+	if _, err := output.ParseMode("xml"); err == nil {
+		t.Error("xml accepted")
+	}
+}
+
+func TestFilter(t *testing.T) {
+	ds, d := sample(t)
+	fm := format.New()
+	for expr, want := range map[string]bool{
+		"proc.comm==bash":              true,
+		"proc.comm!=bash":              false,
+		"proc.pid>41,proc.pid<=42":     true,
+		"proc.pid>=43":                 false,
+		"error==ENOENT":                true,
+		"proc.comm~^ba":                true,
+		"proc.comm~^sh":                false,
+		"ret<0":                        true,
+		"proc.comm==bash, proc.pid==1": false,
+	} {
+		f, err := filter.Parse(ds, expr, fm)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		if got := f.Match(d); got != want {
+			t.Errorf("%s: match %v, want %v", expr, got, want)
+		}
+	}
+	for _, bad := range []string{"nofield==1", "proc.comm", "proc.comm~("} {
+		if _, err := filter.Parse(ds, bad, fm); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// BenchmarkJSON measures formatting one record as a JSON line (the per-event output cost).
+func BenchmarkJSON(b *testing.B) {
+	ds, d := sample(b)
+	fields, _ := output.Select(ds, output.JSON, "")
+	var buf bytes.Buffer
+	w := output.New(&buf, output.JSON, fields, format.New())
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		w.Write(d)
+		if i%1024 == 0 {
+			w.Flush()
+			buf.Reset()
+		}
+	}
+}

@@ -100,7 +100,7 @@ func Gadgetry(tb testing.TB) string {
 			return
 		}
 		gadgetryPath = filepath.Join(dir, "gadgetry")
-		cmd := exec.Command("go", "build", "-o", gadgetryPath, "./cmd/gadgetry")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", gadgetryPath, "./cmd/gadgetry")
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -28,7 +28,7 @@ int BPF_PROG(unlinkat_entry, int dfd, struct filename *name)
 }
 
 SEC("fexit/do_unlinkat")
-int BPF_PROG(unlinkat_exit, int dfd, struct filename *name, long ret)
+int BPF_PROG(unlinkat_exit, int dfd, struct filename *name, int ret)
 {
 	if (!is_target())
 		return 0;

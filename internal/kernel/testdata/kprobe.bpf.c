@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* kprobe and kretprobe on do_unlinkat, counting the calls of one process and keeping the
- * last return value. Used by TestKprobe. */
+ * last return value (do_unlinkat returns an int: the upper half of the register is not part of it).
+ * Used by TestKprobe. */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -25,7 +26,7 @@ int BPF_KPROBE(unlinkat_entry)
 }
 
 SEC("kretprobe/do_unlinkat")
-int BPF_KRETPROBE(unlinkat_return, long ret)
+int BPF_KRETPROBE(unlinkat_return, int ret)
 {
 	if (is_target()) {
 		last_ret = ret;

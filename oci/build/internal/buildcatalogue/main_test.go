@@ -63,8 +63,17 @@ func TestCatalogue(t *testing.T) {
 	})
 	outRoot := t.TempDir()
 	out := filepath.Join(outRoot, "catalogue")
+	// A file that is not part of the layout (the embedding Go package) survives and is not
+	// compared; a stale blob does not survive.
+	write(t, out, map[string]string{"catalogue.go": "package catalogue\n", "blobs/sha256/stale": "x"})
 	if err := run(ctx, gadgets, out, false, false); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "catalogue.go")); err != nil {
+		t.Errorf("the rebuild removed a file that is not part of the layout: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "blobs/sha256/stale")); err == nil {
+		t.Errorf("the rebuild kept a stale blob")
 	}
 	if err := run(ctx, gadgets, out, true, false); err != nil {
 		t.Fatalf("check right after a build: %v", err)

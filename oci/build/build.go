@@ -117,6 +117,9 @@ func Build(ctx context.Context, dir string, opts Options) (ocispec.Descriptor, e
 			return ocispec.Descriptor{}, err
 		}
 		defer cleanup()
+		// Diagnostics in the headers name them as the object's debug info does, not by a
+		// temporary directory that is gone when the user reads the message.
+		tc.headerAlias = includePrefix
 	}
 	for _, arch := range archs {
 		obj := archObject{arch: arch}

@@ -303,6 +303,14 @@ func TestBuildCompileError(t *testing.T) {
 	if target.pushes != 0 {
 		t.Errorf("a failed build pushed %d blobs", target.pushes)
 	}
+
+	// An error reached through a header names the header as /gadgetry/include/…, not by the
+	// temporary directory the embedded headers were written to.
+	writeFiles(t, dir, map[string]string{"program.bpf.c": "#define gadget_process 1\n#include <gadget.h>\n"})
+	_, err = build.Build(context.Background(), dir, build.Options{Target: target, Archs: []string{"amd64"}})
+	if err == nil || !strings.Contains(err.Error(), "/gadgetry/include/gadget/") || strings.Contains(err.Error(), os.TempDir()+"/gadgetry-include-") {
+		t.Errorf("error through a header does not name it /gadgetry/include/gadget/…:\n%v", err)
+	}
 }
 
 // TestBuildMissingGoMod fails clearly when go/ is not a Go module.

@@ -3,6 +3,7 @@ package build
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,8 @@ import (
 // toolchain holds the resolved paths of the external tools a build runs.
 type toolchain struct {
 	clang, strip, goBin string
+	// headerAlias, when set, replaces the include directory's path in clang's diagnostics.
+	headerAlias string
 }
 
 // newToolchain finds clang and llvm-strip. The go binary is looked up lazily, only when the
@@ -120,6 +123,9 @@ func (tc *toolchain) compileEBPF(ctx context.Context, dir string, spec Spec, inc
 	args = append(args, spec.CFlags...)
 	args = append(args, "-c", spec.EBPFSource, "-o", out)
 	if err := run(ctx, dir, nil, progress, tc.clang, args...); err != nil {
+		if tc.headerAlias != "" {
+			err = errors.New(strings.ReplaceAll(err.Error(), absInclude+"/", tc.headerAlias+"/"))
+		}
 		return nil, fmt.Errorf("compiling %s for %s failed: %w", spec.EBPFSource, arch, err)
 	}
 	if err := run(ctx, dir, nil, progress, tc.strip, "-g", out); err != nil {

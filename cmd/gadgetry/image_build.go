@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -13,8 +12,8 @@ import (
 // newImageBuildCmd is `gadgetry image build`; newImageCmd adds it.
 func newImageBuildCmd() *cobra.Command {
 	var (
-		tag, storeDir, clang, includeDir string
-		archs                            []string
+		tag, clang, includeDir string
+		archs                  []string
 	)
 	cmd := &cobra.Command{
 		Use:   "build DIR",
@@ -30,10 +29,12 @@ Progress goes to stderr; the image digest is printed on stdout.`,
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) gadgetry image build . -t mygadget`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// --store and --registry-prefix are `image`'s persistent flags (oci_flags.go).
+			of := inheritedOCIFlags(cmd)
 			var ref oci.Reference
 			if tag != "" {
 				var err error
-				ref, err = oci.ParseReference(tag)
+				ref, err = of.parseRef(tag)
 				if err != nil {
 					return fmt.Errorf("--tag: %w", err)
 				}
@@ -41,16 +42,11 @@ Progress goes to stderr; the image digest is printed on stdout.`,
 					return fmt.Errorf("--tag %q: a built image is named by a tag, not a digest (drop the @sha256:… part)", tag)
 				}
 			}
-			if storeDir == "" {
-				storeDir = os.Getenv("GADGETRY_STORE")
-			}
-			if storeDir == "" {
-				storeDir = oci.DefaultStoreDir()
-			}
-			store, err := oci.OpenStore(storeDir)
+			store, err := of.openStore()
 			if err != nil {
-				return fmt.Errorf("%w (choose another store with --store or $GADGETRY_STORE)", err)
+				return err
 			}
+			storeDir := store.Root()
 			ctx := cmd.Context()
 			desc, err := build.Build(ctx, args[0], build.Options{
 				Target:     store,
@@ -75,10 +71,23 @@ Progress goes to stderr; the image digest is printed on stdout.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&tag, "tag", "t", "", "name the image (normalized: trace_exec becomes "+oci.DefaultPrefix+"/trace_exec:latest)")
-	f.StringVar(&storeDir, "store", "", "local image store directory (default $GADGETRY_STORE, else "+oci.DefaultStoreDir()+")")
+	f.StringVarP(&tag, "tag", "t", "", "name the image (normalized: trace_exec becomes <registry prefix>/trace_exec:latest)")
 	f.StringVar(&clang, "clang", "", "clang binary (default $CLANG, else clang-19, else clang)")
 	f.StringSliceVar(&archs, "arch", build.DefaultArchs, "architectures to build, in manifest order")
 	f.StringVar(&includeDir, "include-dir", "", "gadget header directory (default: the headers built into gadgetry)")
 	return cmd
+}
+
+// inheritedOCIFlags reads the store and registry-prefix flags the parent `image` command
+// defines (bindOCIFlags); a flag that is missing, as when the command runs on its own, keeps
+// its environment or built-in default.
+func inheritedOCIFlags(cmd *cobra.Command) *ociFlags {
+	f := &ociFlags{}
+	if fl := cmd.Flags().Lookup("store"); fl != nil {
+		f.store = fl.Value.String()
+	}
+	if fl := cmd.Flags().Lookup("registry-prefix"); fl != nil {
+		f.prefix = fl.Value.String()
+	}
+	return f
 }

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +15,9 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/gadgetry/gadgetry/internal/kernel"
+	"github.com/gadgetry/gadgetry/vmtest"
 )
 
 // This file is the test-only stand-in for the runtime: it builds program.bpf.c, loads it with
@@ -24,39 +25,10 @@ import (
 // failed execs are wanted), and decodes records through the object's own BTF, so a layout
 // mistake in the C struct shows up as a wrong field here rather than being mirrored.
 
-var (
-	buildOnce sync.Once
-	buildObj  string
-	buildErr  error
-)
-
-// objectPath compiles the gadget once per test binary.
+// objectPath builds the gadget (inside the vmtest VM: finds the object built before boot).
 func objectPath(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "trace_exec-obj-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildObj = filepath.Join(dir, "program.o")
-		out, err := exec.Command("clang-19", "-target", "bpf", "-D__TARGET_ARCH_x86", "-O2", "-g",
-			"-Wall", "-Werror", "-I../include", "-c", "program.bpf.c", "-o", buildObj).CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("compiling program.bpf.c with clang-19: %v\n%s", err, out)
-			return
-		}
-		if out, err := exec.Command("llvm-strip-19", "-g", buildObj).CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("stripping %s with llvm-strip-19: %v\n%s", buildObj, err, out)
-		}
-	})
-	if buildErr != nil {
-		if errors.Is(buildErr, exec.ErrNotFound) && os.Getenv("CI") != "true" {
-			t.Skipf("toolchain missing (run scripts/setup.sh): %v", buildErr)
-		}
-		t.Fatal(buildErr)
-	}
-	return buildObj
+	return vmtest.BPFObject(t, "testdata/trace_exec.bpf.c")
 }
 
 func requireRoot(t testing.TB) {
@@ -73,6 +45,8 @@ type tracerOptions struct {
 	ignoreFailed bool
 	// keepOptional tries the security_bprm_check programs (fentry, then kprobe).
 	keepOptional bool
+	// filterMntns turns on the in-kernel mount namespace filter (gadget_mntns_filter_map).
+	filterMntns bool
 }
 
 // tracer is a loaded and attached trace_exec.
@@ -95,6 +69,7 @@ var failedPrograms = []string{"execve_enter", "execveat_enter", "execve_exit", "
 func startTracer(t testing.TB, opts tracerOptions) *tracer {
 	t.Helper()
 	requireRoot(t)
+	kernel.Require(t, kernel.BTF, kernel.RawTracepoint, kernel.RingBuf)
 	spec, err := ebpf.LoadCollectionSpec(objectPath(t))
 	if err != nil {
 		t.Fatalf("reading the object: %v", err)
@@ -105,6 +80,9 @@ func startTracer(t testing.TB, opts tracerOptions) *tracer {
 	}
 	if err := spec.Variables["ignore_failed"].Set(opts.ignoreFailed); err != nil {
 		t.Fatalf("setting ignore_failed: %v", err)
+	}
+	if err := spec.Variables["gadget_filter_by_mntns"].Set(opts.filterMntns); err != nil {
+		t.Fatalf("setting gadget_filter_by_mntns: %v", err)
 	}
 	optional := map[string]*ebpf.ProgramSpec{}
 	for _, name := range optionalPrograms {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -428,5 +429,54 @@ func TestNoLoss(t *testing.T) {
 	}
 	if lost := tr.lost(t); lost != 0 {
 		t.Errorf("%d events lost", lost)
+	}
+}
+
+// TestMountNamespaceFilter checks the shared container filter: with gadget_filter_by_mntns on,
+// only execs in the mount namespaces of gadget_mntns_filter_map are reported.
+func TestMountNamespaceFilter(t *testing.T) {
+	tr := startTracer(t, tracerOptions{ignoreFailed: true, filterMntns: true})
+	cmd := exec.Command("/bin/sh", "-c", "read x; /bin/true in-namespace; exit 0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting a shell in a new mount namespace: %v", err)
+	}
+	link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mntns, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(link, "mnt:["), "]"), 10, 64)
+	if err != nil {
+		t.Fatalf("parsing %q: %v", link, err)
+	}
+	if mntns == selfMntns(t) {
+		t.Fatal("the child shares the test's mount namespace")
+	}
+	if err := tr.coll.Maps["gadget_mntns_filter_map"].Put(mntns, uint32(1)); err != nil {
+		t.Fatalf("filling gadget_mntns_filter_map: %v", err)
+	}
+	run(t, exec.Command("/bin/true", "outside"))
+	if _, err := stdin.Write([]byte("go\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	evs := tr.snapshot()
+	inside := 0
+	for _, e := range evs {
+		if e.MntnsID != mntns {
+			t.Errorf("event from mount namespace %d passed the filter: %+v", e.MntnsID, e)
+		}
+		if slices.Equal(e.Args, []string{"/bin/true", "in-namespace"}) && e.ParentPid == uint32(cmd.Process.Pid) {
+			inside++
+		}
+	}
+	if inside != 1 {
+		t.Errorf("want 1 event from the filtered namespace, got %d (all: %+v)", inside, evs)
 	}
 }

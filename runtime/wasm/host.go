@@ -54,7 +54,7 @@ func (i *Instance) bad(fn string, format string, args ...any) {
 	msg := "ig." + fn + ": " + fmt.Sprintf(format, args...)
 	i.hostErrors.Add(1)
 	i.lastHostErr = msg
-	i.log.Warn("wasm guest call failed", "hook", i.hook.Load(), "error", msg)
+	i.log.Warn("wasm guest call failed", "hook", i.curHook, "error", msg)
 }
 
 // read returns the guest memory a packed len<<32|ptr designates (nil for 0).

@@ -34,7 +34,7 @@ func init() {
 		if lvl == slog.LevelError {
 			i.lastErr = msg
 		}
-		i.log.Log(context.Background(), lvl, msg, "hook", i.hook.Load())
+		i.log.Log(context.Background(), lvl, msg, "hook", i.curHook)
 	})
 	register("gadgetShouldLog", []api.ValueType{i32}, []api.ValueType{i32}, func(i *Instance, _ api.Module, s []uint64) {
 		s[0] = b2u(i.log.Enabled(context.Background(), abiLevel(uint32(s[0]))))

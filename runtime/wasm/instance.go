@@ -72,9 +72,9 @@ type Instance struct {
 	temps       []uint32
 
 	// watchdog state
-	seq   atomic.Uint64 // odd while a guest call runs
-	limit atomic.Int64
-	hook  atomic.Value // string: the running hook
+	seq     atomic.Uint64 // odd while a guest call runs
+	limit   atomic.Int64
+	curHook string // the running hook (read under mu)
 
 	callbacks, dropped, hostErrors atomic.Uint64
 }
@@ -100,7 +100,7 @@ func (e *Engine) Instantiate(ctx context.Context, name string, module []byte, di
 	}
 	log = log.With("gadget", name)
 	inst := &Instance{name: name, env: env, log: log, eng: e, objects: map[any]uint32{}, done: make(chan struct{})}
-	inst.hook.Store("instantiate")
+	inst.curHook = "instantiate"
 	base := context.WithValue(context.Background(), instKey{}, inst)
 	inst.ctx, inst.cancel = context.WithCancelCause(base)
 	go inst.watchdog()
@@ -216,16 +216,19 @@ func (i *Instance) runHook(p Phase) error {
 // is unusable afterwards.
 func (i *Instance) callError(hook string, err error) error {
 	var exit *sys.ExitError
-	why := err.Error()
-	if cause := context.Cause(i.ctx); cause != nil && i.ctx.Err() != nil {
-		why = cause.Error()
-	} else if errors.As(err, &exit) {
+	var why string
+	switch {
+	case i.ctx.Err() != nil && context.Cause(i.ctx) != nil:
+		why = context.Cause(i.ctx).Error()
+	case errors.As(err, &exit):
 		why = fmt.Sprintf("guest exited with code %d", exit.ExitCode())
-		if i.lastErr != "" {
-			why += ": " + i.lastErr
-		}
-	} else if i.lastErr != "" {
-		why += " (last guest error: " + i.lastErr + ")"
+	default:
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		why = "trapped (" + first + ")"
+		i.log.Debug("wasm trap", "hook", hook, "trace", err.Error())
+	}
+	if i.lastErr != "" {
+		why += ": " + i.lastErr
 	}
 	e := fmt.Errorf("gadget %s: wasm %s failed: %s", i.name, hook, why)
 	i.failed = e
@@ -235,7 +238,7 @@ func (i *Instance) callError(hook string, err error) error {
 
 // begin and end bracket a guest call for the watchdog; mu is held.
 func (i *Instance) begin(hook string, limit time.Duration) {
-	i.hook.Store(hook)
+	i.curHook = hook
 	i.limit.Store(int64(limit))
 	i.seq.Add(1)
 }

@@ -45,6 +45,8 @@ type tracerOptions struct {
 	ignoreFailed bool
 	// keepOptional tries the security_bprm_check programs (fentry, then kprobe).
 	keepOptional bool
+	// onlyHook limits keepOptional to one of them ("fentry" or "kprobe").
+	onlyHook string
 	// filterMntns turns on the in-kernel mount namespace filter (gadget_mntns_filter_map).
 	filterMntns bool
 }
@@ -123,7 +125,7 @@ func startTracer(t testing.TB, opts tracerOptions) *tracer {
 		}
 	}
 	if opts.keepOptional {
-		tr.attachBprmHook(t, optional)
+		tr.attachBprmHook(t, optional, opts.onlyHook)
 	}
 
 	tr.reader, err = ringbuf.NewReader(coll.Maps["events"])
@@ -135,9 +137,12 @@ func startTracer(t testing.TB, opts tracerOptions) *tracer {
 }
 
 // attachBprmHook loads the first security_bprm_check program this kernel accepts.
-func (tr *tracer) attachBprmHook(t testing.TB, optional map[string]*ebpf.ProgramSpec) {
+func (tr *tracer) attachBprmHook(t testing.TB, optional map[string]*ebpf.ProgramSpec, only string) {
 	t.Helper()
 	for _, name := range optionalPrograms {
+		if only != "" && name != "bprm_check_"+only {
+			continue
+		}
 		ps := optional[name]
 		prog, err := ebpf.NewProgramWithOptions(withMaps(ps, tr.coll), ebpf.ProgramOptions{})
 		if err != nil {

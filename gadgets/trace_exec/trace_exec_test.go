@@ -247,8 +247,9 @@ func TestExecForms(t *testing.T) {
 	}
 }
 
-// TestFailedExecs checks the syscall-tracepoint programs: each failure carries its errno.
-func TestFailedExecs(t *testing.T) {
+// TestVMFailedExecs checks the syscall-tracepoint programs: each failure carries its errno.
+// It runs in the vmtest kernels too.
+func TestVMFailedExecs(t *testing.T) {
 	tr := startTracer(t, tracerOptions{ignoreFailed: false})
 	dir := realPath(t, t.TempDir())
 	noexec := filepath.Join(dir, "noexec")

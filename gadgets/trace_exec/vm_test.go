@@ -16,10 +16,25 @@ import (
 // kprobes or trampolines, security_bprm_check tells whether a script itself is in the upper
 // layer; elsewhere (this project's host) fupper_layer of a script must say "unknown".
 func TestVMUpperLayer(t *testing.T) {
-	tr := startTracer(t, tracerOptions{ignoreFailed: true, keepOptional: true})
-	hookExpected := kernel.Have(kernel.Kprobe) == nil || kernel.Have(kernel.Fentry) == nil
-	if hookExpected && tr.bprmHook == "" {
-		t.Fatalf("kernel %s has kprobes or fentry, yet no security_bprm_check program attached", kernel.Release())
+	var hooks []string
+	if kernel.Have(kernel.Fentry) == nil {
+		hooks = append(hooks, "fentry")
+	}
+	if kernel.Have(kernel.Kprobe) == nil {
+		hooks = append(hooks, "kprobe")
+	}
+	if len(hooks) == 0 {
+		hooks = append(hooks, "none")
+	}
+	for _, hook := range hooks {
+		t.Run("hook="+hook, func(t *testing.T) { testUpperLayer(t, hook) })
+	}
+}
+
+func testUpperLayer(t *testing.T, hook string) {
+	tr := startTracer(t, tracerOptions{ignoreFailed: true, keepOptional: hook != "none", onlyHook: hook})
+	if hook != "none" && tr.bprmHook != hook {
+		t.Fatalf("kernel %s has %s, yet the %s security_bprm_check program did not attach", kernel.Release(), hook, hook)
 	}
 	upperScriptWant, lowerScriptWant := "unknown", "unknown"
 	if tr.bprmHook != "" {

@@ -170,6 +170,14 @@ func TestRegistryAuth(t *testing.T) {
 		t.Fatalf("pull without credentials: %v", err)
 	}
 
+	wrongFile := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(wrongFile, []byte(`{"auths":{"`+reg.Host+`":{"auth":"Z2FkZ2V0cnk6d3Jvbmc="}}}`), 0o600) // gadgetry:wrong
+	wrong := &oci.Registry{AuthFile: wrongFile, CAFile: reg.CAFile}
+	_, err = wrong.Pull(ctx, newStore(t), ref)
+	if err == nil || !strings.Contains(err.Error(), "refused the credentials (401 unauthorized)") {
+		t.Fatalf("pull with a wrong password: %v", err)
+	}
+
 	noCA := &oci.Registry{AuthFile: reg.AuthFile}
 	_, err = noCA.Pull(ctx, newStore(t), ref)
 	if err == nil || !strings.Contains(err.Error(), "--registry-ca") {

@@ -8,8 +8,12 @@
 #   off       nothing attached
 #   empty     empty raw_tracepoint programs on sys_enter and sys_exit: the floor of any such tracer
 #   excluding traceloop with --syscall-filters=openat,execve (excludes every workload syscall)
+#   excluding-raw   the same, built with -DTRACELOOP_RAW_EXIT (sys_exit as a plain raw
+#             tracepoint, for kernels without BTF: one bpf_probe_read_kernel per syscall)
 #   all       traceloop recording every syscall (records drained every 100 ms and discarded)
-# Prints a markdown table of median times and ratios to `off`, and to `empty` for `excluding`.
+# Prints a markdown table of median times and ratios to `off`, and to `empty` for `excluding`;
+# then the kernel's own account of each program's cost (kernel.bpf_stats_enabled: run_time_ns /
+# run_cnt over the getpid workload), which the load of a shared machine disturbs much less.
 # The machine is shared: compare ratios from one run, not times across runs.
 set -euo pipefail
 RUNS=${1:-7}
@@ -28,6 +32,9 @@ trap cleanup EXIT
 clang-19 -target bpf -D__TARGET_ARCH_x86 -O2 -g -I"$ROOT/gadgets/include" \
 	-c "$ROOT/gadgets/traceloop/program.bpf.c" -o "$WORK/traceloop.o"
 llvm-strip-19 -g "$WORK/traceloop.o"
+clang-19 -target bpf -D__TARGET_ARCH_x86 -DTRACELOOP_RAW_EXIT -O2 -g -I"$ROOT/gadgets/include" \
+	-c "$ROOT/gadgets/traceloop/program.bpf.c" -o "$WORK/traceloop-raw.o"
+llvm-strip-19 -g "$WORK/traceloop-raw.o"
 cat >"$WORK/empty.bpf.c" <<'C'
 
 #define SEC(s) __attribute__((section(s), used))
@@ -46,7 +53,7 @@ gcc -O2 -static -o "$WORK/getpid" "$WORK/getpid.c"
 
 # hold OBJ [ARGS...]: attach OBJ with benchhold until release is called.
 hold() {
-	coproc HOLD { "$WORK/benchhold" -obj "$@" 2>"$WORK/hold.log"; }
+	coproc HOLD { exec "$WORK/benchhold" -obj "$@" 2>"$WORK/hold.log"; }
 	HOLD_PID=$HOLD_PID
 	read -r line <&"${HOLD[0]}" || { cat "$WORK/hold.log" >&2; exit 1; }
 	[ "$line" = ready ] || { echo "benchhold said: $line" >&2; exit 1; }
@@ -57,43 +64,75 @@ release() {
 	HOLD_PID=
 }
 
-# median_ms CMD...: runs CMD $RUNS times, prints the median wall time in ms.
-median_ms() {
-	local t=()
-	for _ in $(seq "$RUNS"); do
-		local s e
-		s=$(date +%s%N)
-		"$@" >/dev/null 2>&1
-		e=$(date +%s%N)
-		t+=($(((e - s) / 1000000)))
-	done
-	printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+# ms CMD...: CPU time (user + system) of one run of CMD, in ms. CPU time rather than wall time:
+# on a shared machine the wall time also counts the time spent waiting for a CPU. The BPF
+# programs run in the workload's syscalls, so their cost is in its system time.
+ms() {
+	local TIMEFORMAT='%3U %3S' out
+	out=$({ time "$@" >/dev/null 2>&1; } 2>&1)
+	awk -v t="$out" 'BEGIN { split(t, a, " "); printf "%d\n", (a[1] + a[2]) * 1000 }'
 }
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+# Rounds interleave the configurations, so that the load of this shared machine drifting over
+# time weighs on all of them alike; each cell is the median of its rounds.
 declare -A T
-measure() { # config
-	T[$1,dd]=$(median_ms dd if=/dev/zero of=/dev/null bs=4k count=500000)
-	T[$1,getpid]=$(median_ms "$WORK/getpid")
-	echo "  $1: dd ${T[$1,dd]} ms, getpid ${T[$1,getpid]} ms" >&2
-}
-
-echo "measuring ($RUNS runs per cell, median)..." >&2
-measure off
-hold "$WORK/empty.o"; measure empty; release
-hold "$WORK/traceloop.o" -syscalls openat,execve; measure excluding; release
-hold "$WORK/traceloop.o"; measure all; release
-# off again last: the machine's load drifts; the baseline is the faster of the two.
-T2dd=$(median_ms dd if=/dev/zero of=/dev/null bs=4k count=500000)
-T2gp=$(median_ms "$WORK/getpid")
-[ "$T2dd" -lt "${T[off,dd]}" ] && T[off,dd]=$T2dd
-[ "$T2gp" -lt "${T[off,getpid]}" ] && T[off,getpid]=$T2gp
+CONFIGS="off empty excluding excluding-raw all"
+echo "measuring: $RUNS rounds of $CONFIGS..." >&2
+for round in $(seq "$RUNS"); do
+	for c in $CONFIGS; do
+		case $c in
+		empty) hold "$WORK/empty.o" ;;
+		excluding) hold "$WORK/traceloop.o" -syscalls openat,execve ;;
+		excluding-raw) hold "$WORK/traceloop-raw.o" -syscalls openat,execve ;;
+		all) hold "$WORK/traceloop.o" ;;
+		esac
+		T[$c,dd]+=" $(ms dd if=/dev/zero of=/dev/null bs=4k count=500000)"
+		T[$c,getpid]+=" $(ms "$WORK/getpid")"
+		[ "$c" = off ] || release
+	done
+	echo "  round $round done" >&2
+done
+for c in $CONFIGS; do
+	for w in dd getpid; do
+		# shellcheck disable=SC2086
+		T[$c,$w]=$(median ${T[$c,$w]})
+	done
+done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "×%.2f", a / b}'; }
 echo
-echo "| configuration | dd bs=4k ×500k (ms) | ratio | getpid ×2M (ms) | ratio |"
+echo "| configuration | dd bs=4k ×500k (CPU ms) | ratio | getpid ×2M (CPU ms) | ratio |"
 echo "|---|---:|---:|---:|---:|"
-for c in off empty excluding all; do
+for c in $CONFIGS; do
 	echo "| $c | ${T[$c,dd]} | $(ratio "${T[$c,dd]}" "${T[off,dd]}") | ${T[$c,getpid]} | $(ratio "${T[$c,getpid]}" "${T[off,getpid]}") |"
 done
 echo
-echo "excluding filter vs the empty-program floor: dd $(ratio "${T[excluding,dd]}" "${T[empty,dd]}"), getpid $(ratio "${T[excluding,getpid]}" "${T[empty,getpid]}")"
+for c in excluding excluding-raw; do
+	echo "$c vs the empty-program floor: dd $(ratio "${T[$c,dd]}" "${T[empty,dd]}"), getpid $(ratio "${T[$c,getpid]}" "${T[empty,getpid]}")"
+done
+
+# Per-program cost from the kernel's BPF statistics (it adds its own clock reads to every run:
+# compare programs with each other, not with zero).
+old_stats=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -qw kernel.bpf_stats_enabled=1
+trap 'sysctl -qw kernel.bpf_stats_enabled=$old_stats; cleanup' EXIT
+echo
+echo "| configuration | sys_enter ns/run | sys_exit ns/run |"
+echo "|---|---:|---:|"
+for c in empty excluding excluding-raw all; do
+	case $c in
+	empty) hold "$WORK/empty.o" ;;
+	excluding) hold "$WORK/traceloop.o" -syscalls openat,execve ;;
+	excluding-raw) hold "$WORK/traceloop-raw.o" -syscalls openat,execve ;;
+	all) hold "$WORK/traceloop.o" ;;
+	esac
+	"$WORK/getpid"
+	# The programs of this holder: their lines in bpftool's listing carry its pid.
+	bpftool prog show | awk -v pid="($HOLD_PID)" '
+		/^[0-9]+: / { name = ""; for (i = 1; i < NF; i++) if ($i == "name") name = $(i+1)
+			rt = ""; rc = ""; for (i = 1; i < NF; i++) { if ($i == "run_time_ns") rt = $(i+1); if ($i == "run_cnt") rc = $(i+1) } }
+		index($0, pid) && name != "" && rc > 0 { cost[name ~ /enter/ ? "enter" : "exit"] = sprintf("%.1f", rt / rc) }
+		END { printf "| '"$c"' | %s | %s |\n", cost["enter"], cost["exit"] }'
+	release
+done

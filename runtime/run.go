@@ -383,7 +383,7 @@ func (r *Run) teardown(started bool) {
 	}
 	r.links = nil
 	if started {
-		r.drainAll() // the records written before detaching
+		_, _ = r.drainAll() // the records written before detaching
 	}
 	for _, s := range r.streams {
 		s.rd.Close()

@@ -71,10 +71,11 @@ resolve_kernel() {
 	echo "$pkg $ver"
 }
 
-# Makes $cache/<package>_<version>/ hold vmlinuz, config, release and modules/ (the .ko files
-# of vmtest/modules and their dependencies, decompressed, with "order" listing load order).
+# fetch_kernel <metapackage> <package> <version> <dir>: makes <dir> hold vmlinuz, config,
+# release and modules/ (the .ko files of vmtest/modules and their dependencies, decompressed,
+# with "order" listing the load order).
 fetch_kernel() {
-	local pkg=$1 ver=$2 dir=$3 tmp deb release m
+	local meta=$1 pkg=$2 ver=$3 dir=$4 tmp deb release m
 	[[ -f $dir/ok ]] && return 0
 	tmp=$(mktemp -d "$work/fetch.XXXXXX")
 	log "fetching $pkg $ver"
@@ -94,9 +95,19 @@ fetch_kernel() {
 	for m in $(conf modules); do
 		add_module "$tmp/x/lib/modules/$release/kernel" "$m" "$dir.new/modules" || return 1
 	done
+	echo "$meta" >"$dir.new/meta"
 	touch "$dir.new/ok"
 	rm -rf "$dir" && mv "$dir.new" "$dir"
 	rm -rf "$tmp"
+	# Older packages the same metapackage pointed to are not needed any more.
+	local old
+	for old in "$cache"/*/meta; do
+		[[ -f $old && $(dirname "$old") != "$dir" ]] || continue
+		if [[ $(cat "$old") == "$meta" ]]; then
+			log "removing the outdated $(dirname "$old")"
+			rm -rf "$(dirname "$old")"
+		fi
+	done
 }
 
 # add_module <tree> <name> <out>: copies module <name> and, first, its dependencies.
@@ -130,7 +141,7 @@ build_root() {
 	cp /bin/busybox "$root/bin/busybox" || return 1
 	install -m 0755 "$here/vmtest/init" "$root/init" || return 1
 
-	if ! (cd "$here" && CGO_ENABLED=0 "$go" build -trimpath -o "$root/usr/bin/gadgetry" ./cmd/gadgetry); then
+	if ! (cd "$here" && CGO_ENABLED=0 "$go" build -trimpath -ldflags "-s -w" -o "$root/usr/bin/gadgetry" ./cmd/gadgetry); then
 		log "FAIL building the static gadgetry binary"
 		failed=$((failed + 1))
 	fi
@@ -145,7 +156,7 @@ build_root() {
 			failed=$((failed + 1))
 			continue
 		fi
-		if ! (cd "$here" && CGO_ENABLED=0 "$go" test -c -trimpath -o "$dir/pkg.test" "$pkg"); then
+		if ! (cd "$here" && CGO_ENABLED=0 "$go" test -c -trimpath -ldflags "-s -w" -o "$dir/pkg.test" "$pkg"); then
 			log "FAIL package $pkg: go test -c failed"
 			failed=$((failed + 1))
 			continue
@@ -155,8 +166,14 @@ build_root() {
 			failed=$((failed + 1))
 			continue
 		fi
-		if [[ -d $here/$pkg/testdata ]]; then
-			cp -r "$here/$pkg/testdata" "$dir/testdata"
+		# The package directory's files but its Go sources (testdata/, gadget.yaml, built
+		# objects, ...): the test binary runs from this copy, as go test runs it from the source.
+		if ! tar -C "$here/$pkg" --exclude='*.go' -cf - . | tar -C "$dir" -xf -; then
+			log "FAIL package $pkg: copying its files"
+			failed=$((failed + 1))
+			continue
+		fi
+		if [[ -d $dir/testdata ]]; then
 			for src in "$dir"/testdata/*.bpf.c; do
 				[[ -e $src ]] || continue
 				obj=${src%.c}.o
@@ -215,7 +232,7 @@ boot() {
 	fi
 	read -r pkg ver <<<"$line"
 	dir="$cache/${pkg}_${ver}"
-	if ! fetch_kernel "$pkg" "$ver" "$dir"; then
+	if ! fetch_kernel "$meta" "$pkg" "$ver" "$dir"; then
 		log "FAIL $meta: cannot fetch $pkg $ver"
 		failed=$((failed + 1))
 		summary+=("$meta: cannot fetch $pkg $ver")

@@ -341,7 +341,7 @@ func (l *layout) decode(b []byte) (event, error) {
 		if !ok {
 			return fmt.Sprintf("invalid(%d)", u(name))
 		}
-		return strings.ToLower(strings.TrimPrefix(n, "UPPER_LAYER_"))
+		return strings.ToLower(n)
 	}
 	ev := event{
 		Timestamp:     u("timestamp_raw"),

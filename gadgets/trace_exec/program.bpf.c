@@ -35,9 +35,9 @@
 
 /* Whether a file lives in the writable upper layer of an overlayfs mount. */
 enum upper_layer_state {
-	UPPER_LAYER_UNKNOWN = 0, /* no hook could tell (see README) */
-	UPPER_LAYER_NO = 1,
-	UPPER_LAYER_YES = 2,
+	UNKNOWN = 0, /* no hook could tell (see README) */
+	NO = 1,
+	YES = 2,
 };
 
 struct event {
@@ -226,9 +226,9 @@ static __always_inline enum upper_layer_state inode_upper_state(struct inode *in
 	long off;
 
 	if (!inode)
-		return UPPER_LAYER_UNKNOWN;
+		return UNKNOWN;
 	if (BPF_CORE_READ(inode, i_sb, s_magic) != OVERLAYFS_SUPER_MAGIC)
-		return UPPER_LAYER_NO;
+		return NO;
 	/* An overlayfs inode is embedded in struct ovl_inode, followed by its upper dentry. */
 	if (bpf_core_type_exists(struct ovl_inode))
 		off = bpf_core_field_offset(struct ovl_inode, __upperdentry) -
@@ -236,15 +236,15 @@ static __always_inline enum upper_layer_state inode_upper_state(struct inode *in
 	else
 		off = bpf_core_type_size(struct inode);
 	if (bpf_probe_read_kernel(&upper, sizeof(upper), (void *)inode + off))
-		return UPPER_LAYER_UNKNOWN;
-	return upper ? UPPER_LAYER_YES : UPPER_LAYER_NO;
+		return UNKNOWN;
+	return upper ? YES : NO;
 }
 
 static __always_inline enum upper_layer_state parent_upper_state(struct task_struct *task)
 {
 	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
 	if (!parent)
-		return UPPER_LAYER_UNKNOWN;
+		return UNKNOWN;
 	return inode_upper_state(BPF_CORE_READ(parent, mm, exe_file, f_inode));
 }
 
@@ -328,7 +328,7 @@ int trace_exec(struct bpf_raw_tracepoint_args *ctx)
 		/* A script (or binfmt_misc): the executed binary is not the requested file. */
 		struct bprm_seen *seen = bpf_map_lookup_elem(&bprm_seen, &old_tid);
 		bpf_probe_read_kernel_str(e->interp, sizeof(e->interp), interp);
-		e->fupper_layer = UPPER_LAYER_UNKNOWN;
+		e->fupper_layer = UNKNOWN;
 		if (seen && seen->bprm == (__u64)bprm)
 			e->fupper_layer = seen->fupper;
 	} else {
@@ -458,8 +458,8 @@ static __always_inline int exec_exit(long ret)
 
 	fill_common(e, s, &p, task);
 	e->error_raw = -ret;
-	e->upper_layer = UPPER_LAYER_UNKNOWN;
-	e->fupper_layer = UPPER_LAYER_UNKNOWN;
+	e->upper_layer = UNKNOWN;
+	e->fupper_layer = UNKNOWN;
 	e->fileless = false;
 	e->exepath_truncated = false;
 	e->exepath[0] = 0;

@@ -57,6 +57,7 @@ type Run struct {
 	opts     RunOptions
 	params   map[string]string
 	attachTo map[string]string // program → target overrides from SetConfig
+	vars     map[string]any    // globals set by extensions (SetVariable), applied at load
 
 	dss   []*datasource.DataSource
 	coll  *ebpf.Collection
@@ -167,11 +168,25 @@ func (r *Run) SetConfig(key, value string) error {
 	return nil
 }
 
+// SetVariable sets a global variable of the eBPF object before it is loaded (during Init or
+// PreStart), e.g. container enrichment turning on `gadget_filter_by_mntns`. v must have the
+// variable's size (bool, uint32, ...).
+func (r *Run) SetVariable(name string, v any) error {
+	if r.coll != nil {
+		return fmt.Errorf("gadget %s: variable %s: too late, the gadget is loaded (set it in Init or PreStart)", r.g.Name, name)
+	}
+	if _, ok := r.g.spec.Variables[name]; !ok {
+		return fmt.Errorf("gadget %s: the eBPF object has no global variable %s", r.g.Name, name)
+	}
+	r.vars[name] = v
+	return nil
+}
+
 // Start runs the sequence up to streaming: hooks Init, PreStart, load, hooks Start, attach,
 // stream. On error everything done so far is undone (nothing stays in the kernel).
 func (rt *Runtime) Start(ctx context.Context, g *Gadget, opts RunOptions) (_ *Run, err error) {
 	r := &Run{rt: rt, g: g, opts: opts, params: map[string]string{}, attachTo: map[string]string{},
-		stopCh: make(chan struct{}), done: make(chan struct{})}
+		vars: map[string]any{}, stopCh: make(chan struct{}), done: make(chan struct{})}
 	r.summary.DataSources = map[string]*Counts{}
 	for k, v := range opts.Params {
 		if err := g.Validate(k, v); err != nil {
@@ -247,6 +262,11 @@ func (r *Run) load() error {
 			return fmt.Errorf("gadget %s: param %s: variable %s is not a const volatile global; declare it `const volatile`", r.g.Name, p.Key, p.Variable)
 		}
 		copy(vs.Value, b)
+	}
+	for name, v := range r.vars {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return fmt.Errorf("gadget %s: setting variable %s: %w", r.g.Name, name, err)
+		}
 	}
 	for _, p := range r.g.Programs {
 		ps := spec.Programs[p.Name]

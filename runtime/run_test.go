@@ -239,3 +239,44 @@ func TestContextCancelCleans(t *testing.T) {
 	}
 	gadgettest.CheckClean(t, prefix, before)
 }
+
+// TestLostRecordsAreReported: the lost-record counter (written here by the test, as the
+// kernel side would on a full ring) is reported while running and counted in the summary.
+func TestLostRecordsAreReported(t *testing.T) {
+	before := gadgettest.Objects(t, prefix)
+	var mu sync.Mutex
+	var reported uint64
+	_, run := startExec(t, execYAML, runtime.RunOptions{
+		Params: map[string]string{"comm": "no-such-comm"},
+		Hooks: []runtime.Hooks{{Name: "fake-loss", Start: func(r *runtime.Run) error {
+			m := r.Map("gtest_events_lost_samples")
+			if m == nil {
+				return nil
+			}
+			n, err := ebpfPossibleCPUs()
+			if err != nil {
+				return err
+			}
+			per := make([]uint64, n)
+			per[0] = 3
+			return m.Put(uint32(0), per)
+		}}},
+		OnLost: func(ds string, newly, total uint64) {
+			mu.Lock()
+			reported += newly
+			mu.Unlock()
+		},
+	})
+	if err := run.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if reported != 3 {
+		t.Errorf("OnLost reported %d lost records, want 3", reported)
+	}
+	if got := run.Summary().DataSources["exec"].Lost; got != 3 {
+		t.Errorf("summary lost = %d, want 3", got)
+	}
+	gadgettest.CheckClean(t, prefix, before)
+}

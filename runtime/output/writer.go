@@ -26,7 +26,6 @@ type Writer struct {
 	line    []byte
 	scratch []byte
 	header  bool
-	prefix  string
 }
 
 type step struct {
@@ -37,8 +36,7 @@ type step struct {
 	depth int
 }
 
-// New returns a Writer of fields in mode to w. With more than one data source in a run, give
-// each a prefix (its name) so columns output says which one a line belongs to.
+// New returns a Writer of fields in mode to w.
 func New(w io.Writer, mode Mode, fields []*datasource.Field, fm *format.Formatter) *Writer {
 	o := &Writer{mode: mode, w: bufio.NewWriterSize(w, 64<<10), fm: fm, fields: fields}
 	for _, f := range fields {

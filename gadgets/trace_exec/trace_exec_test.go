@@ -218,6 +218,56 @@ func TestExecForms(t *testing.T) {
 		}
 	})
 
+	t.Run("paths relative to a chroot", func(t *testing.T) {
+		busybox, err := exec.LookPath("busybox")
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("busybox-static is required (CI=true): %v", err)
+			}
+			t.Skipf("busybox not installed: %v", err)
+		}
+		root := filepath.Join(dir, "chroot")
+		if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		copyFile(t, busybox, filepath.Join(root, "bin", "busybox"))
+		cmd := exec.Command("/bin/busybox", "true", "in-chroot")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root}
+		cmd.Dir = "/bin"
+		pid := run(t, cmd)
+		e := execOf(t, tr.snapshot(), pid, "/bin/busybox")
+		if e.Cwd != "/bin" || e.File != "/bin/busybox" {
+			t.Errorf("cwd %q file %q, want /bin and /bin/busybox (the chroot's view)", e.Cwd, e.File)
+		}
+	})
+
+	t.Run("deep path is cut and says so", func(t *testing.T) {
+		deep := dir
+		for range 70 {
+			deep = filepath.Join(deep, "d")
+		}
+		if err := os.MkdirAll(deep, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		bin := filepath.Join(deep, "true")
+		copyFile(t, trueBin, bin)
+		cmd := exec.Command(bin)
+		cmd.Dir = deep
+		pid := run(t, cmd)
+		var e *event
+		for _, ev := range eventsOf(tr.snapshot(), pid) {
+			if ev.File == bin {
+				e = &ev
+			}
+		}
+		if e == nil {
+			t.Fatalf("no exec event of %s", bin)
+		}
+		if !e.ExeTrunc || !e.CwdTrunc || !strings.HasSuffix(e.Exepath, "/d/d/true") || !strings.HasSuffix(bin, e.Exepath) {
+			t.Errorf("exepath %q truncated %v, cwd truncated %v: want a cut tail of %s", e.Exepath, e.ExeTrunc, e.CwdTrunc, bin)
+		}
+	})
+
 	t.Run("long argv is truncated and says so", func(t *testing.T) {
 		args := make([]string, 300)
 		for i := range args {

@@ -144,6 +144,7 @@ func algDirs(ds []ocispec.Descriptor) []string {
 // blobMap is an in-memory content store keyed by digest only (an import's staging area).
 type blobMap map[digest.Digest][]byte
 
+// Fetch implements content.Fetcher.
 func (m blobMap) Fetch(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
 	b, ok := m[d.Digest]
 	if !ok {
@@ -152,6 +153,7 @@ func (m blobMap) Fetch(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, 
 	return io.NopCloser(bytes.NewReader(b)), nil
 }
 
+// Exists implements content.ReadOnlyStorage.
 func (m blobMap) Exists(_ context.Context, d ocispec.Descriptor) (bool, error) {
 	_, ok := m[d.Digest]
 	return ok, nil

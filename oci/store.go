@@ -320,8 +320,11 @@ func stripRefName(d ocispec.Descriptor) ocispec.Descriptor {
 }
 
 // Tag implements content.Tagger: ref (normalized first) now names desc, replacing what it
-// named before. desc must already be in the store.
+// named before. desc must already be in the store. Tagging with desc's own digest is a no-op.
 func (s *Store) Tag(ctx context.Context, desc ocispec.Descriptor, ref string) error {
+	if ref == desc.Digest.String() {
+		return nil // oras copies "tag" by digest: the object is already named by its digest
+	}
 	r, err := ParseReference(ref)
 	if err != nil {
 		return err

@@ -37,13 +37,18 @@ type Image struct {
 
 // Manifest describes one architecture's manifest.
 type Manifest struct {
-	Arch        string            `json:"arch"`
-	Digest      string            `json:"digest"`
-	Size        int64             `json:"size"`
+	// Arch is the manifest's architecture ("any" for a single manifest at the top).
+	Arch string `json:"arch"`
+	// Digest and Size describe the manifest itself.
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
+	// Annotations are the manifest's annotations.
 	Annotations map[string]string `json:"annotations,omitempty"`
-	Layers      []Layer           `json:"layers"`
-	Programs    []Program         `json:"programs,omitempty"`
-	Maps        []Map             `json:"maps,omitempty"`
+	// Layers are the config blob then the layers, in manifest order.
+	Layers []Layer `json:"layers"`
+	// Programs and Maps are what the eBPF object defines, sorted by name.
+	Programs []Program `json:"programs,omitempty"`
+	Maps     []Map     `json:"maps,omitempty"`
 	// WASMImports are the host functions the WASM module imports, as "module.name".
 	WASMImports []string `json:"wasmImports,omitempty"`
 	// WASMExports are the functions the WASM module exports.
@@ -54,6 +59,7 @@ type Manifest struct {
 
 // Layer is one layer (or the config blob) of a manifest.
 type Layer struct {
+	// MediaType, Digest and Size are the blob's descriptor.
 	MediaType string `json:"mediaType"`
 	Digest    string `json:"digest"`
 	Size      int64  `json:"size"`
@@ -61,15 +67,21 @@ type Layer struct {
 
 // Program is one eBPF program of the object.
 type Program struct {
-	Name    string `json:"name"`
+	// Name is the program's function name.
+	Name string `json:"name"`
+	// Section is its ELF section, which says how it attaches ("tracepoint/syscalls/...").
 	Section string `json:"section"`
-	Type    string `json:"type"`
+	// Type is the program type as cilium/ebpf names it ("TracePoint").
+	Type string `json:"type"`
 }
 
 // Map is one eBPF map of the object.
 type Map struct {
-	Name       string `json:"name"`
-	Type       string `json:"type"`
+	// Name is the map's name in the object.
+	Name string `json:"name"`
+	// Type is the map type as cilium/ebpf names it ("RingBuf", "Hash").
+	Type string `json:"type"`
+	// KeySize, ValueSize and MaxEntries are as declared (the runtime may adjust them).
 	KeySize    uint32 `json:"keySize"`
 	ValueSize  uint32 `json:"valueSize"`
 	MaxEntries uint32 `json:"maxEntries"`

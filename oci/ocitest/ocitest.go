@@ -38,8 +38,10 @@ type Image struct {
 
 // Layer is a blob with its media type.
 type Layer struct {
+	// MediaType is the layer's media type.
 	MediaType string
-	Data      []byte
+	// Data is the layer's content.
+	Data []byte
 }
 
 // Simple returns an image with a small gadget.yaml, an amd64 and an arm64 "object" and a

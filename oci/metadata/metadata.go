@@ -13,6 +13,8 @@ type Metadata struct {
 	Name string `yaml:"name,omitempty"`
 	// Description is a one-line summary of what the gadget shows.
 	Description string `yaml:"description,omitempty"`
+	// Category groups gadgets in listings ("observer"); Inspektor Gadget's gadgets set it.
+	Category string `yaml:"category,omitempty"`
 	// HomepageURL, DocumentationURL and SourceURL are links for humans; they become the
 	// image's url, documentation and source annotations.
 	HomepageURL      string `yaml:"homepageURL,omitempty"`
@@ -50,6 +52,9 @@ type Params struct {
 	EBPF map[string]*Param `yaml:"ebpf,omitempty"`
 	// WASM describes parameters the WASM module reads with getParamValue, by key.
 	WASM map[string]*Param `yaml:"wasm,omitempty"`
+	// Custom holds Inspektor Gadget's metadata-patching parameters, kept as written (Gadgetry
+	// does not apply them) so images that have them still load.
+	Custom map[string]any `yaml:"custom,omitempty"`
 }
 
 // Param describes one parameter.

@@ -199,10 +199,10 @@ func annotations(n *yaml.Node, what string) (map[string]string, error) {
 }
 
 var (
-	topKeys     = []string{"name", "description", "homepageURL", "documentationURL", "sourceURL", "annotations", "datasources", "params", "programs"}
+	topKeys     = []string{"name", "description", "category", "homepageURL", "documentationURL", "sourceURL", "annotations", "datasources", "params", "programs"}
 	dsKeys      = []string{"annotations", "fields"}
 	fieldKeys   = []string{"annotations"}
-	paramsKeys  = []string{"ebpf", "wasm"}
+	paramsKeys  = []string{"ebpf", "wasm", "custom"}
 	paramKeys   = []string{"key", "defaultValue", "description", "alias", "title", "typeHint", "valueHint", "possibleValues", "isMandatory"}
 	programKeys = []string{"attach_to", "optional"}
 )
@@ -215,6 +215,8 @@ func parseMetadata(n *yaml.Node, m *Metadata) error {
 			m.Name, err = scalar(v, k)
 		case "description":
 			m.Description, err = scalar(v, k)
+		case "category":
+			m.Category, err = scalar(v, k)
 		case "homepageURL":
 			m.HomepageURL, err = scalar(v, k)
 		case "documentationURL":
@@ -234,6 +236,15 @@ func parseMetadata(n *yaml.Node, m *Metadata) error {
 			})
 		case "params":
 			err = mapping(v, k, paramsKeys, func(group string, v *yaml.Node) error {
+				if group == "custom" {
+					if v.Kind != yaml.MappingNode && !isNull(v) {
+						return errAt(v, "params.custom must be a mapping, not %s", kindName(v))
+					}
+					if err := v.Decode(&m.Params.Custom); err != nil {
+						return errAt(v, "params.custom: %v", err)
+					}
+					return nil
+				}
 				ps := map[string]*Param{}
 				err := mapping(v, "params."+group, nil, func(name string, v *yaml.Node) error {
 					p, err := parseParam(v, "params."+group+"."+name)

@@ -8,6 +8,7 @@ import (
 
 const full = `name: trace_exec
 description: Trace process executions
+category: observer
 homepageURL: https://example.org
 documentationURL: https://example.org/doc
 sourceURL: https://example.org/src
@@ -37,6 +38,16 @@ params:
       typeHint: bool
       possibleValues: [a, b]
       isMandatory: false
+  custom:
+    mode:
+      defaultValue: a
+      values:
+        a:
+          patch:
+            datasources:
+              exec:
+                annotations:
+                  columns.output: none
 programs:
   ig_execve_e:
     attach_to: sys_enter_execve
@@ -51,6 +62,7 @@ func TestParseFull(t *testing.T) {
 	want := &Metadata{
 		Name:             "trace_exec",
 		Description:      "Trace process executions",
+		Category:         "observer",
 		HomepageURL:      "https://example.org",
 		DocumentationURL: "https://example.org/doc",
 		SourceURL:        "https://example.org/src",
@@ -65,6 +77,9 @@ func TestParseFull(t *testing.T) {
 		Params: Params{
 			EBPF: map[string]*Param{"ignore_failed": {Key: "ignore-failed", DefaultValue: "true", Description: "ignore failed calls"}},
 			WASM: map[string]*Param{"paths": {Key: "paths", TypeHint: "bool", PossibleValues: []string{"a", "b"}}},
+			Custom: map[string]any{"mode": map[string]any{"defaultValue": "a", "values": map[string]any{"a": map[string]any{"patch": map[string]any{
+				"datasources": map[string]any{"exec": map[string]any{"annotations": map[string]any{"columns.output": "none"}}},
+			}}}}},
 		},
 		Programs: map[string]*Program{"ig_execve_e": {AttachTo: "sys_enter_execve", Optional: true}},
 	}

@@ -1,0 +1,76 @@
+// Package skeleton tests that `gadgetry gadget init` writes a gadget that builds and runs
+// unchanged.
+package skeleton
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/gadgetry/gadgetry/examples/internal/harness"
+	"github.com/gadgetry/gadgetry/runtime/datasource"
+)
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
+}
+
+// TestInitRunsUnchanged builds the CLI, runs `gadget init`, then builds and runs the skeleton
+// and checks the field its WASM module adds on an exec of this test's child.
+func TestInitRunsUnchanged(t *testing.T) {
+	if os.Geteuid() != 0 && os.Getenv("CI") != "true" {
+		t.Skip("not root: cannot load eBPF programs")
+	}
+	tmp := t.TempDir()
+	cli := filepath.Join(tmp, "gadgetry")
+	build := exec.Command("go", "build", "-o", cli, "./cmd/gadgetry")
+	build.Dir = repoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building gadgetry: %v\n%s", err, out)
+	}
+	dir := filepath.Join(tmp, "sk_gadget")
+	initCmd := exec.Command(cli, "gadget", "init", dir, "--wasmapi", filepath.Join(repoRoot(), "wasmapi"))
+	if out, err := initCmd.CombinedOutput(); err != nil {
+		t.Fatalf("gadget init: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(cli, "gadget", "init", dir).CombinedOutput(); err == nil {
+		t.Fatalf("init over an existing gadget succeeded:\n%s", out)
+	}
+
+	child := filepath.Join(tmp, "sk_child")
+	b, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(child, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 4)
+	s := harness.Start(t, dir, harness.Tracer{DataSource: "sk_gadget", Map: "events", Struct: "event"},
+		map[string]string{"greeting": "hi there"},
+		func(ds *datasource.DataSource) {
+			ppid, greeting := ds.Field("proc.parent.pid"), ds.Field("greeting")
+			ds.Subscribe(100, func(ds *datasource.DataSource, d *datasource.Data) error {
+				if int(ppid.Uint(d)) == os.Getpid() {
+					got <- greeting.String(d)
+				}
+				return nil
+			})
+		})
+	defer s.Stop()
+	if err := exec.Command(child).Run(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case g := <-got:
+		if g != "hi there" {
+			t.Fatalf("greeting = %q", g)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no event of the child within 30s")
+	}
+}

@@ -16,35 +16,35 @@ import (
 )
 
 var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
+	runBuildOnce sync.Once
+	runBinPath   string
+	runBuildErr  error
 )
 
-// gadgetryBinary builds the real binary once per test run.
-func gadgetryBinary(t *testing.T) string {
+// runTestBinary builds the real binary once per test run.
+func runTestBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	runBuildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "gadgetry-bin-")
 		if err != nil {
-			buildErr = err
+			runBuildErr = err
 			return
 		}
-		binPath = filepath.Join(dir, "gadgetry")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		runBinPath = filepath.Join(dir, "gadgetry")
+		out, err := exec.Command("go", "build", "-o", runBinPath, ".").CombinedOutput()
 		if err != nil {
-			buildErr = err
+			runBuildErr = err
 			t.Logf("%s", out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatalf("go build: %v", buildErr)
+	if runBuildErr != nil {
+		t.Fatalf("go build: %v", runBuildErr)
 	}
-	return binPath
+	return runBinPath
 }
 
-// writeObject puts the exec test gadget's object (and a gadget.yaml) in a directory.
-func writeObject(t *testing.T) string {
+// runTestObject puts the exec test gadget's object (and a gadget.yaml) in a directory.
+func runTestObject(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	obj := filepath.Join(dir, "exec.bpf.o")
@@ -62,8 +62,8 @@ func writeObject(t *testing.T) string {
 // and that no program or map of the run remains.
 func TestRunSignalsLeaveKernelClean(t *testing.T) {
 	gadgettest.RequireRoot(t)
-	bin := gadgetryBinary(t)
-	obj := writeObject(t)
+	bin := runTestBinary(t)
+	obj := runTestObject(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			before := gadgettest.Objects(t, "gtest")
@@ -129,7 +129,7 @@ func TestRunSignalsLeaveKernelClean(t *testing.T) {
 
 func TestRunHelpListsParams(t *testing.T) {
 	gadgettest.RequireRoot(t)
-	out, err := exec.Command(gadgetryBinary(t), "run", writeObject(t), "--help").CombinedOutput()
+	out, err := exec.Command(runTestBinary(t), "run", runTestObject(t), "--help").CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
@@ -143,7 +143,7 @@ func TestRunHelpListsParams(t *testing.T) {
 func TestRunBadParam(t *testing.T) {
 	gadgettest.RequireRoot(t)
 	before := gadgettest.Objects(t, "gtest")
-	out, err := exec.Command(gadgetryBinary(t), "run", writeObject(t), "--pid", "abc").CombinedOutput()
+	out, err := exec.Command(runTestBinary(t), "run", runTestObject(t), "--pid", "abc").CombinedOutput()
 	if err == nil {
 		t.Fatal("--pid abc accepted")
 	}

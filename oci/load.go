@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"runtime"
 	"sort"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
 // Size limits Load enforces before fetching, so a hostile image cannot exhaust memory.
@@ -78,11 +80,14 @@ func notFound(ctx context.Context, src oras.ReadOnlyTarget, ref string, err erro
 			tags = same
 		}
 	}
+	var er *errcode.ErrorResponse
 	switch {
+	case terr != nil && errors.As(terr, &er) && er.StatusCode == http.StatusNotFound:
+		return fmt.Errorf("%s: %w: the registry has no such repository", ref, ErrNotFound)
 	case terr != nil:
 		return fmt.Errorf("%s: %w (listing the available tags failed too: %v)", ref, ErrNotFound, terr)
 	case len(tags) == 0:
-		return fmt.Errorf("%s: %w (there are no tags)", ref, ErrNotFound)
+		return fmt.Errorf("%s: %w (there are no images there at all)", ref, ErrNotFound)
 	default:
 		return fmt.Errorf("%s: %w: no such tag (available: %s)", ref, ErrNotFound, strings.Join(tags, ", "))
 	}

@@ -422,6 +422,9 @@ func (s *Store) Remove(ctx context.Context, ref string) ([]string, error) {
 					names = append(names, m.Annotations[ocispec.AnnotationRefName])
 				}
 				sort.Strings(names)
+				if len(names) == 0 {
+					return fmt.Errorf("removing %s: %w: the store %s is empty", name, ErrNotFound, s.root)
+				}
 				return fmt.Errorf("removing %s: %w: no such tag in the store %s (it has: %s)", name, ErrNotFound, s.root, strings.Join(names, ", "))
 			}
 			return s.writeIndex(keep)

@@ -68,6 +68,7 @@ func runGadget(cmd *cobra.Command, args []string) error {
 	pre.ParseErrorsAllowlist.UnknownFlags = true
 	pre.SetOutput(io.Discard)
 	rf.register(pre)
+	ociF := bindOCIFlags(pre)
 	_ = pre.Parse(args) // unknown flags (the gadget's) are allowed here
 	ref := ""
 	if pre.NArg() > 0 {
@@ -77,6 +78,7 @@ func runGadget(cmd *cobra.Command, args []string) error {
 	fs.SetOutput(cmd.ErrOrStderr())
 	var final runFlags
 	final.register(fs)
+	bindOCIFlags(fs) // parsed again so errors show; the values come from the first parse
 	if ref == "" {
 		if rf.help {
 			printRunHelp(cmd.OutOrStdout(), fs, nil, nil)
@@ -89,7 +91,7 @@ func runGadget(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rt := runtime.New(runtime.Options{Source: runtime.SourceFunc(objectSource), Logger: logger})
+	rt := runtime.New(runtime.Options{Source: runSource(ociF), Logger: logger})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	img, err := rt.Resolve(ctx, ref, pull)
@@ -180,6 +182,7 @@ func printRunHelp(w io.Writer, fs *pflag.FlagSet, g *runtime.Gadget, params *pfl
 	if params != nil {
 		fs = pflag.NewFlagSet("run", pflag.ContinueOnError)
 		new(runFlags).register(fs)
+		bindOCIFlags(fs)
 	}
 	fmt.Fprint(w, fs.FlagUsages())
 	if params != nil && params.HasFlags() {

@@ -13,35 +13,32 @@ import (
 	"github.com/gadgetry/gadgetry/runtime"
 )
 
-// objectSource runs a bare eBPF object file (REF ending in .o) without an image: the way a
-// gadget author tries a build. A gadget.yaml next to the object is its metadata.
-// Everything else goes to the local store.
+// runSource resolves REF for `gadgetry run`: a path ending in .o is a bare eBPF object (the way
+// a gadget author tries a build; a gadget.yaml next to it is its metadata); anything else goes
+// to oci.Resolver (catalogue → local store → registry, by --pull).
 //
-// TODO(integrator): replace the store fallback with oci.Resolver (catalogue → store →
-// registry with --pull) once it exists, and pass the catalogue as runtime.Options.Catalogue.
-func objectSource(ctx context.Context, ref string, pull runtime.PullPolicy, arch string) (*oci.Gadget, error) {
-	if strings.HasSuffix(ref, ".o") {
-		obj, err := os.ReadFile(ref)
+// TODO(integrator): pass the embedded catalogue to resolver() (it takes nil here).
+func runSource(flags *ociFlags) runtime.Source {
+	return runtime.SourceFunc(func(ctx context.Context, ref string, pull runtime.PullPolicy, arch string) (*oci.Gadget, error) {
+		if strings.HasSuffix(ref, ".o") {
+			return objectFile(ref, arch)
+		}
+		res, err := flags.resolver(nil)
 		if err != nil {
-			return nil, fmt.Errorf("reading eBPF object %s: %w", ref, err)
+			return nil, err
 		}
-		meta, err := os.ReadFile(filepath.Join(filepath.Dir(ref), "gadget.yaml"))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("reading gadget.yaml next to %s: %w", ref, err)
-		}
-		return &oci.Gadget{Ref: ref, Arch: arch, EBPF: obj, Metadata: meta}, nil
-	}
-	st, err := oci.OpenStore(oci.DefaultStoreDir())
+		return res.Resolve(ctx, ref, oci.PullPolicy(pull), arch)
+	})
+}
+
+func objectFile(path, arch string) (*oci.Gadget, error) {
+	obj, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("resolving %s: opening the local store: %w", ref, err)
+		return nil, fmt.Errorf("reading eBPF object %s: %w", path, err)
 	}
-	norm := ref
-	if r, err := oci.ParseReference(ref); err == nil {
-		norm = r.String()
+	meta, err := os.ReadFile(filepath.Join(filepath.Dir(path), "gadget.yaml"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading gadget.yaml next to %s: %w", path, err)
 	}
-	g, err := oci.Load(ctx, st, norm, arch)
-	if err != nil {
-		return nil, fmt.Errorf("resolving %s: %w (pull it first with `gadgetry image pull`)", ref, err)
-	}
-	return g, nil
+	return &oci.Gadget{Ref: path, Arch: arch, EBPF: obj, Metadata: meta}, nil
 }

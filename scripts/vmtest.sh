@@ -265,7 +265,7 @@ boot() {
 	log "booting $pkg $ver ($release), lsm=$lsm"
 	logf=$work/log-$release
 	local start=$SECONDS
-	timeout -k 5 "$boot_timeout" qemu-system-x86_64 -accel tcg -m 1G -smp 2 -nographic -no-reboot \
+	timeout -k 5 "$boot_timeout" qemu-system-x86_64 -accel tcg -m 1G -smp 2 -nographic -no-reboot -nic none \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 		-kernel "$dir/vmlinuz" -initrd "$initrd" \
 		-append "console=ttyS0 quiet loglevel=4 panic=-1 lsm=$lsm" </dev/null 2>&1 |

@@ -100,6 +100,9 @@ func TestImageCommands(t *testing.T) {
 	if out, err := run("", "pull", ref); err == nil {
 		t.Fatalf("pull after logout worked:\n%s", out)
 	}
+	if out, err := run("", "inspect", "trace_exec"); err != nil || !strings.Contains(out, "trace_exec (built-in)") || !strings.Contains(out, "  program") {
+		t.Fatalf("inspect of a built-in gadget: %v\n%s", err, out)
+	}
 	if _, err := run("", "ls", "-o", "yaml"); err == nil {
 		t.Fatal("-o yaml accepted")
 	}

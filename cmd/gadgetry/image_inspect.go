@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"oras.land/oras-go/v2"
 
+	"github.com/gadgetry/gadgetry/gadgets/catalogue"
+	"github.com/gadgetry/gadgetry/oci"
 	"github.com/gadgetry/gadgetry/oci/inspect"
 )
 
@@ -39,6 +41,14 @@ func newImageInspectCmd(f *imageFlags) *cobra.Command {
 					return err
 				}
 				src = s
+				// A bare name means a built-in gadget first, as for `run`.
+				if r.Bare && r.Digest == "" && r.Tag == oci.DefaultTag {
+					if cat, err := catalogue.Open(ctx); err == nil {
+						if _, err := cat.Resolve(ctx, r.Name); err == nil {
+							src, name = cat, r.Name
+						}
+					}
+				}
 			}
 			img, err := inspect.Inspect(ctx, src, name)
 			if err != nil {
@@ -47,7 +57,11 @@ func newImageInspectCmd(f *imageFlags) *cobra.Command {
 				}
 				return err
 			}
-			img.Ref = r.String()
+			if name == r.Name {
+				img.Ref = r.Name + " (built-in)"
+			} else {
+				img.Ref = r.String()
+			}
 			if f.output == "json" {
 				return printJSON(cmd.OutOrStdout(), img)
 			}

@@ -208,8 +208,10 @@ static __always_inline bool path_of(struct scratch *s, struct dentry *dentry,
 
 	__u32 off = w.off;
 	bool cut = w.cut || !w.done;
-	if (off >= PATH_SCRATCH_HALF)
+	if (off >= PATH_SCRATCH_HALF) {
+		dst[0] = 0;
 		return true;
+	}
 	if (off == PATH_SCRATCH_HALF - 1) {
 		off--;
 		s->path[off & (PATH_SCRATCH_HALF - 1)] = '/';
@@ -335,7 +337,6 @@ int trace_exec(struct bpf_raw_tracepoint_args *ctx)
 		e->interp[0] = 0;
 		e->fupper_layer = e->upper_layer;
 	}
-	bpf_map_delete_elem(&bprm_seen, &old_tid);
 
 	unsigned long arg_start = BPF_CORE_READ(task, mm, arg_start);
 	unsigned long arg_end = BPF_CORE_READ(task, mm, arg_end);
@@ -352,6 +353,7 @@ int trace_exec(struct bpf_raw_tracepoint_args *ctx)
 
 	gadget_submit_buf(e);
 out:
+	bpf_map_delete_elem(&bprm_seen, &old_tid);
 	if (!ignore_failed)
 		bpf_map_delete_elem(&exec_calls, &old_tid);
 	return 0;

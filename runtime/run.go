@@ -404,6 +404,7 @@ func (r *Run) teardown(started bool) {
 	r.links = nil
 	if started {
 		_, _ = r.drainAll() // the records written before detaching
+		r.checkLost()
 	}
 	for _, s := range r.streams {
 		s.rd.Close()

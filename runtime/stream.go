@@ -17,8 +17,9 @@ import (
 //
 // Programs submit with BPF_RB_NO_WAKEUP, so the kernel never wakes the reader: user space
 // drains on a timer (DrainInterval, default 50ms: the latency bound) and sooner when a cheap
-// check of the ring's available bytes (every 5ms, no syscall) shows it a quarter full, or
-// shows a record on a quiet stream (so a lone event is not held back). One goroutine serves every
+// check of the ring's available bytes (no syscall; every 5ms while records flow, backing off to
+// half the interval while the rings stay empty) shows it a quarter full, or shows a record on a
+// quiet stream (so a lone event is not held back). One goroutine serves every
 // stream of a run, so subscribers are never called concurrently.
 type stream struct {
 	ds     *datasource.DataSource
@@ -67,7 +68,10 @@ func (r *Run) loop(ctx context.Context) {
 		defer t.Stop()
 		timeout = t.C
 	}
-	tick := time.NewTicker(checkInterval)
+	// The check timer backs off while the rings stay empty (up to half the drain interval) and
+	// returns to checkInterval as soon as a record shows: an idle run costs few wake-ups.
+	wait := checkInterval
+	tick := time.NewTimer(wait)
 	defer tick.Stop()
 	lastDrain, lastLost := time.Now(), time.Now()
 	lastBatch := 0
@@ -83,16 +87,17 @@ func (r *Run) loop(ctx context.Context) {
 			r.teardown(true)
 			return
 		case now := <-tick.C:
-			due := now.Sub(lastDrain) >= interval
-			if !due {
-				for _, s := range r.streams {
-					avail := s.rd.AvailableBytes()
-					// A quarter full: drain now. A quiet stream (small last batch): drain what
-					// arrived without waiting out the interval, so a lone event shows at once.
-					if avail >= s.rd.BufferSize()/4 || avail > 0 && lastBatch < quietBatch {
-						due = true
-						break
-					}
+			due, seen := false, false
+			for _, s := range r.streams {
+				avail := s.rd.AvailableBytes() // two atomic loads from the mmapped ring
+				if avail == 0 {
+					continue
+				}
+				seen = true
+				// Drain when the interval is up, when a quarter full, or at once on a quiet
+				// stream (small last batch), so a lone event shows without waiting.
+				if now.Sub(lastDrain) >= interval || avail >= s.rd.BufferSize()/4 || lastBatch < quietBatch {
+					due = true
 				}
 			}
 			if due {
@@ -109,6 +114,12 @@ func (r *Run) loop(ctx context.Context) {
 				lastLost = now
 				r.checkLost()
 			}
+			if seen {
+				wait = checkInterval
+			} else if wait < interval/2 {
+				wait *= 2
+			}
+			tick.Reset(wait)
 		}
 	}
 }
@@ -127,7 +138,6 @@ func (r *Run) drainAll() (int, error) {
 			return n, err
 		}
 	}
-	r.checkLost()
 	if n > 0 && r.opts.AfterDrain != nil {
 		r.opts.AfterDrain()
 	}

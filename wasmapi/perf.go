@@ -35,7 +35,9 @@ func (r PerfReader) Resume() error { return check(perfReaderResume(uint32(r)), "
 func (r PerfReader) Close() error { return check(perfReaderClose(uint32(r)), "perf close") }
 
 // Read returns the next record without waiting, or ErrDrained. The host writes the record's
-// length as a little-endian u32 and then the record into buf; the result aliases buf.
+// length as a little-endian u32 and then the record into buf; the result aliases buf. The
+// kernel pads each sample so that it and its 4-byte size end on 8 bytes: a record can end
+// with up to 7 zero bytes beyond what the program wrote.
 func (r PerfReader) Read(buf []byte) ([]byte, error) {
 	if len(buf) < 4 {
 		return nil, errors.New("perf read: buffer shorter than 4 bytes")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/gadgetry/gadgetry/runtime/datasource"
 )
 
@@ -33,6 +34,8 @@ func TestFullGuest(t *testing.T) {
 	}
 	defer filter.Close()
 	run.maps["filter"] = filter
+	perfArr, perfProg := perfWriter(t)
+	run.maps["events_perf"] = perfArr
 
 	inst, err := e.Instantiate(context.Background(), "full", mod, "", run.env())
 	if err != nil {
@@ -135,6 +138,11 @@ func TestFullGuest(t *testing.T) {
 		want(k, "")
 	}
 
+	// A record the guest's reader drains in gadgetStop.
+	if ret, err := perfProg.Run(&ebpf.RunOptions{Data: make([]byte, 14)}); err != nil || ret != 0 {
+		t.Fatalf("running the perf writer: %d %v", ret, err)
+	}
+
 	var got []int64
 	run.ds["arrout"].SubscribeArray(0, func(ds *datasource.DataSource, a []*datasource.Data) error {
 		for _, d := range a {
@@ -145,6 +153,9 @@ func TestFullGuest(t *testing.T) {
 	if err := inst.Stop(); err != nil {
 		t.Fatal(err)
 	}
+	want("perf.kernel", "hello perf")
+	want("perf.kernel.after", "")
+	want("perf.kernel.close", "")
 	want("summary.seen", "2") // the guest's own subscriber saw its packet
 	want("arr.len", "3")
 	want("emit.wrongds", "refused")
@@ -171,6 +182,38 @@ func TestFullGuest(t *testing.T) {
 	if dropped, _ := run.emit(t, 1, "dropme"); dropped {
 		t.Fatal("closed instance dropped an event")
 	}
+}
+
+// perfWriter returns a perf event array and a socket filter program that writes the record
+// "hello perf" to it when test-run.
+func perfWriter(t *testing.T) (*ebpf.Map, *ebpf.Program) {
+	t.Helper()
+	m, err := ebpf.NewMap(&ebpf.MapSpec{Name: "events_perf", Type: ebpf.PerfEventArray})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	insns := asm.Instructions{
+		asm.Mov.Reg(asm.R6, asm.R1),
+		asm.StoreImm(asm.RFP, -16, 0x6c6c6568, asm.Word), // "hell"
+		asm.StoreImm(asm.RFP, -12, 0x6570206f, asm.Word), // "o pe"
+		asm.StoreImm(asm.RFP, -8, 0x00006672, asm.Word),  // "rf"
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.LoadMapPtr(asm.R2, m.FD()),
+		asm.LoadImm(asm.R3, 0xffffffff, asm.DWord), // BPF_F_CURRENT_CPU
+		asm.Mov.Reg(asm.R4, asm.RFP),
+		asm.Add.Imm(asm.R4, -16),
+		asm.Mov.Imm(asm.R5, 10),
+		asm.FnPerfEventOutput.Call(),
+		asm.Mov.Imm(asm.R0, 0),
+		asm.Return(),
+	}
+	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.SocketFilter, Instructions: insns, License: "GPL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return m, p
 }
 
 // TestBadGuests checks each way a guest can misbehave gives a clear error and leaves the

@@ -29,6 +29,7 @@ var (
 	dropComm  string
 	phases    []string
 	filterMap api.Map
+	kernPerf  api.PerfReader
 )
 
 func phase(p string) { phases = append(phases, p); result("phases", strings.Join(phases, ",")) }
@@ -251,10 +252,34 @@ func init() {
 		must("perf.resume", r.Resume())
 		must("perf.close", r.Close())
 		must("perf.map.close", pm.Close())
+
+		// A reader of the collection's perf array: the test writes a record before Stop.
+		km, err := api.GetMap("events_perf")
+		if err != nil {
+			return err
+		}
+		if kernPerf, err = api.NewPerfReader(km, 4096, false); err != nil {
+			return err
+		}
 		return nil
 	})
 	api.OnStop(func() error {
 		phase("stop")
+		buf := make([]byte, 64)
+		for {
+			rec, err := kernPerf.Read(buf)
+			if err != nil {
+				if !errors.Is(err, api.ErrDrained) {
+					result("perf.kernel", "error")
+				}
+				break
+			}
+			result("perf.kernel", strings.TrimRight(string(rec), "\x00")) // the kernel pads samples
+		}
+		if _, err := kernPerf.Read(buf[:8]); !errors.Is(err, api.ErrDrained) {
+			result("perf.kernel.after", "not drained")
+		}
+		must("perf.kernel.close", kernPerf.Close())
 		p, err := summary.NewPacketSingle()
 		if err != nil {
 			return err

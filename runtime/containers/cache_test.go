@@ -1,0 +1,254 @@
+package containers
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gadgetry/gadgetry/internal/testutil/runc"
+)
+
+// events collects cache events for a test; wait blocks until one matches or fails the test.
+type events struct {
+	t  *testing.T
+	ch chan Event
+}
+
+func subscribe(t *testing.T, c *Cache) *events {
+	e := &events{t: t, ch: make(chan Event, 256)}
+	cancel := c.Subscribe(func(ev Event) { e.ch <- ev })
+	t.Cleanup(cancel)
+	return e
+}
+
+func (e *events) wait(typ EventType, mntns uint64, what string) *Container {
+	e.t.Helper()
+	timeout := time.After(30 * time.Second) // a hang guard, not a performance assertion
+	for {
+		select {
+		case ev := <-e.ch:
+			if ev.Type == typ && ev.Container.MntNS == mntns {
+				return ev.Container
+			}
+		case <-timeout:
+			e.t.Fatalf("no %s event for %s (mntns %d)", typ, what, mntns)
+		}
+	}
+}
+
+func newCache(t *testing.T, roots ...string) *Cache {
+	t.Helper()
+	c, err := New(context.Background(), Options{RuncRoots: roots, NoDefaultRoots: true, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func checkContainer(t *testing.T, got *Container, want *runc.Container, name string) {
+	t.Helper()
+	if got == nil {
+		t.Fatalf("container %s (mntns %d) not found", name, want.MntNS)
+	}
+	if got.ID != want.ID || got.Name != name || got.Runtime != "runc" || got.Hostname != name ||
+		got.Pid != want.Pid || got.MntNS != want.MntNS {
+		t.Fatalf("container %s: got %+v, want id %s pid %d mntns %d", name, got, want.ID, want.Pid, want.MntNS)
+	}
+	if got.CgroupPath != want.CgroupPath {
+		t.Fatalf("container %s: cgroup path %q, want %q", name, got.CgroupPath, want.CgroupPath)
+	}
+	if info, ok := ParseCgroupPath(got.CgroupPath); !ok || info.ID != want.ID {
+		t.Fatalf("cgroup path %q parses to %+v, %v; want id %s", got.CgroupPath, info, ok, want.ID)
+	}
+}
+
+// unifiedCgroupID stats the container's directory on the cgroup2 hierarchy.
+func unifiedCgroupID(t *testing.T, c *Cache, path string) uint64 {
+	t.Helper()
+	m := c.CgroupMounts()
+	if m == nil || m.V2 == nil {
+		t.Skip("no cgroup2 hierarchy mounted: cgroup ids are not available")
+	}
+	dir, ok := m.V2.Dir(path)
+	if !ok {
+		t.Fatalf("cgroup %s not under %+v", path, m.V2)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}
+
+func TestCacheWithRunc(t *testing.T) {
+	env := runc.NewEnv(t)
+	suffix := strconv.Itoa(os.Getpid())
+	nameA, nameB, nameShort := "before-"+suffix, "after-"+suffix, "short-"+suffix
+	a := env.Start(runc.Options{Name: nameA})
+
+	c := newCache(t, env.Root)
+	evs := subscribe(t, c)
+
+	t.Run("started before the cache", func(t *testing.T) {
+		got := c.Lookup(a.MntNS)
+		checkContainer(t, got, a, nameA)
+		if id := unifiedCgroupID(t, c, a.CgroupPath); got.CgroupID != id || c.LookupCgroup(id) != got {
+			t.Fatalf("cgroup id %d, want %d; LookupCgroup = %+v", got.CgroupID, id, c.LookupCgroup(id))
+		}
+	})
+
+	b := env.Start(runc.Options{Name: nameB})
+	t.Run("started after the cache", func(t *testing.T) {
+		evs.wait(EventAdd, b.MntNS, nameB)
+		checkContainer(t, c.Lookup(b.MntNS), b, nameB)
+	})
+
+	t.Run("host and unknown namespaces", func(t *testing.T) {
+		if c.Lookup(c.HostMntNS()) != nil {
+			t.Fatal("host namespace attributed to a container")
+		}
+		self, err := readMntNS("self")
+		if err != nil || self != c.HostMntNS() {
+			t.Fatalf("host mntns %d, self %d (%v)", c.HostMntNS(), self, err)
+		}
+		const bogus = 1<<40 + 12345
+		if c.Lookup(bogus) != nil {
+			t.Fatal("bogus namespace attributed")
+		}
+		if ct, cached := c.snap.Load().byMntns[bogus]; !cached || ct != nil {
+			t.Fatal("negative answer not cached")
+		}
+	})
+
+	t.Run("selector", func(t *testing.T) {
+		ours := []uint64{a.MntNS, b.MntNS}
+		for _, tc := range []struct {
+			sel  string
+			want []uint64
+		}{
+			{nameA, []uint64{a.MntNS}},
+			{nameA + "," + nameB, []uint64{a.MntNS, b.MntNS}},
+			{"!" + nameA, []uint64{b.MntNS}},
+			{nameB + ",!" + nameB, nil},
+			{a.ID, []uint64{a.MntNS}},
+		} {
+			sel, err := ParseSelector(tc.sel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []uint64
+			for _, ns := range c.Select(sel) {
+				if slices.Contains(ours, ns) {
+					got = append(got, ns)
+				}
+			}
+			slices.Sort(got)
+			want := slices.Clone(tc.want)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("Select(%q) = %v, want %v", tc.sel, got, want)
+			}
+		}
+	})
+
+	t.Run("short-lived container", func(t *testing.T) {
+		s := env.Start(runc.Options{Name: nameShort, Args: []string{"/bin/sleep", "0.5"}})
+		if s.MntNS == 0 {
+			t.Fatal("container exited before its namespace could be read by the test")
+		}
+		if err := s.WaitStopped(30 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		// Its namespace is gone now (a zombie's ns links are unreadable): only what inotify
+		// captured while it ran can attribute it.
+		got := c.Lookup(s.MntNS)
+		if got == nil || got.Name != nameShort || got.ID != s.ID {
+			t.Fatalf("short-lived container not attributed after it exited: %+v", got)
+		}
+	})
+
+	t.Run("removed container lingers", func(t *testing.T) {
+		b.Delete()
+		evs.wait(EventRemove, b.MntNS, nameB)
+		got := c.Lookup(b.MntNS)
+		if got == nil || !got.Stopped || got.Name != nameB {
+			t.Fatalf("after delete: %+v", got)
+		}
+		sel, _ := ParseSelector(nameB)
+		if ns := c.Select(sel); len(ns) != 0 {
+			t.Fatalf("stopped container still selected: %v", ns)
+		}
+	})
+}
+
+// TestLazyLookup: a container whose runtime state the cache does not watch is still found,
+// the first time an event shows its mount namespace, from its cgroup path.
+func TestLazyLookup(t *testing.T) {
+	env := runc.NewEnv(t)
+	c := newCache(t) // env.Root is not given
+	x := env.Start(runc.Options{Name: "lazy"})
+	got := c.Lookup(x.MntNS)
+	if got == nil || got.ID != x.ID || got.Name != x.ID || got.CgroupPath != x.CgroupPath {
+		t.Fatalf("lazy lookup: %+v, want id %s", got, x.ID)
+	}
+	if again := c.Lookup(x.MntNS); again != got {
+		t.Fatal("second lookup did not come from the cache")
+	}
+}
+
+// TestStateRoots reads a containerd-style task bundle and a runc state file written by hand,
+// covering the Kubernetes annotations.
+func TestStateRoots(t *testing.T) {
+	dir := t.TempDir()
+	bundle := filepath.Join(dir, "k8s.io", "abc")
+	if err := os.MkdirAll(bundle, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := `{"hostname":"web-0","annotations":{
+		"io.kubernetes.cri.container-type":"container",
+		"io.kubernetes.cri.container-name":"nginx",
+		"io.kubernetes.cri.sandbox-name":"web-0",
+		"io.kubernetes.cri.sandbox-namespace":"shop",
+		"io.kubernetes.cri.sandbox-uid":"u-1",
+		"io.kubernetes.cri.image-name":"docker.io/library/nginx:1.27"}}`
+	os.WriteFile(filepath.Join(bundle, "config.json"), []byte(cfg), 0o644)
+	os.WriteFile(filepath.Join(bundle, "init.pid"), []byte("4242"), 0o644)
+	r := stateRoot{dir: dir, nsDepth: 1, kind: taskBundle, runtime: "containerd"}
+	dirs := r.containerDirs()
+	if len(dirs) != 1 || dirs[0] != bundle {
+		t.Fatalf("container dirs %v", dirs)
+	}
+	m, err := r.readState(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := K8s{Namespace: "shop", Pod: "web-0", Container: "nginx", PodUID: "u-1"}
+	if m.id != "abc" || m.pid != 4242 || m.name != "nginx" || m.k8s != want || m.runtime != "containerd" ||
+		m.image != "docker.io/library/nginx:1.27" || m.hostname != "web-0" {
+		t.Fatalf("bundle meta %+v", m)
+	}
+
+	crio := filepath.Join(dir, "runc", "def")
+	os.MkdirAll(crio, 0o755)
+	st := `{"id":"def","init_process_pid":77,"config":{"hostname":"h","labels":[
+		"io.kubernetes.cri-o.ContainerType=sandbox","io.kubernetes.pod.name=p","io.kubernetes.pod.namespace=n",
+		"bundle=/x"]}}`
+	os.WriteFile(filepath.Join(crio, "state.json"), []byte(st), 0o600)
+	m, err = stateRoot{dir: filepath.Dir(crio), runtime: "runc"}.readState(crio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.runtime != "cri-o" || !m.k8s.Sandbox || m.name != "p" || m.k8s.Namespace != "n" || m.pid != 77 {
+		t.Fatalf("cri-o sandbox meta %+v", m)
+	}
+	if _, ok := m.annotations["bundle"]; ok {
+		t.Fatal("bundle label kept as an annotation")
+	}
+}

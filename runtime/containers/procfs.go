@@ -1,0 +1,136 @@
+package containers
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// readMntNS returns the mount namespace inode of pid ("self" for this process).
+func readMntNS(pid string) (uint64, error) {
+	l, err := os.Readlink("/proc/" + pid + "/ns/mnt")
+	if err != nil {
+		return 0, err
+	}
+	v := parseNSLink(l)
+	if v == 0 {
+		return 0, fmt.Errorf("unexpected namespace link %q", l)
+	}
+	return v, nil
+}
+
+// parseNSLink turns "mnt:[4026531840]" into 4026531840 (0 when malformed).
+func parseNSLink(l string) uint64 {
+	i, j := strings.IndexByte(l, '['), strings.IndexByte(l, ']')
+	if i < 0 || j < i {
+		return 0
+	}
+	v, _ := strconv.ParseUint(l[i+1:j], 10, 64)
+	return v
+}
+
+// procCgroups is /proc/<pid>/cgroup: the unified path and the v1 paths.
+type procCgroups struct {
+	unified string            // "" when absent
+	v1      map[string]string // controller → path
+}
+
+func readProcCgroups(pid string) (procCgroups, error) {
+	b, err := os.ReadFile("/proc/" + pid + "/cgroup")
+	if err != nil {
+		return procCgroups{}, err
+	}
+	return parseProcCgroups(b), nil
+}
+
+func parseProcCgroups(b []byte) procCgroups {
+	pc := procCgroups{v1: map[string]string{}}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		// hierarchy-id:controller-list:path
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[0] == "0" && parts[1] == "" {
+			pc.unified = parts[2]
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			pc.v1[c] = parts[2]
+		}
+	}
+	return pc
+}
+
+// containerCgroup returns the path to parse for a container id and the id it gives: the
+// unified path first, then name=systemd, memory, and any other v1 hierarchy.
+func (pc procCgroups) containerCgroup() (string, CgroupInfo, bool) {
+	cands := []string{pc.unified, pc.v1["name=systemd"], pc.v1["memory"], pc.v1["pids"]}
+	for _, p := range pc.v1 {
+		cands = append(cands, p)
+	}
+	for _, p := range cands {
+		if p == "" {
+			continue
+		}
+		if info, ok := ParseCgroupPath(p); ok {
+			return p, info, true
+		}
+	}
+	return "", CgroupInfo{}, false
+}
+
+// bestPath is the path to show for a process's cgroup: unified when not the root, else v1.
+func (pc procCgroups) bestPath() string {
+	if pc.unified != "" && pc.unified != "/" {
+		return pc.unified
+	}
+	for _, c := range []string{"name=systemd", "memory", "pids"} {
+		if p := pc.v1[c]; p != "" {
+			return p
+		}
+	}
+	return pc.unified
+}
+
+// cgroupID returns the cgroup v2 id of a unified-hierarchy path: the inode of its directory.
+func cgroupID(mounts *CgroupMounts, unifiedPath string) uint64 {
+	if mounts == nil || mounts.V2 == nil || unifiedPath == "" {
+		return 0
+	}
+	dir, ok := mounts.V2.Dir(unifiedPath)
+	if !ok {
+		return 0
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return 0
+	}
+	return st.Ino
+}
+
+// listPids returns the numeric entries of /proc.
+func listPids() ([]string, error) {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	out := names[:0]
+	for _, n := range names {
+		if n != "" && n[0] >= '1' && n[0] <= '9' {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}

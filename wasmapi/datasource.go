@@ -69,8 +69,9 @@ func subscribe(ds DataSource, typ uint32, prio int, cb callback) error {
 	return nil
 }
 
-// Subscribe calls fn for every event of a single data source. Lower prio runs earlier (the
-// eBPF decoder runs before every guest, output after). fn returns ErrDrop to drop the event.
+// Subscribe calls fn for every event of a single data source. Lower prio runs earlier; equal
+// priorities run in subscription order. fn returns ErrDrop to drop the event. Subscribe from
+// OnInit, before events flow.
 func (ds DataSource) Subscribe(fn func(ds DataSource, data Data) error, prio int) error {
 	return subscribe(ds, 1, prio, callback{single: fn})
 }

@@ -2,24 +2,20 @@ package wasmapi
 
 import "runtime"
 
-// maxParamLen bounds a parameter value (the host writes it NUL-terminated).
+// maxParamLen bounds a parameter value (the host writes it NUL-terminated). Parameters are
+// read a few times per run, so one generous buffer is cheaper than a retry protocol.
 const maxParamLen = 64 << 10
 
 // GetParamValue returns the value of the parameter key (params.wasm.<key> of gadget.yaml,
 // or an eBPF parameter), with its default when the user gave none.
 func GetParamValue(key string) (string, error) {
-	buf := make([]byte, 256)
-	for {
-		rc := getParamValue(strArg(key), bufArg(buf))
-		if rc == 0 {
-			runtime.KeepAlive(key)
-			return cstring(buf), nil
-		}
-		if len(buf) >= maxParamLen {
-			return "", fail("param " + key)
-		}
-		buf = make([]byte, maxParamLen)
+	buf := make([]byte, maxParamLen)
+	rc := getParamValue(strArg(key), bufArg(buf))
+	runtime.KeepAlive(key)
+	if rc != 0 {
+		return "", fail("param " + key)
 	}
+	return cstring(buf), nil
 }
 
 // SetConfig sets key of the gadget's configuration, e.g. "programs.<prog>.attach_to" to

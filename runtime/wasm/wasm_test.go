@@ -322,3 +322,29 @@ func TestRejectsForeignModules(t *testing.T) {
 		t.Fatal("garbage compiled")
 	}
 }
+
+// TestCallbackWithoutResult runs a guest built without the SDK whose dataSourceCallback
+// returns nothing (as modules built for Inspektor Gadget): events pass, changed, never dropped.
+func TestCallbackWithoutResult(t *testing.T) {
+	mod := guest(t, "igstyle")
+	e := newEngine(t, Options{})
+	run := newFakeRun(t, nil)
+	inst, err := e.Instantiate(context.Background(), "igstyle", mod, "", run.env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	if err := inst.Init(); err != nil {
+		t.Fatal(err)
+	}
+	dropped, d := run.emit(t, 1, "x")
+	if dropped || run.pid.Uint(d) != 4242 {
+		t.Fatalf("dropped=%v pid=%d", dropped, run.pid.Uint(d))
+	}
+	// Hooks the module does not export are skipped.
+	for _, h := range []func() error{inst.PreStart, inst.Start, inst.Stop, inst.PostStop} {
+		if err := h(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

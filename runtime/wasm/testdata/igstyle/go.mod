@@ -1,0 +1,3 @@
+module example.com/testguest/igstyle
+
+go 1.24

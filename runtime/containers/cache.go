@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -77,7 +78,20 @@ type Cache struct {
 
 	lazyMu sync.Mutex
 
+	// Events are delivered in order by one goroutine, outside every lock, so subscribers may
+	// call any Cache method.
+	qmu     sync.Mutex
+	qcond   *sync.Cond
+	queue   []delivery
+	qclosed bool
+	qdone   chan struct{}
+
 	w *watcher
+}
+
+type delivery struct {
+	fn func(Event)
+	ev Event
 }
 
 type subscriber struct {
@@ -120,7 +134,10 @@ func New(ctx context.Context, opts Options) (*Cache, error) {
 		mntnsByID: map[string]uint64{},
 		timers:    map[uint64]*time.Timer{},
 		subs:      map[int]*subscriber{},
+		qdone:     make(chan struct{}),
 	}
+	c.qcond = sync.NewCond(&c.qmu)
+	go c.deliverLoop()
 	c.snap.Store(&snapshot{byMntns: map[uint64]*Container{}, byCgroup: map[uint64]*Container{}})
 	if !opts.NoDefaultRoots {
 		c.roots = defaultRoots()
@@ -130,6 +147,7 @@ func New(ctx context.Context, opts Options) (*Cache, error) {
 	}
 	// Watch first, then read: a container created in between is seen at least once.
 	if c.w, err = newWatcher(c); err != nil {
+		c.stopDelivery()
 		return nil, err
 	}
 	for _, r := range c.roots {
@@ -159,7 +177,37 @@ func (c *Cache) Close() error {
 	}
 	c.subs = map[int]*subscriber{}
 	c.mu.Unlock()
-	return c.w.close()
+	err := c.w.close()
+	c.stopDelivery()
+	return err
+}
+
+func (c *Cache) stopDelivery() {
+	c.qmu.Lock()
+	c.qclosed = true
+	c.qcond.Broadcast()
+	c.qmu.Unlock()
+	<-c.qdone
+}
+
+func (c *Cache) deliverLoop() {
+	defer close(c.qdone)
+	for {
+		c.qmu.Lock()
+		for len(c.queue) == 0 && !c.qclosed {
+			c.qcond.Wait()
+		}
+		if c.qclosed {
+			c.qmu.Unlock()
+			return
+		}
+		q := c.queue
+		c.queue = nil
+		c.qmu.Unlock()
+		for _, d := range q {
+			d.fn(d.ev)
+		}
+	}
 }
 
 // HostMntNS is the mount namespace taken as the host's: this process's.
@@ -212,7 +260,9 @@ func (c *Cache) Select(sel Selector) []uint64 {
 }
 
 // Subscribe calls fn for every container event until the returned cancel is called. Calls are
-// serialised and made after the cache is updated; fn must not block for long.
+// made in order, one at a time, from a goroutine of the cache, after the cache is updated; fn
+// may call the cache's methods but should not block for long. A call already queued may still
+// happen after cancel returns.
 func (c *Cache) Subscribe(fn func(Event)) (cancel func()) {
 	_, cancel = c.watch(nil, fn)
 	return cancel
@@ -253,14 +303,28 @@ func (c *Cache) watch(sel *Selector, fn func(Event)) ([]*Container, func()) {
 // A selector subscriber sees an event when the container matches, and a remove event when an
 // update makes a matching container stop matching.
 func (c *Cache) notifyLocked(ev Event, old *Container) {
-	for _, s := range c.subs {
+	ids := make([]int, 0, len(c.subs))
+	for id := range c.subs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // subscription order
+	var ds []delivery
+	for _, id := range ids {
+		s := c.subs[id]
 		switch {
 		case s.sel == nil || s.sel.Match(ev.Container):
-			s.fn(ev)
+			ds = append(ds, delivery{s.fn, ev})
 		case old != nil && !old.Stopped && s.sel.Match(old):
-			s.fn(Event{Type: EventRemove, Container: ev.Container})
+			ds = append(ds, delivery{s.fn, Event{Type: EventRemove, Container: ev.Container}})
 		}
 	}
+	if len(ds) == 0 {
+		return
+	}
+	c.qmu.Lock()
+	c.queue = append(c.queue, ds...)
+	c.qcond.Signal()
+	c.qmu.Unlock()
 }
 
 // update replaces the snapshot with one changed by fn. Callers hold c.mu.

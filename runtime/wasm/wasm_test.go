@@ -157,6 +157,7 @@ func TestFullGuest(t *testing.T) {
 	want("perf.kernel.after", "")
 	want("perf.kernel.close", "")
 	want("summary.seen", "2") // the guest's own subscriber saw its packet
+	want("packet.seen", "2")  // and its packet subscription too
 	want("arr.len", "3")
 	want("emit.wrongds", "refused")
 	want("arr.set", "")
@@ -169,7 +170,7 @@ func TestFullGuest(t *testing.T) {
 	want("phases", "init,prestart,start,stop,poststop")
 	want("events", "2")
 	st := inst.Stats()
-	if st.Dropped != 1 || st.Callbacks != 5 { // 3 events + 1 array + 1 summary
+	if st.Dropped != 1 || st.Callbacks != 6 { // 3 events + 1 array + 2 on summary
 		t.Errorf("stats %+v", st)
 	}
 	if st.HostErrors == 0 {

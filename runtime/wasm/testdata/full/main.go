@@ -151,6 +151,13 @@ func init() {
 		}, 10); err != nil {
 			return err
 		}
+		if err := summary.SubscribePacket(func(ds api.DataSource, p api.Packet) error {
+			c, _ := countF.Uint32(api.Data(p))
+			result("packet.seen", c)
+			return nil
+		}, 20); err != nil {
+			return err
+		}
 		result("referenced", summary.IsReferenced())
 		must("unreference", arrOut.Unreference())
 		result("shouldlog.trace", api.ShouldLog(api.LevelTrace))

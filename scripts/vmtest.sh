@@ -167,8 +167,9 @@ build_root() {
 			continue
 		fi
 		# The package directory's files but its Go sources (testdata/, gadget.yaml, built
-		# objects, ...): the test binary runs from this copy, as go test runs it from the source.
-		if ! tar -C "$here/$pkg" --exclude='*.go' -cf - . | tar -C "$dir" -xf -; then
+		# objects, ...; symbolic links copied as the files they point to): the test binary runs from
+		# this copy, as go test runs it from the source.
+		if ! tar -C "$here/$pkg" --dereference --exclude='*.go' -cf - . | tar -C "$dir" -xf -; then
 			log "FAIL package $pkg: copying its files"
 			failed=$((failed + 1))
 			continue

@@ -151,12 +151,9 @@ func New(ctx context.Context, opts Options) (*Cache, error) {
 		return nil, err
 	}
 	for _, r := range c.roots {
-		c.w.addRoot(r)
+		c.w.addRoot(r) // also reads the containers already there
 	}
 	c.w.start()
-	c.mu.Lock()
-	c.readRootsLocked()
-	c.mu.Unlock()
 	if err := c.scanProc(ctx); err != nil {
 		c.Close()
 		return nil, err

@@ -252,3 +252,18 @@ func TestStateRoots(t *testing.T) {
 		t.Fatal("bundle label kept as an annotation")
 	}
 }
+
+// TestRootCreatedLater: a state root that does not exist when the cache starts (runc creates
+// it with its first container) is picked up when it appears.
+func TestRootCreatedLater(t *testing.T) {
+	env := runc.NewEnv(t)
+	late := filepath.Join(t.TempDir(), "late-root")
+	c := newCache(t, late)
+	evs := subscribe(t, c)
+	env.Root = late // runc creates it
+	x := env.Start(runc.Options{Name: "late"})
+	evs.wait(EventAdd, x.MntNS, "late")
+	if got := c.Lookup(x.MntNS); got == nil || got.Name != "late" || got.ID != x.ID {
+		t.Fatalf("container in a late root: %+v", got)
+	}
+}

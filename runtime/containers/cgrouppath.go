@@ -50,8 +50,10 @@ func ParseCgroupPath(path string) (CgroupInfo, bool) {
 			continue
 		}
 		info := CgroupInfo{ID: id, Runtime: runtime}
+		kube := false
 		for _, q := range parts[:i] {
-			info.fromAncestor(q)
+			kube = kube || strings.HasPrefix(q, "kubepods")
+			info.fromAncestor(q, kube)
 		}
 		return info, true
 	}
@@ -76,13 +78,13 @@ func parseLeaf(p string) (id, runtime string, ok bool) {
 }
 
 // fromAncestor learns the runtime and pod from a parent component of the container's cgroup.
-func (c *CgroupInfo) fromAncestor(q string) {
+func (c *CgroupInfo) fromAncestor(q string, underKubepods bool) {
 	switch {
 	case q == "docker" && c.Runtime == "":
 		c.Runtime = "docker"
 	case q == "libpod_parent" && c.Runtime == "":
 		c.Runtime = "podman"
-	case strings.HasPrefix(q, "pod") && len(q) > 3 && !strings.Contains(q, "."):
+	case underKubepods && strings.HasPrefix(q, "pod") && len(q) > 3 && !strings.Contains(q, "."):
 		// cgroupfs driver: kubepods/<qos>/pod<uid>
 		c.PodUID = q[3:]
 	case strings.HasPrefix(q, "kubepods-") && strings.HasSuffix(q, ".slice"):

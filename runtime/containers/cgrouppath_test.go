@@ -30,6 +30,7 @@ func TestParseCgroupPath(t *testing.T) {
 		{"systemd in container", "/system.slice/docker-" + id + ".scope/init.scope", CgroupInfo{ID: id, Runtime: "docker"}, true},
 		{"nested docker", "/docker/" + id + "/docker/" + id2, CgroupInfo{ID: id2, Runtime: "docker"}, true},
 		{"runc test parent", "/gadgetry-test-1a2b3c4d/" + id, CgroupInfo{ID: id}, true},
+		{"pod-like name outside kubepods", "/pods/podx/" + id, CgroupInfo{ID: id}, true},
 		{"host root", "/", CgroupInfo{}, false},
 		{"empty", "", CgroupInfo{}, false},
 		{"session", "/user.slice/user-0.slice/session-3.scope", CgroupInfo{}, false},

@@ -7,7 +7,7 @@ import (
 
 // Selector chooses containers by name, as -c/--containername does: "a,b" selects containers a
 // and b, "!c" every container but c, "a,!c" a only. A name matches a container's Name, its
-// Kubernetes container name or its ID.
+// Kubernetes container name, its ID, or a prefix of at least 12 hex digits of a 64-hex ID.
 //
 // A selector never selects the host: when Filters reports true, host events are dropped.
 type Selector struct {
@@ -69,7 +69,20 @@ func (s Selector) Match(c *Container) bool {
 }
 
 func matchName(c *Container, n string) bool {
-	return c.Name == n || c.ID == n || (c.K8s.Container != "" && c.K8s.Container == n)
+	if c.Name == n || c.ID == n || (c.K8s.Container != "" && c.K8s.Container == n) {
+		return true
+	}
+	// A short id, as engines print it (docker ps: 12 hex digits).
+	return len(n) >= 12 && len(c.ID) == 64 && strings.HasPrefix(c.ID, n) && isHex(n)
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // String returns the selector in ParseSelector's syntax.

@@ -19,7 +19,9 @@ type watcher struct {
 	fd   int
 	mu   sync.Mutex
 	wds  map[int]watchDir
-	done chan struct{}
+	// pending maps a watch on an existing parent to the roots, not yet created, it waits for.
+	pending map[int][]stateRoot
+	done    chan struct{}
 }
 
 type watchDir struct {
@@ -35,7 +37,7 @@ func newWatcher(c *Cache) (*watcher, error) {
 	}
 	// A non-blocking fd wrapped in os.File uses the runtime poller, so Close wakes the reader.
 	return &watcher{c: c, f: os.NewFile(uintptr(fd), "inotify"), fd: fd, wds: map[int]watchDir{},
-		done: make(chan struct{})}, nil
+		pending: map[int][]stateRoot{}, done: make(chan struct{})}, nil
 }
 
 const (
@@ -43,9 +45,25 @@ const (
 	containerMask = unix.IN_CLOSE_WRITE | unix.IN_MOVED_TO | unix.IN_ONLYDIR
 )
 
-// addRoot watches a state root and the namespace directories below it that exist now. A root
-// that does not exist is skipped (lazy lookups read it again if it appears later).
+// addRoot watches a state root and the directories below it that exist now, reading the state
+// of the containers already there. A root that does not exist yet is waited for through a
+// watch on its parent (one level: when the parent is missing too, only lazy lookups, which
+// read every root again, will find its containers).
 func (w *watcher) addRoot(r stateRoot) {
+	if _, err := os.Stat(r.dir); err != nil {
+		parent := filepath.Dir(r.dir)
+		wd, err := unix.InotifyAddWatch(w.fd, parent, unix.IN_CREATE|unix.IN_MOVED_TO|unix.IN_ONLYDIR|unix.IN_MASK_ADD)
+		if err != nil {
+			return
+		}
+		w.mu.Lock()
+		w.pending[wd] = append(w.pending[wd], r)
+		w.mu.Unlock()
+		if _, err := os.Stat(r.dir); err != nil {
+			return
+		}
+		// Created between the two checks: fall through (a duplicate watch is harmless).
+	}
 	w.addDir(watchDir{root: r, path: r.dir, level: 0})
 }
 
@@ -64,12 +82,14 @@ func (w *watcher) addDir(d watchDir) {
 	w.mu.Lock()
 	w.wds[wd] = d
 	w.mu.Unlock()
-	if d.level < d.root.nsDepth {
-		ents, _ := os.ReadDir(d.path)
-		for _, e := range ents {
-			if e.IsDir() {
-				w.addDir(watchDir{root: d.root, path: filepath.Join(d.path, e.Name()), level: d.level + 1})
-			}
+	if d.level > d.root.nsDepth {
+		w.read(d.root, d.path) // the state file may be there already
+		return
+	}
+	ents, _ := os.ReadDir(d.path)
+	for _, e := range ents {
+		if e.IsDir() {
+			w.addDir(watchDir{root: d.root, path: filepath.Join(d.path, e.Name()), level: d.level + 1})
 		}
 	}
 }
@@ -122,10 +142,19 @@ func (w *watcher) handle(wd int, mask uint32, name string) {
 	}
 	w.mu.Lock()
 	d, ok := w.wds[wd]
+	waiting := w.pending[wd]
 	if mask&unix.IN_IGNORED != 0 {
 		delete(w.wds, wd)
+		delete(w.pending, wd)
 	}
 	w.mu.Unlock()
+	if mask&unix.IN_ISDIR != 0 && mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0 {
+		for _, r := range waiting {
+			if filepath.Base(r.dir) == name {
+				w.addDir(watchDir{root: r, path: r.dir, level: 0})
+			}
+		}
+	}
 	if !ok || name == "" {
 		return
 	}
@@ -136,7 +165,6 @@ func (w *watcher) handle(wd int, mask uint32, name string) {
 		w.addDir(watchDir{root: d.root, path: path, level: d.level + 1})
 	case d.level == d.root.nsDepth && isDir && mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0:
 		w.addDir(watchDir{root: d.root, path: path, level: d.level + 1})
-		w.read(d.root, path) // the state file may have been written before the watch
 	case d.level == d.root.nsDepth && isDir && mask&(unix.IN_DELETE|unix.IN_MOVED_FROM) != 0:
 		w.c.mu.Lock()
 		w.c.stoppedLocked(name)

@@ -14,11 +14,11 @@ import (
 // watcher follows the runtimes' state roots with inotify: a new container directory, its state
 // file appearing, and the directory's removal.
 type watcher struct {
-	c    *Cache
-	f    *os.File
-	fd   int
-	mu   sync.Mutex
-	wds  map[int]watchDir
+	c   *Cache
+	f   *os.File
+	fd  int
+	mu  sync.Mutex
+	wds map[int]watchDir
 	// pending maps a watch on an existing parent to the roots, not yet created, it waits for.
 	pending map[int][]stateRoot
 	done    chan struct{}

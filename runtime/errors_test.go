@@ -161,3 +161,44 @@ func TestOptionalPrograms(t *testing.T) {
 	t.Logf("skipped: %v", s.SkippedPrograms)
 	gadgettest.CheckClean(t, prefix, before)
 }
+
+// TestAttachKinds attaches tracepoint, raw_tracepoint, tp_btf, uprobe (target from attach_to)
+// and iter programs, checks the ones that fire counted hits, and that nothing stays.
+func TestAttachKinds(t *testing.T) {
+	gadgettest.RequireRoot(t)
+	libc := "/lib/x86_64-linux-gnu/libc.so.6"
+	if _, err := os.Stat(libc); err != nil {
+		t.Skipf("no %s to put a uprobe on", libc)
+	}
+	before := gadgettest.Objects(t, prefix)
+	rt := runtime.New(runtime.Options{})
+	g, err := rt.Prepare(context.Background(), gadgettest.Image("kinds", gadgettest.Compile(t, "attach_kinds"),
+		"programs:\n  gtest_uprobe:\n    attach_to: "+libc+":exit\n  gtest_tpbtf:\n    optional: true\n  gtest_iter:\n    optional: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := rt.Start(context.Background(), g, runtime.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	skipped := strings.Join(run.Summary().SkippedPrograms, "\n")
+	if err := exec.Command("/bin/true").Run(); err != nil {
+		t.Fatal(err)
+	}
+	hits := run.Map("gtest_hits")
+	for i, name := range []string{"gtest_tp", "gtest_rawtp", "gtest_tpbtf", "gtest_uprobe"} {
+		var n uint64
+		if err := hits.Lookup(uint32(i), &n); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(skipped, name) {
+			t.Logf("%s skipped: the kernel lacks it", name)
+			continue
+		}
+		if n == 0 {
+			t.Errorf("%s attached but never fired", name)
+		}
+	}
+	run.Stop()
+	gadgettest.CheckClean(t, prefix, before)
+}

@@ -6,7 +6,7 @@ BIN       := bin/gadgetry
 GOFLAGS_B := -trimpath -ldflags "-s -w"
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: all setup build demo test test-host test-fuzz vet fmt-check gadgets check-generated vmtest bench clean
+.PHONY: all setup build demo test test-host test-modules test-fuzz vet fmt-check gadgets check-generated vmtest bench clean
 
 all: build
 
@@ -22,7 +22,7 @@ demo: setup build
 
 # Every test: vet and format checks, host tests (real kernel, registry, containers), short
 # fuzzing, the generated-objects check, and the kernel tests inside qemu.
-test: setup vet fmt-check build test-host test-fuzz check-generated vmtest
+test: setup vet fmt-check build test-host test-modules test-fuzz check-generated vmtest
 
 vet:
 	$(GO) vet ./...
@@ -32,6 +32,10 @@ fmt-check:
 
 test-host:
 	$(GO) test -count=1 -timeout 20m ./...
+
+# The nested modules (wasmapi, gadgets' WASM sources) that `go test ./...` does not reach.
+test-modules:
+	@scripts/test-modules.sh
 
 test-fuzz:
 	@scripts/fuzz.sh 10s

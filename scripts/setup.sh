@@ -8,7 +8,7 @@ set -euo pipefail
 
 want=(clang-19 llvm-19 bpftool libbpf-dev docker-registry apache2-utils runc busybox-static git make)
 if [[ "${1:-}" == "--vm" ]]; then
-	want+=(qemu-system-x86 cpio busybox-static)
+	want+=(qemu-system-x86 cpio busybox-static xz-utils)
 fi
 
 missing=()
@@ -32,6 +32,8 @@ if [[ $(id -u) -eq 0 ]]; then
 	mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
 	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+	# The BPF LSM probe reads the list of active LSMs from securityfs.
+	mountpoint -q /sys/kernel/security || mount -t securityfs securityfs /sys/kernel/security 2>/dev/null || true
 fi
 
 # Go tools the tests use, built into the project's own bin directory (no global install).

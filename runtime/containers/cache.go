@@ -67,6 +67,9 @@ type Cache struct {
 	roots     []stateRoot
 
 	snap atomic.Pointer[snapshot]
+	// neg holds mount namespaces known not to be containers (uint64 → struct{}). Kept apart
+	// from the snapshot so that many of them do not make every snapshot copy longer.
+	neg sync.Map
 
 	mu        sync.Mutex // serialises writers and event delivery
 	metaByID  map[string]*meta
@@ -99,8 +102,7 @@ type subscriber struct {
 	fn  func(Event)
 }
 
-// snapshot is the read side: replaced as a whole on every change. A nil value in byMntns is a
-// cached negative answer ("this namespace is not a container").
+// snapshot is the read side: replaced as a whole on every change.
 type snapshot struct {
 	byMntns  map[uint64]*Container
 	byCgroup map[uint64]*Container
@@ -223,6 +225,9 @@ func (c *Cache) Lookup(mntns uint64) *Container {
 	}
 	if ct, ok := c.snap.Load().byMntns[mntns]; ok {
 		return ct
+	}
+	if _, no := c.neg.Load(mntns); no {
+		return nil
 	}
 	return c.lazy(mntns)
 }
@@ -369,6 +374,7 @@ func (c *Cache) putLocked(ct *Container) {
 		}
 	}
 	ct.encode()
+	c.neg.Delete(ct.MntNS) // a namespace first seen as "not a container" may become one
 	if t := c.timers[ct.MntNS]; t != nil && !ct.Stopped {
 		t.Stop()
 		delete(c.timers, ct.MntNS)
@@ -560,6 +566,9 @@ func (c *Cache) lazy(mntns uint64) *Container {
 	if ct, ok := c.snap.Load().byMntns[mntns]; ok {
 		return ct
 	}
+	if _, no := c.neg.Load(mntns); no {
+		return nil
+	}
 	pid := ""
 	if pids, err := listPids(); err == nil {
 		for _, p := range pids {
@@ -584,6 +593,6 @@ func (c *Cache) lazy(mntns uint64) *Container {
 			return c.snap.Load().byMntns[mntns]
 		}
 	}
-	c.updateLocked(func(s *snapshot) { s.byMntns[mntns] = nil })
+	c.neg.Store(mntns, struct{}{})
 	return nil
 }

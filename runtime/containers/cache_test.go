@@ -122,7 +122,7 @@ func TestCacheWithRunc(t *testing.T) {
 		if c.Lookup(bogus) != nil {
 			t.Fatal("bogus namespace attributed")
 		}
-		if ct, cached := c.snap.Load().byMntns[bogus]; !cached || ct != nil {
+		if _, cached := c.neg.Load(uint64(bogus)); !cached {
 			t.Fatal("negative answer not cached")
 		}
 	})

@@ -145,3 +145,20 @@ func BenchmarkEnrichHost(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLazyMiss measures the one-time cost of a mount namespace never seen before that is
+// not a container: a walk of /proc, the state roots read again, a negative entry cached.
+func BenchmarkLazyMiss(b *testing.B) {
+	c, err := New(b.Context(), Options{NoDefaultRoots: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ns := uint64(1 << 42)
+	for b.Loop() {
+		ns++
+		if c.Lookup(ns) != nil {
+			b.Fatal("attributed")
+		}
+	}
+}

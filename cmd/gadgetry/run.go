@@ -90,7 +90,7 @@ func runGadget(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := slog.New(warningHandler{w: cmd.ErrOrStderr()})
 	rt := runtime.New(runtime.Options{Source: runSource(ociF), Logger: logger})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -115,6 +115,9 @@ func runGadget(cmd *cobra.Command, args []string) error {
 		}
 		desc += " (" + p.TypeName() + ")"
 		values[p.Key] = pfs.String(p.Key, p.Default, desc)
+		if p.Kind == datasource.KindBool {
+			pfs.Lookup(p.Key).NoOptDefVal = "true" // --flag alone means true
+		}
 	}
 	fs.AddFlagSet(pfs)
 	if err := fs.Parse(args); err != nil {
@@ -278,13 +281,38 @@ func (o *cliOutput) summary(s runtime.Summary) {
 		if len(lost) > 0 {
 			fmt.Fprintf(o.errw, "summary: %s\n", strings.Join(lost, "; "))
 		}
-		for _, p := range s.SkippedPrograms {
-			fmt.Fprintf(o.errw, "summary: skipped optional program %s\n", p)
-		}
-		return
+		return // skipped programs were warned about when skipped
 	}
 	if len(o.writers) > 0 {
 		_ = o.writers[0].WriteSummary(s)
 		_ = o.writers[0].Flush()
 	}
 }
+
+// warningHandler prints the runtime's warnings as "warning: msg (key=value ...)" lines.
+type warningHandler struct {
+	w     io.Writer
+	attrs []slog.Attr
+}
+
+func (h warningHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+
+func (h warningHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString("warning: " + r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "reason" {
+			b.WriteString(": " + a.Value.String())
+		}
+		return true
+	})
+	b.WriteByte('\n')
+	_, err := io.WriteString(h.w, b.String())
+	return err
+}
+
+func (h warningHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return warningHandler{w: h.w, attrs: append(h.attrs[:len(h.attrs):len(h.attrs)], as...)}
+}
+
+func (h warningHandler) WithGroup(string) slog.Handler { return h }

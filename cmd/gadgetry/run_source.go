@@ -9,21 +9,24 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gadgetry/gadgetry/gadgets/catalogue"
 	"github.com/gadgetry/gadgetry/oci"
 	"github.com/gadgetry/gadgetry/runtime"
 )
 
 // runSource resolves REF for `gadgetry run`: a path ending in .o is a bare eBPF object (the way
 // a gadget author tries a build; a gadget.yaml next to it is its metadata); anything else goes
-// to oci.Resolver (catalogue → local store → registry, by --pull).
-//
-// TODO(integrator): pass the embedded catalogue to resolver() (it takes nil here).
+// to oci.Resolver (the embedded catalogue → local store → registry, by --pull).
 func runSource(flags *ociFlags) runtime.Source {
 	return runtime.SourceFunc(func(ctx context.Context, ref string, pull runtime.PullPolicy, arch string) (*oci.Gadget, error) {
 		if strings.HasSuffix(ref, ".o") {
 			return objectFile(ref, arch)
 		}
-		res, err := flags.resolver(nil)
+		cat, err := catalogue.Open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		res, err := flags.resolver(cat)
 		if err != nil {
 			return nil, err
 		}

@@ -130,7 +130,7 @@ func Attach(kind Kind, target string, prog *ebpf.Program) (link.Link, error) {
 			l, err = link.Kretprobe(target, prog, nil)
 		}
 		if err != nil && (errors.Is(err, unix.ENOENT) || errors.Is(err, ebpf.ErrNotSupported)) && !kprobesAvailable() {
-			err = fmt.Errorf("%w: %v", ErrKernelLacks, err)
+			err = lacks{err}
 		}
 	case Uprobe, Uretprobe:
 		path, sym, ok := strings.Cut(target, ":")
@@ -153,6 +153,13 @@ func Attach(kind Kind, target string, prog *ebpf.Program) (link.Link, error) {
 	}
 	return l, err
 }
+
+// lacks marks err as "the kernel lacks this" while keeping its cause.
+type lacks struct{ err error }
+
+func (l lacks) Error() string        { return l.err.Error() }
+func (l lacks) Unwrap() error        { return l.err }
+func (l lacks) Is(target error) bool { return target == ErrKernelLacks }
 
 // kprobesAvailable checks for the kprobe PMU or tracefs kprobe_events.
 func kprobesAvailable() bool {

@@ -128,11 +128,14 @@ for c in empty excluding excluding-raw all; do
 	all) hold "$WORK/traceloop.o" ;;
 	esac
 	"$WORK/getpid"
-	# The programs of this holder: their lines in bpftool's listing carry its pid.
-	bpftool prog show | awk -v pid="($HOLD_PID)" '
-		/^[0-9]+: / { name = ""; for (i = 1; i < NF; i++) if ($i == "name") name = $(i+1)
-			rt = ""; rc = ""; for (i = 1; i < NF; i++) { if ($i == "run_time_ns") rt = $(i+1); if ($i == "run_cnt") rc = $(i+1) } }
-		index($0, pid) && name != "" && rc > 0 { cost[name ~ /enter/ ? "enter" : "exit"] = sprintf("%.1f", rt / rc) }
+	# The programs of this holder: the newest ones with these names (bpftool here cannot show
+	# the owning pid); a tracer program's cost is on its first line.
+	bpftool prog show | awk '
+		/^[0-9]+: / && / name (empty_enter|empty_exit|traceloop_sys_enter|traceloop_sys_exit) / {
+			rt = 0; rc = 0
+			for (i = 1; i < NF; i++) { if ($i == "run_time_ns") rt = $(i+1); if ($i == "run_cnt") rc = $(i+1) }
+			if (rc > 0) cost[/_enter / ? "enter" : "exit"] = sprintf("%.1f", rt / rc)
+		}
 		END { printf "| '"$c"' | %s | %s |\n", cost["enter"], cost["exit"] }'
 	release
 done

@@ -1,4 +1,4 @@
-// Command benchhold loads an eBPF object, attaches its raw_tracepoint programs and holds them
+// Command benchhold loads an eBPF object, attaches its raw_tracepoint and tp_btf programs and holds them
 // until its standard input closes, draining the traceloop ring buffer (if any) the way the
 // runtime does: on a timer, discarding the records. bench/traceloop.sh uses it to measure the
 // cost of traceloop (and of empty programs) on a syscall-heavy workload before the runtime can
@@ -76,13 +76,16 @@ func run(obj, syscalls string) error {
 		defer rd.Close()
 	}
 	for name, p := range spec.Programs {
-		tp, ok := strings.CutPrefix(p.SectionName, "raw_tracepoint/")
-		if !ok {
+		var l link.Link
+		if tp, ok := strings.CutPrefix(p.SectionName, "raw_tracepoint/"); ok {
+			l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: tp, Program: coll.Programs[name]})
+		} else if strings.HasPrefix(p.SectionName, "tp_btf/") {
+			l, err = link.AttachTracing(link.TracingOptions{Program: coll.Programs[name]})
+		} else {
 			continue
 		}
-		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: tp, Program: coll.Programs[name]})
 		if err != nil {
-			return fmt.Errorf("attaching %s to %s: %w", name, tp, err)
+			return fmt.Errorf("attaching %s (%s): %w", name, p.SectionName, err)
 		}
 		defer l.Close()
 	}

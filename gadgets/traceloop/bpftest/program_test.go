@@ -166,12 +166,37 @@ func requireKernel(t *testing.T) {
 	}
 }
 
+// variant is one way to build program.bpf.c.
+type variant struct {
+	name   string
+	cflags []string
+}
+
+// variants: the default object (sys_exit as tp_btf) and the one for kernels without
+// BTF-enabled tracepoints (sys_exit as a plain raw tracepoint).
+var variants = []variant{{"tp_btf-exit", nil}, {"raw-exit", []string{"-DTRACELOOP_RAW_EXIT"}}}
+
+// forEachVariant runs fn as a subtest per variant, with the variant's object built.
+func forEachVariant(t *testing.T, fn func(t *testing.T, spec *ebpf.CollectionSpec)) {
+	requireKernel(t)
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			if v.cflags == nil {
+				if _, err := btf.LoadKernelSpec(); err != nil {
+					t.Skipf("kernel without BTF, tp_btf programs cannot attach: %v", err)
+				}
+			}
+			fn(t, buildObject(t, v.cflags...))
+		})
+	}
+}
+
 // buildObject compiles program.bpf.c the way the gadget build does and returns its spec.
-func buildObject(t *testing.T) *ebpf.CollectionSpec {
+func buildObject(t *testing.T, cflags ...string) *ebpf.CollectionSpec {
 	t.Helper()
 	obj := filepath.Join(t.TempDir(), "program.o")
-	cmd := exec.Command("clang-19", "-target", "bpf", "-D__TARGET_ARCH_x86", "-O2", "-g",
-		"-I../../include", "-c", "../program.bpf.c", "-o", obj)
+	args := append([]string{"-target", "bpf", "-D__TARGET_ARCH_x86", "-O2", "-g", "-I../../include"}, cflags...)
+	cmd := exec.Command("clang-19", append(args, "-c", "../program.bpf.c", "-o", obj)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("compiling program.bpf.c: %v\n%s", err, out)
 	}
@@ -246,12 +271,17 @@ func start(t *testing.T, spec *ebpf.CollectionSpec, filter []uint32, dec map[uin
 	if tr.reader, err = ringbuf.NewReader(coll.Maps["events"]); err != nil {
 		t.Fatalf("opening the events ring buffer: %v", err)
 	}
-	for _, p := range []struct{ prog, tp string }{
-		{"traceloop_sys_enter", "sys_enter"}, {"traceloop_sys_exit", "sys_exit"},
-	} {
-		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: p.tp, Program: coll.Programs[p.prog]})
+	for _, name := range []string{"traceloop_sys_enter", "traceloop_sys_exit"} {
+		p := spec.Programs[name]
+		var l link.Link
+		var err error
+		if tp, ok := strings.CutPrefix(p.SectionName, "raw_tracepoint/"); ok {
+			l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: tp, Program: coll.Programs[name]})
+		} else {
+			l, err = link.AttachTracing(link.TracingOptions{Program: coll.Programs[name]})
+		}
 		if err != nil {
-			t.Fatalf("attaching %s to raw tracepoint %s: %v", p.prog, p.tp, err)
+			t.Fatalf("attaching %s (%s): %v", name, p.SectionName, err)
 		}
 		tr.links = append(tr.links, l)
 	}
@@ -362,59 +392,59 @@ func TestRecordLayout(t *testing.T) {
 // openat,write a child doing openat, write, close, openat, read, close and a failing openat
 // shows exactly its three openat and its write, with paths, byte counts and ENOENT.
 func TestFilteredKnownSyscalls(t *testing.T) {
-	requireKernel(t)
-	spec := buildObject(t)
-	nrs := syscallNumbers(t, "openat", "write", "exit_group")
-	tid, run := runChild(t, "known")
-	tr := start(t, spec, []uint32{nrs["openat"], nrs["write"]}, map[uint32]decode{
-		nrs["openat"]:     {Str0Arg: 2},
-		nrs["exit_group"]: {Flags: decodeNoReturn},
+	forEachVariant(t, func(t *testing.T, spec *ebpf.CollectionSpec) {
+		nrs := syscallNumbers(t, "openat", "write", "exit_group")
+		tid, run := runChild(t, "known")
+		tr := start(t, spec, []uint32{nrs["openat"], nrs["write"]}, map[uint32]decode{
+			nrs["openat"]:     {Str0Arg: 2},
+			nrs["exit_group"]: {Flags: decodeNoReturn},
+		})
+		run()
+		var mine []record
+		for _, r := range tr.drain(t) {
+			if r.Tid == tid {
+				mine = append(mine, r)
+			}
+		}
+		name := map[uint64]string{uint64(nrs["openat"]): "openat", uint64(nrs["write"]): "write"}
+		var got []string
+		for _, r := range mine {
+			n, ok := name[r.Syscall]
+			if !ok {
+				n = fmt.Sprintf("syscall#%d", r.Syscall)
+			}
+			got = append(got, fmt.Sprintf("%s(%q, %d) = %d errno %d", n, cstr(r.Str0[:]), r.Args[2], r.Ret, r.Errno))
+		}
+		if len(mine) != 4 {
+			t.Fatalf("want 4 records (openat, write, openat, openat) from thread %d, got %d:\n%s", tid, len(mine), strings.Join(got, "\n"))
+		}
+		check := func(i int, sc string, pathSuffix string, wantRet int64, wantErrno uint32) {
+			r := mine[i]
+			if name[r.Syscall] != sc || !strings.HasSuffix(cstr(r.Str0[:]), pathSuffix) ||
+				(wantRet != -2 && r.Ret != wantRet) || r.Errno != wantErrno {
+				t.Errorf("record %d: got %s, want %s on ...%s returning %d with errno %d", i, got[i], sc, pathSuffix, wantRet, wantErrno)
+			}
+		}
+		// -2 as wantRet: any non-negative fd.
+		check(0, "openat", "/traceloop-data", -2, 0)
+		check(1, "write", "", 15, 0)
+		check(2, "openat", "/traceloop-data", -2, 0)
+		check(3, "openat", "/does-not-exist", -int64(syscall.ENOENT), uint32(syscall.ENOENT))
+		if mine[1].Args[2] != 15 {
+			t.Errorf("write count argument: got %d, want 15", mine[1].Args[2])
+		}
+		if int64(mine[1].Args[0]) != mine[0].Ret {
+			t.Errorf("write went to fd %d, openat returned %d", mine[1].Args[0], mine[0].Ret)
+		}
+		for i, r := range mine {
+			if r.Pid == 0 || cstr(r.Comm[:]) == "" || r.Timestamp == 0 {
+				t.Errorf("record %d lacks process data or timestamp: %+v", i, r)
+			}
+			if i > 0 && r.Timestamp < mine[i-1].Timestamp {
+				t.Errorf("record %d entered before record %d", i, i-1)
+			}
+		}
 	})
-	run()
-	var mine []record
-	for _, r := range tr.drain(t) {
-		if r.Tid == tid {
-			mine = append(mine, r)
-		}
-	}
-	name := map[uint64]string{uint64(nrs["openat"]): "openat", uint64(nrs["write"]): "write"}
-	var got []string
-	for _, r := range mine {
-		n, ok := name[r.Syscall]
-		if !ok {
-			n = fmt.Sprintf("syscall#%d", r.Syscall)
-		}
-		got = append(got, fmt.Sprintf("%s(%q, %d) = %d errno %d", n, cstr(r.Str0[:]), r.Args[2], r.Ret, r.Errno))
-	}
-	if len(mine) != 4 {
-		t.Fatalf("want 4 records (openat, write, openat, openat) from thread %d, got %d:\n%s", tid, len(mine), strings.Join(got, "\n"))
-	}
-	check := func(i int, sc string, pathSuffix string, wantRet int64, wantErrno uint32) {
-		r := mine[i]
-		if name[r.Syscall] != sc || !strings.HasSuffix(cstr(r.Str0[:]), pathSuffix) ||
-			(wantRet != -2 && r.Ret != wantRet) || r.Errno != wantErrno {
-			t.Errorf("record %d: got %s, want %s on ...%s returning %d with errno %d", i, got[i], sc, pathSuffix, wantRet, wantErrno)
-		}
-	}
-	// -2 as wantRet: any non-negative fd.
-	check(0, "openat", "/traceloop-data", -2, 0)
-	check(1, "write", "", 15, 0)
-	check(2, "openat", "/traceloop-data", -2, 0)
-	check(3, "openat", "/does-not-exist", -int64(syscall.ENOENT), uint32(syscall.ENOENT))
-	if mine[1].Args[2] != 15 {
-		t.Errorf("write count argument: got %d, want 15", mine[1].Args[2])
-	}
-	if int64(mine[1].Args[0]) != mine[0].Ret {
-		t.Errorf("write went to fd %d, openat returned %d", mine[1].Args[0], mine[0].Ret)
-	}
-	for i, r := range mine {
-		if r.Pid == 0 || cstr(r.Comm[:]) == "" || r.Timestamp == 0 {
-			t.Errorf("record %d lacks process data or timestamp: %+v", i, r)
-		}
-		if i > 0 && r.Timestamp < mine[i-1].Timestamp {
-			t.Errorf("record %d entered before record %d", i, i-1)
-		}
-	}
 }
 
 // TestFilterAppliesFromFirstRecord proves that the filter is in place before the programs
@@ -422,107 +452,107 @@ func TestFilteredKnownSyscalls(t *testing.T) {
 // machine, is one of the selected syscalls, although this test and everything else running keep
 // making other syscalls.
 func TestFilterAppliesFromFirstRecord(t *testing.T) {
-	requireKernel(t)
-	spec := buildObject(t)
-	nrs := syscallNumbers(t, "openat", "write")
-	tr := start(t, spec, []uint32{nrs["write"]}, nil)
-	// Right after attach: unselected syscalls from this thread, then one selected.
-	syscall.Getpid()
-	f, err := os.CreateTemp(t.TempDir(), "x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Write([]byte("marker"))
-	f.Close()
-	recs := tr.drain(t)
-	if len(recs) == 0 {
-		t.Fatal("no record at all: the write of this test was not recorded")
-	}
-	sawMine := false
-	for i, r := range recs {
-		if r.Syscall != uint64(nrs["write"]) {
-			t.Fatalf("record %d of %d is syscall %d from %s (pid %d): only write (%d) was selected",
-				i, len(recs), r.Syscall, cstr(r.Comm[:]), r.Pid, nrs["write"])
+	forEachVariant(t, func(t *testing.T, spec *ebpf.CollectionSpec) {
+		nrs := syscallNumbers(t, "openat", "write")
+		tr := start(t, spec, []uint32{nrs["write"]}, nil)
+		// Right after attach: unselected syscalls from this thread, then one selected.
+		syscall.Getpid()
+		f, err := os.CreateTemp(t.TempDir(), "x")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if int(r.Pid) == os.Getpid() && r.Ret == 6 {
-			sawMine = true
+		f.Write([]byte("marker"))
+		f.Close()
+		recs := tr.drain(t)
+		if len(recs) == 0 {
+			t.Fatal("no record at all: the write of this test was not recorded")
 		}
-	}
-	if !sawMine {
-		t.Error("the marker write of this test is missing")
-	}
+		sawMine := false
+		for i, r := range recs {
+			if r.Syscall != uint64(nrs["write"]) {
+				t.Fatalf("record %d of %d is syscall %d from %s (pid %d): only write (%d) was selected",
+					i, len(recs), r.Syscall, cstr(r.Comm[:]), r.Pid, nrs["write"])
+			}
+			if int(r.Pid) == os.Getpid() && r.Ret == 6 {
+				sawMine = true
+			}
+		}
+		if !sawMine {
+			t.Error("the marker write of this test is missing")
+		}
+	})
 }
 
 // TestNoFilterRecordsEverything checks the unfiltered mode: the child's getpid calls (never
 // selected in the other tests) are recorded, with their return value.
 func TestNoFilterRecordsEverything(t *testing.T) {
-	requireKernel(t)
-	spec := buildObject(t)
-	nrs := syscallNumbers(t, "getpid")
-	tid, run := runChild(t, "getpid")
-	tr := start(t, spec, nil, nil)
-	run()
-	n := 0
-	for _, r := range tr.drain(t) {
-		if r.Tid == tid && r.Syscall == uint64(nrs["getpid"]) {
-			n++
-			if r.Ret != int64(r.Pid) {
-				t.Errorf("getpid returned %d in the record, the process is %d", r.Ret, r.Pid)
+	forEachVariant(t, func(t *testing.T, spec *ebpf.CollectionSpec) {
+		nrs := syscallNumbers(t, "getpid")
+		tid, run := runChild(t, "getpid")
+		tr := start(t, spec, nil, nil)
+		run()
+		n := 0
+		for _, r := range tr.drain(t) {
+			if r.Tid == tid && r.Syscall == uint64(nrs["getpid"]) {
+				n++
+				if r.Ret != int64(r.Pid) {
+					t.Errorf("getpid returned %d in the record, the process is %d", r.Ret, r.Pid)
+				}
 			}
 		}
-	}
-	if n != 3 {
-		t.Errorf("want 3 getpid records from thread %d, got %d", tid, n)
-	}
+		if n != 3 {
+			t.Errorf("want 3 getpid records from thread %d, got %d", tid, n)
+		}
+	})
 }
 
 // TestDecodedArguments checks strings read on exit (both of renameat), on entry (execve, also
 // when it succeeds and the caller's memory is gone) and socket addresses (connect).
 func TestDecodedArguments(t *testing.T) {
-	requireKernel(t)
-	spec := buildObject(t)
-	nrs := syscallNumbers(t, "connect", "renameat", "execve")
-	tid, run := runChild(t, "decode")
-	tr := start(t, spec, []uint32{nrs["connect"], nrs["renameat"], nrs["execve"]}, map[uint32]decode{
-		nrs["connect"]:  {SockaddrArg: 2},
-		nrs["renameat"]: {Str0Arg: 2, Str1Arg: 4},
-		nrs["execve"]:   {Str0Arg: 1, Flags: decodeStrAtEnter},
-	})
-	run()
-	var connect, rename, failedExec, exec []record
-	for _, r := range tr.drain(t) {
-		switch {
-		case r.Tid == tid && r.Syscall == uint64(nrs["connect"]):
-			connect = append(connect, r)
-		case r.Tid == tid && r.Syscall == uint64(nrs["renameat"]):
-			rename = append(rename, r)
-		case r.Tid == tid && r.Syscall == uint64(nrs["execve"]):
-			failedExec = append(failedExec, r)
-		case r.Syscall == uint64(nrs["execve"]) && r.ParentTid == tid:
-			exec = append(exec, r)
+	forEachVariant(t, func(t *testing.T, spec *ebpf.CollectionSpec) {
+		nrs := syscallNumbers(t, "connect", "renameat", "execve")
+		tid, run := runChild(t, "decode")
+		tr := start(t, spec, []uint32{nrs["connect"], nrs["renameat"], nrs["execve"]}, map[uint32]decode{
+			nrs["connect"]:  {SockaddrArg: 2},
+			nrs["renameat"]: {Str0Arg: 2, Str1Arg: 4},
+			nrs["execve"]:   {Str0Arg: 1, Flags: decodeStrAtEnter},
+		})
+		run()
+		var connect, rename, failedExec, exec []record
+		for _, r := range tr.drain(t) {
+			switch {
+			case r.Tid == tid && r.Syscall == uint64(nrs["connect"]):
+				connect = append(connect, r)
+			case r.Tid == tid && r.Syscall == uint64(nrs["renameat"]):
+				rename = append(rename, r)
+			case r.Tid == tid && r.Syscall == uint64(nrs["execve"]):
+				failedExec = append(failedExec, r)
+			case r.Syscall == uint64(nrs["execve"]) && r.ParentTid == tid:
+				exec = append(exec, r)
+			}
 		}
-	}
-	if len(connect) != 1 || len(rename) != 1 || len(failedExec) != 1 || len(exec) != 1 {
-		t.Fatalf("want one connect, renameat, failed execve and execve of the child, got %d, %d, %d, %d",
-			len(connect), len(rename), len(failedExec), len(exec))
-	}
-	sa := connect[0].Sockaddr
-	if fam := binary.LittleEndian.Uint16(sa[0:]); fam != syscall.AF_INET {
-		t.Errorf("connect sockaddr family %d, want AF_INET", fam)
-	}
-	if port := binary.BigEndian.Uint16(sa[2:]); port != 1 || !bytes.Equal(sa[4:8], []byte{127, 0, 0, 1}) {
-		t.Errorf("connect sockaddr is %d.%d.%d.%d:%d, want 127.0.0.1:1", sa[4], sa[5], sa[6], sa[7], port)
-	}
-	if connect[0].Errno != uint32(syscall.ECONNREFUSED) {
-		t.Errorf("connect errno %d, want ECONNREFUSED", connect[0].Errno)
-	}
-	if a, b := cstr(rename[0].Str0[:]), cstr(rename[0].Str1[:]); !strings.HasSuffix(a, "/old") || !strings.HasSuffix(b, "/new") || rename[0].Errno != uint32(syscall.ENOENT) {
-		t.Errorf("renameat(%q, %q) errno %d, want .../old, .../new, ENOENT", a, b, rename[0].Errno)
-	}
-	if p := cstr(failedExec[0].Str0[:]); p != "/nonexistent/traceloop-prog" || failedExec[0].Errno != uint32(syscall.ENOENT) {
-		t.Errorf("failed execve(%q) errno %d", p, failedExec[0].Errno)
-	}
-	if p := cstr(exec[0].Str0[:]); p != "/bin/true" || exec[0].Ret != 0 || cstr(exec[0].Comm[:]) != "true" {
-		t.Errorf("execve(%q) = %d by %q, want /bin/true = 0 by true", p, exec[0].Ret, cstr(exec[0].Comm[:]))
-	}
+		if len(connect) != 1 || len(rename) != 1 || len(failedExec) != 1 || len(exec) != 1 {
+			t.Fatalf("want one connect, renameat, failed execve and execve of the child, got %d, %d, %d, %d",
+				len(connect), len(rename), len(failedExec), len(exec))
+		}
+		sa := connect[0].Sockaddr
+		if fam := binary.LittleEndian.Uint16(sa[0:]); fam != syscall.AF_INET {
+			t.Errorf("connect sockaddr family %d, want AF_INET", fam)
+		}
+		if port := binary.BigEndian.Uint16(sa[2:]); port != 1 || !bytes.Equal(sa[4:8], []byte{127, 0, 0, 1}) {
+			t.Errorf("connect sockaddr is %d.%d.%d.%d:%d, want 127.0.0.1:1", sa[4], sa[5], sa[6], sa[7], port)
+		}
+		if connect[0].Errno != uint32(syscall.ECONNREFUSED) {
+			t.Errorf("connect errno %d, want ECONNREFUSED", connect[0].Errno)
+		}
+		if a, b := cstr(rename[0].Str0[:]), cstr(rename[0].Str1[:]); !strings.HasSuffix(a, "/old") || !strings.HasSuffix(b, "/new") || rename[0].Errno != uint32(syscall.ENOENT) {
+			t.Errorf("renameat(%q, %q) errno %d, want .../old, .../new, ENOENT", a, b, rename[0].Errno)
+		}
+		if p := cstr(failedExec[0].Str0[:]); p != "/nonexistent/traceloop-prog" || failedExec[0].Errno != uint32(syscall.ENOENT) {
+			t.Errorf("failed execve(%q) errno %d", p, failedExec[0].Errno)
+		}
+		if p := cstr(exec[0].Str0[:]); p != "/bin/true" || exec[0].Ret != 0 || cstr(exec[0].Comm[:]) != "true" {
+			t.Errorf("execve(%q) = %d by %q, want /bin/true = 0 by true", p, exec[0].Ret, cstr(exec[0].Comm[:]))
+		}
+	})
 }

@@ -508,8 +508,11 @@ func (c *Cache) scanProc(ctx context.Context) error {
 			seen[ns] = true
 			continue
 		}
-		if c.resolvePidLocked(p, ns) {
-			seen[ns] = true
+		seen[ns] = true
+		if !c.resolvePidLocked(p, ns) {
+			// Not a container (a service's private namespace, another tool's unshare). If it
+			// is a container being created, its state file will replace this answer.
+			c.neg.Store(ns, struct{}{})
 		}
 	}
 	return nil

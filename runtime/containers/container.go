@@ -24,7 +24,8 @@ type Container struct {
 	CgroupID uint64
 	// K8s holds Kubernetes metadata, empty outside Kubernetes.
 	K8s K8s
-	// Annotations are the OCI annotations of the container's bundle, when read.
+	// Annotations are the OCI annotations of the container's bundle, when read. Shared
+	// between snapshots: do not modify.
 	Annotations map[string]string
 	// Stopped is true once the runtime removed the container; the cache keeps it a little
 	// longer (Options.Linger) so late events are still attributed.

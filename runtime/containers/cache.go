@@ -352,8 +352,8 @@ func (c *Cache) putLocked(ct *Container) {
 		return
 	}
 	old := c.snap.Load().byMntns[ct.MntNS]
-	if old != nil {
-		// Keep what the older entry knew and the newer one does not.
+	if old != nil && old.ID == ct.ID {
+		// The same container: keep what the older entry knew and the newer one does not.
 		if ct.CgroupID == 0 {
 			ct.CgroupID = old.CgroupID
 		}
@@ -369,7 +369,7 @@ func (c *Cache) putLocked(ct *Container) {
 		if ct.Runtime == "" {
 			ct.Runtime = old.Runtime
 		}
-		if !ct.Stopped && equalContainers(old, ct) {
+		if equalContainers(old, ct) {
 			return
 		}
 	}
@@ -412,7 +412,8 @@ func equalContainers(a, b *Container) bool {
 func (c *Cache) learnMetaLocked(m *meta) {
 	c.metaByID[m.id] = m
 	mntns := c.mntnsByID[m.id]
-	if m.pid > 0 {
+	if m.pid > 0 && (m.pidStart == 0 || procStartTime(strconv.Itoa(m.pid)) == m.pidStart) {
+		// (A different start time means the init died and its pid was reused.)
 		pid := strconv.Itoa(m.pid)
 		if ns, err := readMntNS(pid); err == nil {
 			mntns = ns

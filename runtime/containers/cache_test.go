@@ -267,3 +267,13 @@ func TestRootCreatedLater(t *testing.T) {
 		t.Fatalf("container in a late root: %+v", got)
 	}
 }
+
+func TestProcStartTime(t *testing.T) {
+	self := strconv.Itoa(os.Getpid())
+	if procStartTime(self) == 0 {
+		t.Fatal("no start time for this process")
+	}
+	if procStartTime("999999999") != 0 {
+		t.Fatal("start time for a missing process")
+	}
+}

@@ -61,6 +61,7 @@ func (c *Container) encode() {
 type meta struct {
 	id, runtime, image, hostname, name string
 	pid                                int
+	pidStart                           uint64 // the init's start time (clock ticks), 0 if unknown
 	cgroupPath                         string
 	cgroupID                           uint64
 	k8s                                K8s

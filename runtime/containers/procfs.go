@@ -134,3 +134,24 @@ func listPids() ([]string, error) {
 	}
 	return out, nil
 }
+
+// procStartTime returns field 22 of /proc/<pid>/stat (start time in clock ticks since boot),
+// or 0 when the process is gone.
+func procStartTime(pid string) uint64 {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces and parentheses: fields count from the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state), so field 22 is f[19].
+	if len(f) < 20 {
+		return 0
+	}
+	v, _ := strconv.ParseUint(f[19], 10, 64)
+	return v
+}

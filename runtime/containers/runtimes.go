@@ -80,6 +80,7 @@ func (r stateRoot) readState(dir string) (*meta, error) {
 type runcStateFile struct {
 	ID     string `json:"id"`
 	Pid    int    `json:"init_process_pid"`
+	Start  uint64 `json:"init_process_start"`
 	Config struct {
 		Labels   []string `json:"labels"`
 		Hostname string   `json:"hostname"`
@@ -99,7 +100,7 @@ func readRuncState(dir, runtime string) (*meta, error) {
 	if st.ID == "" {
 		st.ID = filepath.Base(dir)
 	}
-	m := &meta{id: st.ID, pid: st.Pid, hostname: st.Config.Hostname, runtime: runtime}
+	m := &meta{id: st.ID, pid: st.Pid, pidStart: st.Start, hostname: st.Config.Hostname, runtime: runtime}
 	// runc stores the bundle's annotations as "key=value" labels, plus "bundle=<dir>".
 	ann := map[string]string{}
 	for _, l := range st.Config.Labels {

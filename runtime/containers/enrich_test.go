@@ -95,6 +95,10 @@ func TestEnrichment(t *testing.T) {
 		}
 	}
 
+	if c.ShouldDiscard(sel, ns) || !c.ShouldDiscard(sel, c.HostMntNS()) || c.ShouldDiscard(Selector{}, c.HostMntNS()) {
+		t.Error("ShouldDiscard disagrees with the selector")
+	}
+
 	if err := AddEnrichment(datasource.New("x", datasource.TypeSingle, 0), c); !errors.Is(err, ErrNoMntnsField) {
 		t.Fatalf("no mntns field: %v", err)
 	}

@@ -93,3 +93,10 @@ func (s Selector) String() string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// ShouldDiscard reports whether events of mount namespace mntns are outside sel: what the
+// WASM host function shouldDiscardMntnsID answers. Host events are discarded only when
+// sel.Filters().
+func (c *Cache) ShouldDiscard(sel Selector, mntns uint64) bool {
+	return sel.Filters() && !sel.Match(c.Lookup(mntns))
+}

@@ -2,7 +2,6 @@ package containers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -40,6 +39,7 @@ const (
 	EventRemove
 )
 
+// String returns "add", "update" or "remove".
 func (t EventType) String() string {
 	switch t {
 	case EventAdd:
@@ -107,9 +107,6 @@ type snapshot struct {
 	byMntns  map[uint64]*Container
 	byCgroup map[uint64]*Container
 }
-
-// ErrClosed is returned by operations on a closed Cache.
-var ErrClosed = errors.New("container cache closed")
 
 // New builds a cache: it starts watching the runtimes' state directories, reads them, then scans
 // /proc once for processes in other mount namespaces. ctx bounds the initial scan only.

@@ -36,10 +36,14 @@ type Container struct {
 
 // K8s is the Kubernetes identity of a container.
 type K8s struct {
+	// Namespace is the pod's namespace.
 	Namespace string
-	Pod       string
+	// Pod is the pod's name.
+	Pod string
+	// Container is the container's name in the pod spec.
 	Container string
-	PodUID    string
+	// PodUID is the pod's UID, from annotations or the kubepods cgroup path.
+	PodUID string
 	// Sandbox is true for the pod's sandbox ("pause") container.
 	Sandbox bool
 }

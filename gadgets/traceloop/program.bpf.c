@@ -121,8 +121,8 @@ struct {
 GADGET_TRACER_MAP(events, 1024 * 1024 * 4);
 GADGET_TRACER(traceloop, events, syscall_record);
 
-/* arm64 register layout, as a CO-RE flavor (this file builds against an x86-64 vmlinux.h too). */
-struct pt_regs___arm64 {
+/* arm64 register layout, as a CO-RE flavor: the arm64 object is built against the x86-64 vmlinux.h. */
+struct pt_regs___tl_arm64 {
 	__u64 regs[31];
 	__s32 syscallno;
 } __attribute__((preserve_access_index));
@@ -138,7 +138,7 @@ static __always_inline bool syscall_selected(__u32 nr)
 static __always_inline void read_args(__u64 *args, void *regs)
 {
 #if defined(__TARGET_ARCH_arm64)
-	struct pt_regs___arm64 *u = regs;
+	struct pt_regs___tl_arm64 *u = regs;
 	for (int i = 0; i < 6; i++)
 		args[i] = BPF_CORE_READ(u, regs[i]);
 #else
@@ -154,14 +154,16 @@ static __always_inline void read_args(__u64 *args, void *regs)
 #endif
 }
 
+#ifdef TRACELOOP_RAW_EXIT
 static __always_inline __u32 regs_syscall_nr(void *regs)
 {
 #if defined(__TARGET_ARCH_arm64)
-	return BPF_CORE_READ((struct pt_regs___arm64 *)regs, syscallno);
+	return BPF_CORE_READ((struct pt_regs___tl_arm64 *)regs, syscallno);
 #else
 	return BPF_CORE_READ((struct pt_regs *)regs, orig_ax);
 #endif
 }
+#endif
 
 static __always_inline bool any_process_filter(void)
 {
@@ -328,7 +330,7 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(traceloop_sys_exit, struct pt_regs *regs, long ret)
 {
 #if defined(__TARGET_ARCH_arm64)
-	__u32 nr = regs->syscallno;
+	__u32 nr = ((struct pt_regs___tl_arm64 *)regs)->syscallno;
 #else
 	__u32 nr = regs->orig_ax;
 #endif

@@ -1,0 +1,274 @@
+// The WASM module of the traceloop gadget. It turns --syscall-filters into the kernel-side
+// filter (syscall_filter map, filter_syscalls constant), fills the argument-decoding table
+// (syscall_decode), adds a formatted `args` field to every record, and implements the flight
+// recorder: unless --stream is set, records are kept (the last --max-records per container)
+// instead of printed, and printed ordered by time when the run stops.
+package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+
+	"github.com/gadgetry/gadgetry/gadgets/traceloop/go/decode"
+	"github.com/gadgetry/gadgetry/gadgets/traceloop/go/filter"
+	"github.com/gadgetry/gadgetry/gadgets/traceloop/go/recorder"
+	"github.com/gadgetry/gadgetry/wasmapi"
+)
+
+// maxSyscallNr bounds the syscall numbers asked of the host (MAX_SYSCALLS in program.bpf.c).
+const maxSyscallNr = 1024
+
+type gadget struct {
+	nrs    []uint32 // selected syscalls, nil = all
+	stream bool
+	rec    *recorder.Recorder[*snapshot]
+	ds     wasmapi.DataSource
+	fields []field
+	byName map[string]wasmapi.Field
+	args   wasmapi.Field
+	names  map[uint64]string // syscall number → name, filled lazily
+	replay bool              // true while Stop emits the recorded events
+}
+
+// field is one field of the record the recorder copies.
+type field struct {
+	name string
+	kind wasmapi.FieldKind
+	f    wasmapi.Field
+}
+
+// recordFields are the fields of struct syscall_record the recorder keeps, with their kinds.
+var recordFields = []struct {
+	name string
+	kind wasmapi.FieldKind
+}{
+	{"timestamp_raw", wasmapi.KindUint64},
+	{"proc.comm", wasmapi.KindString}, {"proc.pid", wasmapi.KindUint32},
+	{"proc.tid", wasmapi.KindUint32}, {"proc.mntns_id", wasmapi.KindUint64},
+	{"proc.creds.uid", wasmapi.KindUint32}, {"proc.creds.gid", wasmapi.KindUint32},
+	{"proc.parent.comm", wasmapi.KindString}, {"proc.parent.pid", wasmapi.KindUint32},
+	{"proc.parent.tid", wasmapi.KindUint32},
+	{"syscall_raw", wasmapi.KindUint64},
+	{"arg0", wasmapi.KindUint64}, {"arg1", wasmapi.KindUint64}, {"arg2", wasmapi.KindUint64},
+	{"arg3", wasmapi.KindUint64}, {"arg4", wasmapi.KindUint64}, {"arg5", wasmapi.KindUint64},
+	{"ret", wasmapi.KindInt64}, {"error_raw", wasmapi.KindUint32},
+	{"duration_raw", wasmapi.KindUint64},
+	{"str0", wasmapi.KindString}, {"str1", wasmapi.KindString},
+	{"sockaddr", wasmapi.KindBytes},
+	{"args", wasmapi.KindString},
+}
+
+// snapshot is a recorded event: one value per recordFields entry.
+type snapshot struct {
+	u64 []uint64
+	str []string
+}
+
+func (g *gadget) Init() error {
+	value, err := wasmapi.GetParamValue("syscall-filters")
+	if err != nil {
+		return err
+	}
+	names, err := filter.Parse(value)
+	if err != nil {
+		return err
+	}
+	if len(names) > 0 {
+		r := filter.Resolver{
+			Lookup: func(n string) (uint32, bool) {
+				nr, err := wasmapi.GetSyscallID(n)
+				return uint32(nr), err == nil
+			},
+			Names: allSyscallNames,
+		}
+		// Fails here, before anything is loaded or attached, naming the unknown syscalls.
+		if g.nrs, err = r.Resolve(names); err != nil {
+			return err
+		}
+	}
+	if s, _ := wasmapi.GetParamValue("stream"); s != "" {
+		if g.stream, err = strconv.ParseBool(s); err != nil {
+			return fmt.Errorf("--stream=%q: want true or false", s)
+		}
+	}
+	perKey := 1024
+	if s, _ := wasmapi.GetParamValue("max-records"); s != "" {
+		if perKey, err = strconv.Atoi(s); err != nil || perKey < 1 {
+			return fmt.Errorf("--max-records=%q: want a positive number of records per container", s)
+		}
+	}
+	g.rec = recorder.New[*snapshot](perKey)
+
+	if g.ds, err = wasmapi.GetDataSource("traceloop"); err != nil {
+		return err
+	}
+	if g.args, err = g.ds.AddField("args", wasmapi.KindString); err != nil {
+		return err
+	}
+	g.byName = map[string]wasmapi.Field{"args": g.args}
+	for _, rf := range recordFields {
+		f := g.args
+		if rf.name != "args" {
+			if f, err = g.ds.GetField(rf.name); err != nil {
+				return fmt.Errorf("traceloop record field %s: %w", rf.name, err)
+			}
+		}
+		g.byName[rf.name] = f
+		g.fields = append(g.fields, field{rf.name, rf.kind, f})
+	}
+	return g.ds.Subscribe(g.onEvent, 0)
+}
+
+// PreStart turns the kernel-side filter on before the collection is loaded (it is a constant
+// there, so the verifier removes the check when no filter is given).
+func (g *gadget) PreStart() error {
+	if g.nrs == nil {
+		return nil
+	}
+	return wasmapi.SetConfig("filter_syscalls", "true")
+}
+
+// Start fills the filter and decoding maps: the programs are not attached yet, so the first
+// recorded syscall already respects the filter.
+func (g *gadget) Start() error {
+	m, err := wasmapi.GetMap("syscall_filter")
+	if err != nil {
+		return err
+	}
+	defer m.Release()
+	for _, nr := range g.nrs {
+		if err := m.Put(binary.LittleEndian.AppendUint32(nil, nr), []byte{1}); err != nil {
+			return fmt.Errorf("selecting syscall %d in syscall_filter: %w", nr, err)
+		}
+	}
+	d, err := wasmapi.GetMap("syscall_decode")
+	if err != nil {
+		return err
+	}
+	defer d.Release()
+	for name, e := range decode.Table {
+		nr, err := wasmapi.GetSyscallID(name)
+		if err != nil {
+			continue // not a syscall of this architecture (open on arm64)
+		}
+		if err := d.Put(binary.LittleEndian.AppendUint32(nil, uint32(nr)), e.Bytes()); err != nil {
+			return fmt.Errorf("filling syscall_decode for %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (g *gadget) onEvent(ds wasmapi.DataSource, d wasmapi.Data) error {
+	if g.replay {
+		return nil
+	}
+	c := decode.Call{}
+	nr, _ := g.byName["syscall_raw"].Uint64(d)
+	c.Name = g.syscallName(nr)
+	for i := range c.Args {
+		c.Args[i], _ = g.byName["arg"+strconv.Itoa(i)].Uint64(d)
+	}
+	c.Str0, _ = g.byName["str0"].String(d)
+	c.Str1, _ = g.byName["str1"].String(d)
+	c.Sockaddr, _ = g.byName["sockaddr"].Bytes(d)
+	if err := g.args.SetString(d, decode.Args(c)); err != nil {
+		return err
+	}
+	if g.stream {
+		return nil
+	}
+	s := &snapshot{u64: make([]uint64, len(g.fields)), str: make([]string, len(g.fields))}
+	for i, f := range g.fields {
+		switch f.kind {
+		case wasmapi.KindString:
+			s.str[i], _ = f.f.String(d)
+		case wasmapi.KindBytes:
+			b, _ := f.f.Bytes(d)
+			s.str[i] = string(b)
+		case wasmapi.KindInt64:
+			v, _ := f.f.Int64(d)
+			s.u64[i] = uint64(v)
+		case wasmapi.KindUint32:
+			v, _ := f.f.Uint32(d)
+			s.u64[i] = uint64(v)
+		default:
+			s.u64[i], _ = f.f.Uint64(d)
+		}
+	}
+	mntns, _ := g.byName["proc.mntns_id"].Uint64(d)
+	ts, _ := g.byName["timestamp_raw"].Uint64(d)
+	g.rec.Add(mntns, ts, s)
+	return wasmapi.ErrDrop
+}
+
+// Stop prints the flight recorder: the kept records of every container, ordered by time.
+func (g *gadget) Stop() error {
+	if g.stream {
+		return nil
+	}
+	g.replay = true
+	defer func() { g.replay = false }()
+	if n := g.rec.Dropped(); n > 0 {
+		wasmapi.Log(wasmapi.LevelInfo, fmt.Sprintf("traceloop: %d older records were not kept (--max-records per container)", n))
+	}
+	for _, s := range g.rec.Drain() {
+		p, err := g.ds.NewPacketSingle()
+		if err != nil {
+			return err
+		}
+		d := wasmapi.Data(p)
+		for i, f := range g.fields {
+			switch f.kind {
+			case wasmapi.KindString:
+				err = f.f.SetString(d, s.str[i])
+			case wasmapi.KindBytes:
+				err = f.f.SetBytes(d, []byte(s.str[i]))
+			case wasmapi.KindInt64:
+				err = f.f.SetInt64(d, int64(s.u64[i]))
+			case wasmapi.KindUint32:
+				err = f.f.SetUint32(d, uint32(s.u64[i]))
+			default:
+				err = f.f.SetUint64(d, s.u64[i])
+			}
+			if err != nil {
+				g.ds.Release(p)
+				return fmt.Errorf("replaying the recorded field %s: %w", f.name, err)
+			}
+		}
+		if err := g.ds.EmitAndRelease(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (g *gadget) syscallName(nr uint64) string {
+	if g.names == nil {
+		g.names = map[uint64]string{}
+	}
+	if n, ok := g.names[nr]; ok {
+		return n
+	}
+	n, err := wasmapi.GetSyscallName(int(nr))
+	if err != nil {
+		n = "syscall_" + strconv.FormatUint(nr, 10)
+	}
+	g.names[nr] = n
+	return n
+}
+
+// allSyscallNames asks the host for every syscall name of this architecture (for suggestions).
+func allSyscallNames() []string {
+	var names []string
+	for nr := 0; nr < maxSyscallNr; nr++ {
+		if n, err := wasmapi.GetSyscallName(nr); err == nil && n != "" {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+func init() { wasmapi.Register(&gadget{}) }
+
+func main() {}

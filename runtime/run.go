@@ -281,9 +281,16 @@ func (r *Run) load() error {
 		if p.Kind.NeedsTargetAtLoad() {
 			ps.AttachTo = target
 		}
+		if err := r.rt.probeLoad(p.Kind, ps); err != nil {
+			if !p.Optional {
+				return r.lacksErr(p, "cannot run here", err)
+			}
+			r.skip(p, err)
+			delete(spec.Programs, p.Name)
+		}
 	}
 	for {
-		coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
+		coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: r.rt.btfCache})
 		if err == nil {
 			r.coll = coll
 			return nil
@@ -296,7 +303,7 @@ func (r *Run) load() error {
 			return fmt.Errorf("gadget %s: program %s (%s) failed to load: %w", r.g.Name, p.Name, p.Section, err)
 		}
 		if !p.Optional {
-			return fmt.Errorf("gadget %s: program %s (%s) cannot run here: the kernel lacks %s (%v); mark it `programs.%s.optional: true` in gadget.yaml to run without it", r.g.Name, p.Name, p.Section, p.Kind.Feature(), rootCause(err), p.Name)
+			return r.lacksErr(p, "cannot run here", err)
 		}
 		r.skip(p, err)
 		delete(spec.Programs, p.Name)
@@ -311,6 +318,11 @@ func rootCause(err error) error {
 		}
 		err = u
 	}
+}
+
+func (r *Run) lacksErr(p *Program, what string, err error) error {
+	return fmt.Errorf("gadget %s: program %s (%s) %s: the kernel lacks %s (%v); mark it `programs.%s.optional: true` in gadget.yaml to run without it",
+		r.g.Name, p.Name, p.Section, what, p.Kind.Feature(), rootCause(err), p.Name)
 }
 
 // failedProgram finds which program a collection load error is about.
@@ -349,7 +361,7 @@ func (r *Run) attachAll() error {
 					r.skip(p, err)
 					continue
 				}
-				return fmt.Errorf("gadget %s: program %s (%s) cannot attach: the kernel lacks %s (%v); mark it `programs.%s.optional: true` in gadget.yaml to run without it", r.g.Name, p.Name, p.Section, p.Kind.Feature(), rootCause(err), p.Name)
+				return r.lacksErr(p, "cannot attach", err)
 			}
 			return fmt.Errorf("gadget %s: program %s: attaching to %s %q: %w", r.g.Name, p.Name, p.Kind, target, err)
 		}
@@ -396,11 +408,21 @@ func (r *Run) teardown(started bool) {
 			errs = append(errs, err)
 		}
 	}
-	for i := len(r.links) - 1; i >= 0; i-- {
-		if err := r.links[i].Close(); err != nil {
-			errs = append(errs, fmt.Errorf("detaching: %w", err))
-		}
+	// Detach in parallel: closing a perf-event link waits for an RCU grace period, and the
+	// waits overlap instead of adding up.
+	detachErrs := make([]error, len(r.links))
+	var wg sync.WaitGroup
+	for i, l := range r.links {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.Close(); err != nil {
+				detachErrs[i] = fmt.Errorf("detaching: %w", err)
+			}
+		}()
 	}
+	wg.Wait()
+	errs = append(errs, detachErrs...)
 	r.links = nil
 	if started {
 		_, _ = r.drainAll() // the records written before detaching

@@ -11,6 +11,8 @@ import (
 	goruntime "runtime"
 	"sync"
 
+	"github.com/cilium/ebpf/btf"
+
 	"github.com/gadgetry/gadgetry/oci"
 )
 
@@ -27,13 +29,18 @@ type Options struct {
 	Arch string
 }
 
-// Runtime runs gadgets. It is safe for concurrent use; it caches parsed images by digest.
+// Runtime runs gadgets. It is safe for concurrent use. It caches parsed images by digest, the
+// kernel's parsed BTF (shared by every load) and the results of kernel capability probes.
 type Runtime struct {
 	opts Options
 	log  *slog.Logger
 
+	// btfCache holds the kernel's parsed BTF for every load of this Runtime.
+	btfCache *btf.Cache
+
 	mu      sync.Mutex
 	gadgets map[string]*Gadget // by digest
+	probes  map[probeKey]error // kernel capability probes (probe.go)
 }
 
 // New returns a Runtime.
@@ -44,7 +51,8 @@ func New(opts Options) *Runtime {
 	if opts.Arch == "" {
 		opts.Arch = goruntime.GOARCH
 	}
-	return &Runtime{opts: opts, log: opts.Logger, gadgets: map[string]*Gadget{}}
+	return &Runtime{opts: opts, log: opts.Logger, gadgets: map[string]*Gadget{},
+		probes: map[probeKey]error{}, btfCache: btf.NewCache()}
 }
 
 // Resolve finds ref: the catalogue first, then the source.

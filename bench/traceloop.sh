@@ -117,25 +117,34 @@ done
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -qw kernel.bpf_stats_enabled=1
 trap 'sysctl -qw kernel.bpf_stats_enabled=$old_stats; cleanup' EXIT
+declare -A S
+for round in $(seq "$RUNS"); do
+	for c in empty excluding excluding-raw all; do
+		case $c in
+		empty) hold "$WORK/empty.o" ;;
+		excluding) hold "$WORK/traceloop.o" -syscalls openat,execve ;;
+		excluding-raw) hold "$WORK/traceloop-raw.o" -syscalls openat,execve ;;
+		all) hold "$WORK/traceloop.o" ;;
+		esac
+		"$WORK/getpid"
+		# The programs of this holder: the newest ones with these names (bpftool here cannot
+		# show the owning pid); a program's statistics are on its first line.
+		read -r enter exit < <(bpftool prog show | awk '
+			/^[0-9]+: / && / name (empty_enter|empty_exit|traceloop_sys_enter|traceloop_sys_exit) / {
+				rt = 0; rc = 0
+				for (i = 1; i < NF; i++) { if ($i == "run_time_ns") rt = $(i+1); if ($i == "run_cnt") rc = $(i+1) }
+				if (rc > 0) cost[/_enter / ? "enter" : "exit"] = sprintf("%.1f", rt / rc)
+			}
+			END { print cost["enter"], cost["exit"] }')
+		S[$c,enter]+=" $enter"
+		S[$c,exit]+=" $exit"
+		release
+	done
+done
 echo
 echo "| configuration | sys_enter ns/run | sys_exit ns/run |"
 echo "|---|---:|---:|"
 for c in empty excluding excluding-raw all; do
-	case $c in
-	empty) hold "$WORK/empty.o" ;;
-	excluding) hold "$WORK/traceloop.o" -syscalls openat,execve ;;
-	excluding-raw) hold "$WORK/traceloop-raw.o" -syscalls openat,execve ;;
-	all) hold "$WORK/traceloop.o" ;;
-	esac
-	"$WORK/getpid"
-	# The programs of this holder: the newest ones with these names (bpftool here cannot show
-	# the owning pid); a tracer program's cost is on its first line.
-	bpftool prog show | awk '
-		/^[0-9]+: / && / name (empty_enter|empty_exit|traceloop_sys_enter|traceloop_sys_exit) / {
-			rt = 0; rc = 0
-			for (i = 1; i < NF; i++) { if ($i == "run_time_ns") rt = $(i+1); if ($i == "run_cnt") rc = $(i+1) }
-			if (rc > 0) cost[/_enter / ? "enter" : "exit"] = sprintf("%.1f", rt / rc)
-		}
-		END { printf "| '"$c"' | %s | %s |\n", cost["enter"], cost["exit"] }'
-	release
+	# shellcheck disable=SC2086
+	echo "| $c | $(median ${S[$c,enter]}) | $(median ${S[$c,exit]}) |"
 done

@@ -20,15 +20,15 @@ import (
 const maxSyscallNr = 1024
 
 type gadget struct {
-	nrs    []uint32 // selected syscalls, nil = all
-	stream bool
-	rec    *recorder.Recorder[*snapshot]
-	ds     wasmapi.DataSource
-	fields []field
-	byName map[string]wasmapi.Field
-	args   wasmapi.Field
-	names  map[uint64]string // syscall number → name, filled lazily
-	replay bool              // true while Stop emits the recorded events
+	nrs     []uint32 // selected syscalls, nil = all
+	stream  bool
+	rec     *recorder.Recorder[*snapshot]
+	ds      wasmapi.DataSource
+	fields  []field
+	byName  map[string]wasmapi.Field
+	args    wasmapi.Field
+	names   map[uint64]string // syscall number → name, filled lazily
+	stopped bool              // Stop ran: events now are the recorder replay, pass them on
 }
 
 // field is one field of the record the recorder copies.
@@ -160,7 +160,7 @@ func (g *gadget) Start() error {
 }
 
 func (g *gadget) onEvent(ds wasmapi.DataSource, d wasmapi.Data) error {
-	if g.replay {
+	if g.stopped {
 		return nil
 	}
 	c := decode.Call{}
@@ -207,8 +207,9 @@ func (g *gadget) Stop() error {
 	if g.stream {
 		return nil
 	}
-	g.replay = true
-	defer func() { g.replay = false }()
+	// The host delivers the replayed packets after Stop returns, to every subscriber of the
+	// data source, this module included: from now on onEvent lets events through.
+	g.stopped = true
 	if n := g.rec.Dropped(); n > 0 {
 		wasmapi.Log(wasmapi.LevelInfo, fmt.Sprintf("traceloop: %d older records were not kept (--max-records per container)", n))
 	}

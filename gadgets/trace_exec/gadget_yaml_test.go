@@ -74,9 +74,17 @@ func TestGadgetYAMLMatchesObject(t *testing.T) {
 			t.Errorf("gadget.yaml program %q: no such program in the object", p)
 		}
 	}
-	for _, p := range append(append([]string{}, optionalPrograms...), failedPrograms...) {
+	for _, p := range optionalPrograms {
 		if mp := meta.Programs[p]; mp == nil || !mp.Optional {
 			t.Errorf("program %s must be optional in gadget.yaml", p)
+		}
+	}
+	// The failed-exec programs hook syscall tracepoints, which cost every syscall: they are
+	// attached only when the user asks for failed execs.
+	for _, p := range failedPrograms {
+		mp := meta.Programs[p]
+		if mp == nil || mp.EnabledIf == nil || mp.EnabledIf.String() != "ignore-failed=false" {
+			t.Errorf("program %s must be enabled_if: ignore-failed=false in gadget.yaml", p)
 		}
 	}
 	if len(spec.Programs) != len(optionalPrograms)+len(failedPrograms)+1 {

@@ -87,6 +87,10 @@ type Program struct {
 	// Optional lets a run go on, with a warning, when the kernel cannot attach this program
 	// (a Gadgetry extension of the format).
 	Optional bool `yaml:"optional,omitempty"`
+	// EnabledIf attaches the program only when a parameter has a given value
+	// ("ignore-failed=false"), so a gadget pays for a costly hook only when the user asks for
+	// what it feeds. A Gadgetry extension: hosts that do not know it attach the program always.
+	EnabledIf *Condition `yaml:"enabled_if,omitempty"`
 }
 
 // DisabledProgram is the Program.AttachTo value that skips a program.

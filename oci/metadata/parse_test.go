@@ -52,6 +52,7 @@ programs:
   ig_execve_e:
     attach_to: sys_enter_execve
     optional: true
+    enabled_if: ignore-failed=false
 `
 
 func TestParseFull(t *testing.T) {
@@ -81,7 +82,8 @@ func TestParseFull(t *testing.T) {
 				"datasources": map[string]any{"exec": map[string]any{"annotations": map[string]any{"columns.output": "none"}}},
 			}}}}},
 		},
-		Programs: map[string]*Program{"ig_execve_e": {AttachTo: "sys_enter_execve", Optional: true}},
+		Programs: map[string]*Program{"ig_execve_e": {AttachTo: "sys_enter_execve", Optional: true,
+			EnabledIf: &Condition{Param: "ignore-failed", Value: "false"}}},
 	}
 	if !reflect.DeepEqual(m, want) {
 		t.Fatalf("got %+v\nwant %+v", m, want)
@@ -118,6 +120,7 @@ func TestParseErrors(t *testing.T) {
 		{"name is a map", "name:\n  a: b\n", `gadget.yaml:2: name must be a string, not a mapping`},
 		{"params is a list", "params: [1]\n", `gadget.yaml:1: params must be a mapping, not a list`},
 		{"optional not bool", "programs:\n  p:\n    optional: yes please\n", `gadget.yaml:3: programs.p.optional must be true or false, not "yes please"`},
+		{"bad condition", "programs:\n  p:\n    enabled_if: ignore-failed\n", `gadget.yaml:3: programs.p.enabled_if: condition "ignore-failed": want key=value or key!=value`},
 		{"duplicate", "name: a\nname: b\n", `gadget.yaml:2: key "name" given twice`},
 		{"bad yaml", "name: a\n  b: [\n", `gadget.yaml:2: invalid YAML`},
 		{"two documents", "name: a\n---\nname: b\n", `gadget.yaml:3: a second YAML document`},
@@ -167,4 +170,27 @@ func FuzzParseMetadata(f *testing.F) {
 			t.Fatalf("parsed metadata does not re-parse: %v\n%s", err, out)
 		}
 	})
+}
+
+func TestCondition(t *testing.T) {
+	for _, tc := range []struct {
+		in, value string
+		holds     bool
+	}{
+		{"ignore-failed=false", "false", true},
+		{"ignore-failed=false", "true", false},
+		{"mode != fast", "slow", true},
+		{"mode!=fast", "fast", false},
+	} {
+		c, err := ParseCondition(tc.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Holds(tc.value); got != tc.holds {
+			t.Errorf("%q.Holds(%q) = %v", tc.in, tc.value, got)
+		}
+	}
+	if _, err := ParseCondition("=x"); err == nil {
+		t.Error("condition without key accepted")
+	}
 }

@@ -44,7 +44,7 @@ func (rt *Runtime) probeLoad(kind attach.Kind, ps *ebpf.ProgramSpec) error {
 			asm.LoadImm(asm.R0, 0, asm.DWord),
 			asm.Return(),
 		},
-	}}}, ebpf.CollectionOptions{Cache: rt.btfCache})
+	}}}, ebpf.CollectionOptions{Cache: rt.kernelBTF()})
 	if err == nil {
 		c.Close()
 	} else if !attach.LacksKernelSupport(err) {

@@ -290,7 +290,7 @@ func (r *Run) load() error {
 		}
 	}
 	for {
-		coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: r.rt.btfCache})
+		coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: r.rt.kernelBTF()})
 		if err == nil {
 			r.coll = coll
 			return nil

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	goruntime "runtime"
+	"runtime/debug"
 	"sync"
 
 	"github.com/cilium/ebpf/btf"
@@ -98,4 +99,20 @@ func (rt *Runtime) Prepare(ctx context.Context, img *oci.Gadget) (*Gadget, error
 	rt.gadgets[key] = g
 	rt.mu.Unlock()
 	return g, nil
+}
+
+// ReleaseKernelBTF drops the parsed kernel BTF (the next load parses it again) and returns
+// freed memory to the OS. A one-shot client (the CLI) calls it once its run has started; a
+// daemon that starts many runs keeps the cache.
+func (rt *Runtime) ReleaseKernelBTF() {
+	rt.mu.Lock()
+	rt.btfCache = btf.NewCache()
+	rt.mu.Unlock()
+	debug.FreeOSMemory()
+}
+
+func (rt *Runtime) kernelBTF() *btf.Cache {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.btfCache
 }

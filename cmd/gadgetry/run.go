@@ -160,6 +160,7 @@ func runGadget(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	rt.ReleaseKernelBTF() // one run per process: the parsed kernel BTF is garbage now
 	werr := run.Wait()
 	out.flush()
 	sum := run.Summary()

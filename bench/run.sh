@@ -26,6 +26,7 @@ if [ -z "$REF" ]; then
 fi
 echo "benchmarking $REF" >&2
 bin/runbench -gadgetry bin/gadgetry -ref "$REF" -out docs/benchmarks.md
+cat bench/notes.md >>docs/benchmarks.md
 
 # Per-event user-space cost, appended to the report.
 {

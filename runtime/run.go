@@ -63,6 +63,9 @@ type Run struct {
 	coll  *ebpf.Collection
 	links []link.Link
 
+	unreferenced map[*datasource.DataSource]bool
+	onClose      []func() // run after PostStop (or a failed Start): e.g. closing the WASM instance
+
 	streams []*stream
 	stopCh  chan struct{}
 	stopped sync.Once
@@ -120,6 +123,24 @@ func (r *Run) NewDataSource(name string, typ datasource.Type) (*datasource.DataS
 	ds := datasource.New(name, typ, 0)
 	r.dss = append(r.dss, ds)
 	return ds, nil
+}
+
+// Unreference marks ds as not needed downstream: output skips it (a WASM guest that turns a
+// raw data source into another one calls it).
+func (r *Run) Unreference(ds *datasource.DataSource) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.unreferenced == nil {
+		r.unreferenced = map[*datasource.DataSource]bool{}
+	}
+	r.unreferenced[ds] = true
+}
+
+// IsReferenced reports whether ds is still wanted downstream (not Unreference'd).
+func (r *Run) IsReferenced(ds *datasource.DataSource) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.unreferenced[ds]
 }
 
 // Map returns a loaded map by name (nil before the collection is loaded or when absent).
@@ -197,6 +218,15 @@ func (rt *Runtime) Start(ctx context.Context, g *Gadget, opts RunOptions) (_ *Ru
 	if r.dss, err = g.NewDataSources(); err != nil {
 		return nil, err
 	}
+	hooks := opts.Hooks
+	if len(g.Image.WASM) > 0 {
+		if rt.opts.WASM == nil {
+			return nil, fmt.Errorf("gadget %s has a WASM module but this runtime has no WASM engine (runtime.Options.WASM)", g.Name)
+		}
+		// The guest runs first at each step: it shapes the data sources others subscribe to.
+		hooks = append([]Hooks{rt.wasmHooks(ctx, g)}, hooks...)
+	}
+	r.opts.Hooks = hooks
 	defer func() {
 		if err != nil {
 			r.teardown(false)
@@ -441,6 +471,10 @@ func (r *Run) teardown(started bool) {
 	if r.coll != nil {
 		r.coll.Close()
 	}
+	for _, fn := range r.onClose {
+		fn()
+	}
+	r.onClose = nil
 	if r.err == nil {
 		r.err = errors.Join(errs...)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/gadgetry/gadgetry/oci"
+	"github.com/gadgetry/gadgetry/runtime/wasm"
 )
 
 // Options configure a Runtime.
@@ -26,6 +27,8 @@ type Options struct {
 	Source Source
 	// Logger receives warnings (skipped optional programs, lost events). Default: slog.Default().
 	Logger *slog.Logger
+	// WASM runs the guests of images that have a WASM module; nil refuses such images.
+	WASM *wasm.Engine
 	// Arch overrides the architecture images are resolved for (default: this host's GOARCH).
 	Arch string
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"github.com/gadgetry/gadgetry/runtime/filter"
 	"github.com/gadgetry/gadgetry/runtime/format"
 	"github.com/gadgetry/gadgetry/runtime/output"
+	"github.com/gadgetry/gadgetry/runtime/wasm"
 )
 
 const runUsage = `Run a gadget and stream its events.
@@ -91,13 +93,21 @@ func runGadget(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	logger := slog.New(warningHandler{w: cmd.ErrOrStderr()})
-	rt := runtime.New(runtime.Options{Source: runSource(ociF), Logger: logger})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	img, err := rt.Resolve(ctx, ref, pull)
+	// Resolve first: whether a WASM engine is needed depends on the image.
+	img, err := runSource(ociF).Resolve(ctx, ref, pull, goruntime.GOARCH)
 	if err != nil {
 		return err
 	}
+	var engine *wasm.Engine
+	if len(img.WASM) > 0 {
+		if engine, err = wasm.NewEngine(wasm.DefaultCacheDir()); err != nil {
+			return fmt.Errorf("gadget %s: starting the WASM engine: %w", ref, err)
+		}
+		defer engine.Close()
+	}
+	rt := runtime.New(runtime.Options{Logger: logger, WASM: engine})
 	g, err := rt.Prepare(ctx, img)
 	if err != nil {
 		return err
@@ -231,7 +241,7 @@ type cliOutput struct {
 func (o *cliOutput) init(r *runtime.Run) error {
 	fm := format.New()
 	for _, ds := range r.DataSources() {
-		if ds.Type != datasource.TypeSingle || len(ds.Fields()) == 0 {
+		if ds.Type != datasource.TypeSingle || len(ds.Fields()) == 0 || !r.IsReferenced(ds) {
 			continue
 		}
 		fields, err := output.Select(ds, o.mode, o.fieldSpec)

@@ -1,0 +1,78 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/gadgetry/gadgetry/runtime/datasource"
+	"github.com/gadgetry/gadgetry/runtime/wasm"
+)
+
+// wasmHooks runs the image's WASM guest at the sequence's extension points: instantiate and
+// gadgetInit at Init, gadgetPreStart at PreStart (before load), gadgetStart at Start (after
+// load, before attach), gadgetStop at Stop (before detach), gadgetPostStop at PostStop; the
+// instance is closed after PostStop, or when a later step of Start fails.
+func (rt *Runtime) wasmHooks(ctx context.Context, g *Gadget) Hooks {
+	var inst *wasm.Instance
+	closeInst := func() {
+		if inst != nil {
+			_ = inst.Close()
+			inst = nil
+		}
+	}
+	return Hooks{
+		Name: "wasm",
+		Init: func(r *Run) error {
+			digest := g.Image.ManifestDigest
+			if digest == "" {
+				digest = g.Image.Digest
+			}
+			var err error
+			inst, err = rt.opts.WASM.Instantiate(ctx, g.Name, g.Image.WASM, digest, wasm.Env{
+				Logger:      rt.log,
+				DataSources: wasmRun{r},
+				Maps:        wasmRun{r},
+				Param:       r.ParamValue,
+				SetConfig:   r.SetConfig,
+			})
+			if err != nil {
+				return err
+			}
+			r.onClose = append(r.onClose, closeInst)
+			return inst.Init()
+		},
+		PreStart: func(*Run) error { return inst.PreStart() },
+		Start:    func(*Run) error { return inst.Start() },
+		Stop:     func(*Run) error { return inst.Stop() },
+		PostStop: func(*Run) error { return inst.PostStop() },
+	}
+}
+
+// wasmRun adapts a Run to the WASM host's view of it.
+type wasmRun struct{ r *Run }
+
+func (w wasmRun) DataSource(name string) *datasource.DataSource { return w.r.DataSource(name) }
+
+func (w wasmRun) NewDataSource(name string, typ datasource.Type) (*datasource.DataSource, error) {
+	return w.r.NewDataSource(name, typ)
+}
+
+func (w wasmRun) Unreference(ds *datasource.DataSource) error {
+	w.r.Unreference(ds)
+	return nil
+}
+
+func (w wasmRun) IsReferenced(ds *datasource.DataSource) bool { return w.r.IsReferenced(ds) }
+
+func (w wasmRun) Map(name string) (*ebpf.Map, error) {
+	m := w.r.Map(name)
+	if m == nil {
+		if w.r.coll == nil {
+			return nil, fmt.Errorf("map %s: the eBPF collection is not loaded yet (use maps from gadgetStart on)", name)
+		}
+		return nil, fmt.Errorf("the gadget's eBPF object has no map %s", name)
+	}
+	return m, nil
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gadgetry/gadgetry/runtime"
+	"github.com/gadgetry/gadgetry/runtime/containers"
 	"github.com/gadgetry/gadgetry/runtime/datasource"
 	"github.com/gadgetry/gadgetry/runtime/filter"
 	"github.com/gadgetry/gadgetry/runtime/format"
@@ -40,6 +41,9 @@ type runFlags struct {
 	timeout string
 	pull    string
 	help    bool
+	// containers selects containers (-c) and drops host events (--containers-only).
+	containerNames string
+	containersOnly bool
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet) {
@@ -49,6 +53,8 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.timeout, "timeout", "t", "0", "stop after this long (seconds, or a duration like 500ms); 0 runs until Ctrl-C")
 	fs.StringVar(&f.pull, "pull", string(runtime.PullMissing), "when to pull the image: always, missing or never")
 	fs.BoolVarP(&f.help, "help", "h", false, "help for run (with REF: the gadget's parameters too)")
+	fs.StringVarP(&f.containerNames, "containername", "c", "", "show only events of these containers (name,name,!excluded); adds container fields")
+	fs.BoolVar(&f.containersOnly, "containers-only", false, "show only events from containers (not the host); adds container fields")
 }
 
 func newRunCmd() *cobra.Command {
@@ -157,11 +163,25 @@ func runGadget(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	var hooks []runtime.Hooks
+	if final.containerNames != "" || final.containersOnly {
+		sel, err := containers.ParseSelector(final.containerNames)
+		if err != nil {
+			return fmt.Errorf("--containername: %w", err)
+		}
+		sel.ContainersOnly = final.containersOnly
+		cache, err := containers.New(ctx, containers.Options{})
+		if err != nil {
+			return err
+		}
+		defer cache.Close()
+		hooks = append(hooks, runtime.ContainerHooks(cache, sel))
+	}
 	out := &cliOutput{mode: mode, fieldSpec: final.fields, filters: final.filters, w: cmd.OutOrStdout(), errw: cmd.ErrOrStderr()}
 	run, err := rt.Start(ctx, g, runtime.RunOptions{
 		Params:     params,
 		Timeout:    timeout,
-		Hooks:      []runtime.Hooks{{Name: "output", Init: out.init}},
+		Hooks:      append(hooks, runtime.Hooks{Name: "output", Init: out.init}),
 		AfterDrain: out.flush,
 		OnLost: func(ds string, newly, total uint64) {
 			fmt.Fprintf(cmd.ErrOrStderr(), "warning: %d records of %s lost (ring buffer full; %d so far)\n", newly, ds, total)

@@ -9,7 +9,8 @@
 // digest. Prepare parses an image into a Gadget (params, data sources, programs) without
 // touching the kernel, so `gadgetry run REF --help` can list parameters; Start runs it.
 //
-// Extensions (the WASM guest, container enrichment, the CLI's output) plug into the sequence
-// through Hooks at fixed points; they reach the run's data sources, maps, params and config
-// through methods on Run.
+// Extensions plug into the sequence through Hooks at fixed points, in the order given; they
+// reach the run's data sources, maps, params and config through methods on Run. The image's
+// WASM guest runs first when Options.WASM is set (wasm_hooks.go); ContainerHooks adds container
+// enrichment and the in-kernel container filter; a client adds its output last.
 package runtime

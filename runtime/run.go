@@ -65,6 +65,7 @@ type Run struct {
 
 	unreferenced map[*datasource.DataSource]bool
 	onClose      []func() // run after PostStop (or a failed Start): e.g. closing the WASM instance
+	discardMntns func(mntns uint64) bool // set by ContainerHooks; read by the WASM host
 
 	streams []*stream
 	stopCh  chan struct{}
@@ -141,6 +142,15 @@ func (r *Run) IsReferenced(ds *datasource.DataSource) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return !r.unreferenced[ds]
+}
+
+// ShouldDiscardMntnsID reports whether the run's container selection filters out events of a
+// mount namespace (false when no selection is set).
+func (r *Run) ShouldDiscardMntnsID(mntns uint64) bool {
+	r.mu.Lock()
+	fn := r.discardMntns
+	r.mu.Unlock()
+	return fn != nil && fn(mntns)
 }
 
 // Map returns a loaded map by name (nil before the collection is loaded or when absent).

@@ -36,6 +36,8 @@ func (rt *Runtime) wasmHooks(ctx context.Context, g *Gadget) Hooks {
 				Maps:        wasmRun{r},
 				Param:       r.ParamValue,
 				SetConfig:   r.SetConfig,
+				// Resolved per call: ContainerHooks sets the selection after the guest's Init.
+				ShouldDiscardMntnsID: r.ShouldDiscardMntnsID,
 			})
 			if err != nil {
 				return err

@@ -64,7 +64,7 @@ type Run struct {
 	links []link.Link
 
 	unreferenced map[*datasource.DataSource]bool
-	onClose      []func() // run after PostStop (or a failed Start): e.g. closing the WASM instance
+	onClose      []func()                // run after PostStop (or a failed Start): e.g. closing the WASM instance
 	discardMntns func(mntns uint64) bool // set by ContainerHooks; read by the WASM host
 
 	streams []*stream

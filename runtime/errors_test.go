@@ -202,3 +202,46 @@ func TestAttachKinds(t *testing.T) {
 	run.Stop()
 	gadgettest.CheckClean(t, prefix, before)
 }
+
+// TestEnabledIf: a program gadget.yaml marks `enabled_if: <param>=<value>` is loaded and
+// attached only when the run's parameter has that value (trace_exec's failed-exec programs,
+// which cost every syscall, are attached only with --ignore-failed=false).
+func TestEnabledIf(t *testing.T) {
+	gadgettest.RequireRoot(t)
+	obj := gadgettest.Compile(t, "enabled_if")
+	rt := runtime.New(runtime.Options{})
+	before := gadgettest.Objects(t, prefix)
+	g, err := rt.Prepare(context.Background(), gadgettest.Image("enabledif", obj,
+		"programs:\n  gtest_extra:\n    enabled_if: with-extra=true\nparams:\n  ebpf:\n    with_extra:\n      key: with-extra\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := func(params map[string]string) bool {
+		t.Helper()
+		run, err := rt.Start(context.Background(), g, runtime.RunOptions{Params: params})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer run.Stop()
+		for o := range gadgettest.Objects(t, prefix) {
+			if strings.Contains(o, "gtest_extra") {
+				return true
+			}
+		}
+		return false
+	}
+	if loaded(nil) {
+		t.Error("program loaded with the parameter at its default (false)")
+	}
+	if !loaded(map[string]string{"with-extra": "true"}) {
+		t.Error("program not loaded with --with-extra=true")
+	}
+	if loaded(map[string]string{"with-extra": "0"}) {
+		t.Error(`program loaded with --with-extra=0 (bool params compare by value)`)
+	}
+	gadgettest.CheckClean(t, prefix, before)
+
+	_, err = rt.Prepare(context.Background(), gadgettest.Image("enabledif2", obj,
+		"programs:\n  gtest_extra:\n    enabled_if: no-such=true\n"))
+	wantErr(t, err, "gadget enabledif2", `enabled_if names parameter "no-such"`)
+}

@@ -59,6 +59,9 @@ type Program struct {
 	Disabled bool
 	// Optional programs whose attach type the kernel lacks give a warning, not an error.
 	Optional bool
+	// EnabledIf, when set, attaches the program only when a parameter has a given value
+	// (gadget.yaml programs.<p>.enabled_if).
+	EnabledIf *metadata.Condition
 }
 
 // Program returns the program called name, or nil.
@@ -135,10 +138,11 @@ func prepare(img *oci.Gadget) (*Gadget, error) {
 	if err := g.findMarkers(); err != nil {
 		return nil, err
 	}
-	if err := g.findPrograms(); err != nil {
+	if err := g.findParams(); err != nil {
 		return nil, err
 	}
-	if err := g.findParams(); err != nil {
+	// After the params: programs' enabled_if conditions name them.
+	if err := g.findPrograms(); err != nil {
 		return nil, err
 	}
 	// Build the data sources once now so a broken struct is a Prepare error.
@@ -198,6 +202,10 @@ func (g *Gadget) findPrograms() error {
 		p := &Program{Name: name, Section: ps.SectionName, Kind: kind, Target: target}
 		if mp := g.Meta.Programs[name]; mp != nil {
 			p.Optional = mp.Optional
+			p.EnabledIf = mp.EnabledIf
+			if c := mp.EnabledIf; c != nil && g.Param(c.Param) == nil {
+				return fmt.Errorf("gadget %s: gadget.yaml programs.%s.enabled_if names parameter %q, which the gadget does not have", g.Name, name, c.Param)
+			}
 			switch mp.AttachTo {
 			case "":
 			case metadata.DisabledProgram:

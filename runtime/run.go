@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 
+	"github.com/gadgetry/gadgetry/oci/metadata"
 	"github.com/gadgetry/gadgetry/runtime/attach"
 	"github.com/gadgetry/gadgetry/runtime/datasource"
 )
@@ -310,13 +312,13 @@ func (r *Run) load() error {
 	}
 	for _, p := range r.g.Programs {
 		ps := spec.Programs[p.Name]
+		if !r.enabled(p) {
+			delete(spec.Programs, p.Name)
+			continue
+		}
 		target := p.Target
 		if t, ok := r.attachTo[p.Name]; ok {
 			target = t
-		}
-		if p.Disabled || target == "gadget_program_disabled" {
-			delete(spec.Programs, p.Name)
-			continue
 		}
 		if p.Kind.NeedsTargetAtLoad() {
 			ps.AttachTo = target
@@ -348,6 +350,31 @@ func (r *Run) load() error {
 		r.skip(p, err)
 		delete(spec.Programs, p.Name)
 	}
+}
+
+// enabled decides whether a program is loaded and attached: an attach_to set at run time
+// (SetConfig, e.g. by the WASM guest's gadgetPreStart) wins over gadget.yaml; otherwise
+// gadget.yaml's attach_to: gadget_program_disabled and enabled_if decide.
+func (r *Run) enabled(p *Program) bool {
+	if t, ok := r.attachTo[p.Name]; ok {
+		return t != metadata.DisabledProgram
+	}
+	if p.Disabled {
+		return false
+	}
+	if c := p.EnabledIf; c != nil {
+		v, _ := r.ParamValue(c.Param)
+		if param := r.g.Param(c.Param); param != nil && param.Kind == datasource.KindBool {
+			// Bool params compare by value: "false", "0" and "f" are the same.
+			got, err1 := strconv.ParseBool(v)
+			want, err2 := strconv.ParseBool(c.Value)
+			if err1 == nil && err2 == nil {
+				return (got == want) != c.Negate
+			}
+		}
+		return c.Holds(v)
+	}
+	return true
 }
 
 func rootCause(err error) error {

@@ -17,13 +17,13 @@ import (
 // prepare once, start with extensions, wait, read the summary.
 func Example() {
 	rt := runtime.New(runtime.Options{
-		Source: runtime.SourceFunc(func(ctx context.Context, ref string, _ runtime.PullPolicy, arch string) (*oci.Gadget, error) {
+		Source: runtime.SourceFunc(func(ctx context.Context, ref string, _ oci.PullPolicy, arch string) (*oci.Gadget, error) {
 			obj, err := os.ReadFile(ref) // a bare eBPF object; real clients use oci.Resolver
 			return &oci.Gadget{Ref: ref, Arch: arch, EBPF: obj}, err
 		}),
 	})
 	ctx := context.Background()
-	img, err := rt.Resolve(ctx, "exec.bpf.o", runtime.PullMissing)
+	img, err := rt.Resolve(ctx, "exec.bpf.o", oci.PullMissing)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -60,7 +60,7 @@ func New(opts Options) *Runtime {
 }
 
 // Resolve finds ref: the catalogue first, then the source.
-func (rt *Runtime) Resolve(ctx context.Context, ref string, pull PullPolicy) (*oci.Gadget, error) {
+func (rt *Runtime) Resolve(ctx context.Context, ref string, pull oci.PullPolicy) (*oci.Gadget, error) {
 	if rt.opts.Catalogue != nil {
 		g, err := rt.opts.Catalogue.Resolve(ctx, ref, pull, rt.opts.Arch)
 		if err == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/gadgetry/gadgetry/oci"
 	"github.com/gadgetry/gadgetry/runtime"
 	"github.com/gadgetry/gadgetry/runtime/containers"
 	"github.com/gadgetry/gadgetry/runtime/datasource"
@@ -51,7 +52,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.fields, "fields", "", "fields to show: a,b picks exactly those; +x adds, -y removes from the defaults")
 	fs.StringArrayVarP(&f.filters, "filter", "F", nil, "show only events matching field==v, !=, >, >=, <, <=, ~regex (comma = and; repeatable)")
 	fs.StringVarP(&f.timeout, "timeout", "t", "0", "stop after this long (seconds, or a duration like 500ms); 0 runs until Ctrl-C")
-	fs.StringVar(&f.pull, "pull", string(runtime.PullMissing), "when to pull the image: always, missing or never")
+	fs.StringVar(&f.pull, "pull", string(oci.PullMissing), "when to pull the image: always, missing or never")
 	fs.BoolVarP(&f.help, "help", "h", false, "help for run (with REF: the gadget's parameters too)")
 	fs.StringVarP(&f.containerNames, "containername", "c", "", "show only events of these containers (name,name,!excluded); adds container fields")
 	fs.BoolVar(&f.containersOnly, "containers-only", false, "show only events from containers (not the host); adds container fields")
@@ -94,7 +95,7 @@ func runGadget(cmd *cobra.Command, args []string) error {
 		}
 		return errors.New("run: missing REF; e.g. `gadgetry run trace_exec` (see `gadgetry run --help`)")
 	}
-	pull, err := runtime.ParsePullPolicy(rf.pull)
+	pull, err := oci.ParsePullPolicy(rf.pull)
 	if err != nil {
 		return err
 	}

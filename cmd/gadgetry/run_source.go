@@ -18,7 +18,7 @@ import (
 // a gadget author tries a build; a gadget.yaml next to it is its metadata); anything else goes
 // to oci.Resolver (the embedded catalogue → local store → registry, by --pull).
 func runSource(flags *ociFlags) runtime.Source {
-	return runtime.SourceFunc(func(ctx context.Context, ref string, pull runtime.PullPolicy, arch string) (*oci.Gadget, error) {
+	return runtime.SourceFunc(func(ctx context.Context, ref string, pull oci.PullPolicy, arch string) (*oci.Gadget, error) {
 		if strings.HasSuffix(ref, ".o") {
 			return objectFile(ref, arch)
 		}
@@ -30,7 +30,7 @@ func runSource(flags *ociFlags) runtime.Source {
 		if err != nil {
 			return nil, err
 		}
-		return res.Resolve(ctx, ref, oci.PullPolicy(pull), arch)
+		return res.Resolve(ctx, ref, pull, arch)
 	})
 }
 

@@ -26,6 +26,7 @@ type Formatter struct {
 	users    map[uint32]string
 	groups   map[uint32]string
 	sysTable *syscalls.Table
+	argv     map[*datasource.Field]argvSpec // value.format: argv, parsed once per field
 }
 
 // New returns a Formatter for this host.
@@ -99,6 +100,9 @@ func (fm *Formatter) appendTyped(dst []byte, f *datasource.Field, d *datasource.
 			return append(dst, "null"...)
 		}
 		return dst
+	}
+	if a := fm.argvOf(f); a.argv {
+		return AppendArgv(dst, a.bytes(f, d), js)
 	}
 	str := func(s string) []byte {
 		if js {

@@ -1,0 +1,106 @@
+package format
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/gadgetry/gadgetry/runtime/datasource"
+)
+
+func TestAppendArgv(t *testing.T) {
+	for _, c := range []struct {
+		in         string
+		text, json string
+	}{
+		{"", "", `[]`},
+		{"ls\x00-l\x00/tmp", "ls -l /tmp", `["ls","-l","/tmp"]`},
+		{"sh\x00-c\x00echo a b", "sh -c 'echo a b'", `["sh","-c","echo a b"]`},
+		{"echo\x00it's", `echo 'it'\''s'`, `["echo","it's"]`},
+		{"a\x00\x00b", "a '' b", `["a","","b"]`},
+		{"printf\x00a\nb", `printf "a\nb"`, `["printf","a\nb"]`},
+		{"x\x00\"q\"", `x '"q"'`, `["x","\"q\""]`},
+		{"caf\xc3\xa9", "café", `["café"]`},
+	} {
+		if got := string(AppendArgv(nil, []byte(c.in), false)); got != c.text {
+			t.Errorf("text of %q: got %s, want %s", c.in, got, c.text)
+		}
+		got := AppendArgv(nil, []byte(c.in), true)
+		if string(got) != c.json {
+			t.Errorf("json of %q: got %s, want %s", c.in, got, c.json)
+		}
+		var l []string
+		if err := json.Unmarshal(got, &l); err != nil {
+			t.Errorf("json of %q is not a list of strings: %v", c.in, err)
+		}
+	}
+}
+
+// argvRecord builds a data source like trace_exec's: a char args[32] with args_size.
+func argvRecord(t testing.TB, annotate bool) (*datasource.DataSource, *datasource.Field, *datasource.Data) {
+	ds := datasource.New("exec", datasource.TypeSingle, 36)
+	size, err := ds.AddStaticField("args_size", datasource.KindUint32, 0, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args, err := ds.AddStaticField("args", datasource.KindCString, 4, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if annotate {
+		args.Annotations[ValueFormatAnnotation] = ValueFormatArgv
+		args.Annotations[ValueSizeFieldAnnotation] = "args_size"
+	}
+	d := ds.NewData()
+	// "ls", "-l", "a b" and stale bytes after args_size that must not show.
+	copy(d.Raw[4:], "ls\x00-l\x00a b\x00stale\x00")
+	if err := size.SetUint(d, 10); err != nil {
+		t.Fatal(err)
+	}
+	return ds, args, d
+}
+
+func TestArgvAnnotation(t *testing.T) {
+	_, args, d := argvRecord(t, true)
+	fm := New()
+	if got := fm.Text(args, d); got != "ls -l 'a b'" {
+		t.Errorf("text: %q", got)
+	}
+	if got := string(fm.AppendJSON(nil, args, d)); got != `["ls","-l","a b"]` {
+		t.Errorf("json: %s", got)
+	}
+	// Without the annotation a char array is a C string: argv[0] only.
+	_, plain, d2 := argvRecord(t, false)
+	if got := string(fm.AppendJSON(nil, plain, d2)); got != `"ls"` {
+		t.Errorf("plain json: %s", got)
+	}
+}
+
+func TestArgvWithoutSizeField(t *testing.T) {
+	_, args, d := argvRecord(t, true)
+	args.Annotations[ValueSizeFieldAnnotation] = "no_such_field"
+	fm := New()
+	// No usable size: the whole array up to its trailing NULs.
+	if got := string(fm.AppendJSON(nil, args, d)); got != `["ls","-l","a b","stale"]` {
+		t.Errorf("json: %s", got)
+	}
+}
+
+func BenchmarkArgvJSON(b *testing.B) {
+	_, args, d := argvRecord(b, true)
+	fm := New()
+	var dst []byte
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		dst = fm.AppendJSON(dst[:0], args, d)
+	}
+}
+
+func BenchmarkArgvText(b *testing.B) {
+	_, args, d := argvRecord(b, true)
+	fm := New()
+	var dst []byte
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		dst = fm.AppendText(dst[:0], args, d)
+	}
+}

@@ -17,24 +17,14 @@ import (
 	"testing"
 
 	"github.com/gadgetry/gadgetry/internal/kernel"
-)
-
-// CFlags are the clang flags eBPF test objects are built with, after "-target bpf"; the include
-// directory (the repository's gadgets/include) is added by the caller. scripts/vmtest.sh uses
-// the same flags.
-var CFlags = []string{"-O2", "-g", "-D__TARGET_ARCH_x86"}
-
-// Clang and Strip are the tools BPFObject uses on the host.
-const (
-	Clang = "clang-19"
-	Strip = "llvm-strip-19"
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 )
 
 // BPFObject returns the path of the eBPF object built from src, a path relative to the test's
 // package directory such as "testdata/kprobe.bpf.c". Inside the VM it is the object
 // scripts/vmtest.sh compiled beside the source ("testdata/kprobe.bpf.o"); on the host src is
-// compiled with clang-19 (-target bpf, CFlags, -I gadgets/include) into a temporary directory
-// and stripped of DWARF. A missing clang skips the test, or fails it when CI=true.
+// compiled by gadgettest.CompileFile (the flags scripts/vmtest.sh uses too) into a temporary
+// directory. A missing clang skips the test, or fails it when CI=true.
 func BPFObject(tb testing.TB, src string) string {
 	tb.Helper()
 	if !strings.HasSuffix(src, ".bpf.c") {
@@ -47,26 +37,9 @@ func BPFObject(tb testing.TB, src string) string {
 		}
 		return obj
 	}
-	clang, err := exec.LookPath(Clang)
-	if err != nil {
-		missing(tb, "%s not found (install clang-19: scripts/setup.sh does)", Clang)
-	}
-	strip, err := exec.LookPath(Strip)
-	if err != nil {
-		missing(tb, "%s not found (install llvm-19: scripts/setup.sh does)", Strip)
-	}
-	root, err := moduleRoot()
-	if err != nil {
-		tb.Fatalf("compiling %s: %v", src, err)
-	}
 	obj := filepath.Join(tb.TempDir(), strings.TrimSuffix(filepath.Base(src), ".c")+".o")
-	args := append([]string{"-target", "bpf"}, CFlags...)
-	args = append(args, "-I"+filepath.Join(root, "gadgets", "include"), "-I"+filepath.Dir(src), "-c", src, "-o", obj)
-	if out, err := exec.Command(clang, args...).CombinedOutput(); err != nil {
-		tb.Fatalf("compiling %s: %s %s: %v\n%s", src, clang, strings.Join(args, " "), err, out)
-	}
-	if out, err := exec.Command(strip, "-g", obj).CombinedOutput(); err != nil {
-		tb.Fatalf("stripping %s: %v\n%s", obj, err, out)
+	if err := os.WriteFile(obj, gadgettest.CompileFile(tb, src), 0o644); err != nil {
+		tb.Fatal(err)
 	}
 	return obj
 }

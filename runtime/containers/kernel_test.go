@@ -1,10 +1,9 @@
 package containers
 
 import (
+	"bytes"
 	"errors"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,28 +13,14 @@ import (
 
 	"github.com/gadgetry/gadgetry/internal/testutil/runc"
 	"github.com/gadgetry/gadgetry/runtime/datasource"
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 )
 
-// compileExecFilter builds testdata/exec_filter.bpf.c with clang against the gadget headers.
+// compileExecFilter builds testdata/exec_filter.bpf.c against the gadget headers.
 func compileExecFilter(t *testing.T) *ebpf.CollectionSpec {
 	t.Helper()
-	clang, err := exec.LookPath("clang-19")
-	if err != nil {
-		if clang, err = exec.LookPath("clang"); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("clang is needed to build the test BPF program")
-			}
-			t.Skip("clang is needed to build the test BPF program")
-		}
-	}
-	obj := filepath.Join(t.TempDir(), "exec_filter.bpf.o")
-	inc, _ := filepath.Abs("../../gadgets/include")
-	cmd := exec.Command(clang, "-target", "bpf", "-O2", "-g", "-D__TARGET_ARCH_x86", "-I", inc,
-		"-c", "testdata/exec_filter.bpf.c", "-o", obj)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("compiling the test BPF program: %v\n%s", err, out)
-	}
-	spec, err := ebpf.LoadCollectionSpec(obj)
+	obj := gadgettest.CompileFile(t, "testdata/exec_filter.bpf.c")
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
 	if err != nil {
 		t.Fatal(err)
 	}

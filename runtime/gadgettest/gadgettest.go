@@ -67,7 +67,21 @@ func RequireRoot(t testing.TB) {
 // extraFlags are passed to clang (e.g. "-DFOO").
 func Compile(t testing.TB, name string, extraFlags ...string) []byte {
 	t.Helper()
-	key := name + " " + strings.Join(extraFlags, " ")
+	return CompileFile(t, filepath.Join(TestdataDir(), name+".bpf.c"), extraFlags...)
+}
+
+// CompileFile compiles a BPF C source the way `gadgetry image build` does for the host's
+// architecture (clang-19 -target bpf -O2 -g against gadgets/include and the source's own
+// directory, then llvm-strip-19 -g: BTF kept, DWARF dropped) and returns the object. Results
+// are cached per process by path and flags. Missing tools skip the test, or fail it with CI=true.
+// This is the one place tests compile BPF programs on the host (vmtest.BPFObject uses it too).
+func CompileFile(t testing.TB, src string, extraFlags ...string) []byte {
+	t.Helper()
+	src, err := filepath.Abs(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := src + " " + strings.Join(extraFlags, " ")
 	mu.Lock()
 	defer mu.Unlock()
 	if b, ok := cache[key]; ok {
@@ -82,9 +96,10 @@ func Compile(t testing.TB, name string, extraFlags ...string) []byte {
 		}
 		dir = d
 	}
-	src := filepath.Join(TestdataDir(), name+".bpf.c")
-	out := filepath.Join(dir, fmt.Sprintf("%s-%d.o", name, len(cache)))
-	args := append([]string{"-target", "bpf", "-D__TARGET_ARCH_x86", "-O2", "-g", "-I" + IncludeDir(), "-I" + TestdataDir()}, extraFlags...)
+	out := filepath.Join(dir, fmt.Sprintf("%s-%d.o", strings.TrimSuffix(filepath.Base(src), ".c"), len(cache)))
+	arch := map[string]string{"amd64": "x86", "arm64": "arm64"}[runtime.GOARCH]
+	args := append([]string{"-target", "bpf", "-D__TARGET_ARCH_" + arch, "-O2", "-g", "-Wall",
+		"-I" + IncludeDir(), "-I" + filepath.Dir(src)}, extraFlags...)
 	args = append(args, "-c", src, "-o", out)
 	if b, err := exec.Command(clang, args...).CombinedOutput(); err != nil {
 		t.Fatalf("compiling %s: %v\n%s", src, err, b)

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/gadgetry/gadgetry/runtime/datasource"
 	"github.com/gadgetry/gadgetry/runtime/decode"
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 	"github.com/gadgetry/gadgetry/runtime/wasm"
 )
 
@@ -72,11 +72,6 @@ func tool(t testing.TB, names ...string) string {
 	return ""
 }
 
-func includeDir() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "gadgets", "include")
-}
-
 var (
 	buildMu sync.Mutex
 	built   = map[string][2][]byte{}
@@ -91,26 +86,16 @@ func Build(t testing.TB, dir string) (obj, module []byte) {
 	if b, ok := built[dir]; ok {
 		return b[0], b[1]
 	}
-	clang := tool(t, "clang-19", "clang")
+	obj = gadgettest.CompileFile(t, filepath.Join(dir, "program.bpf.c"))
 	goTool := tool(t, "go")
 	out := t.TempDir()
-	arch := map[string]string{"amd64": "x86", "arm64": "arm64"}[runtime.GOARCH]
-	cmd := exec.Command(clang, "-target", "bpf", "-D__TARGET_ARCH_"+arch, "-O2", "-g", "-Wall",
-		"-I"+includeDir(), "-c", filepath.Join(dir, "program.bpf.c"), "-o", filepath.Join(out, "program.o"))
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("compiling %s/program.bpf.c: %v\n%s", dir, err, b)
-	}
-	cmd = exec.Command(goTool, "build", "-buildmode=c-shared", "-o", filepath.Join(out, "program.wasm"), ".")
+	cmd := exec.Command(goTool, "build", "-buildmode=c-shared", "-o", filepath.Join(out, "program.wasm"), ".")
 	cmd.Dir = filepath.Join(dir, "go")
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOWORK=off", "GOFLAGS=")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building %s/go: %v\n%s", dir, err, b)
 	}
-	obj, err := os.ReadFile(filepath.Join(out, "program.o"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	module, err = os.ReadFile(filepath.Join(out, "program.wasm"))
+	module, err := os.ReadFile(filepath.Join(out, "program.wasm"))
 	if err != nil {
 		t.Fatal(err)
 	}

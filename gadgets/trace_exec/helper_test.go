@@ -26,7 +26,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "helper %s: %v\n", mode, err)
 		os.Exit(3)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	e2eCleanup()
+	os.Exit(code)
 }
 
 // helperCommand runs this test binary as the helper for mode.

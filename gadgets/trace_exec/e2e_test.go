@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The end-to-end tests run the real `gadgetry` binary, built by the test, on an image built by
@@ -337,6 +339,28 @@ func TestE2EExec(t *testing.T) {
 		}
 	})
 
+	t.Run("memfd is fileless", func(t *testing.T) {
+		pid := runChild(t, helperCommand(t, "memfd", ""))
+		// The helper's own exec comes first: wait for the second one.
+		e := r.waitFor("the memfd exec", func(e ev) bool { return ofPid(pid)(e) && e.str("exepath") != e.str("file") }, nil)
+		if e.str("exepath") != "/memfd:gadgetry-test" || e.get("fileless") != true || e.str("upper_layer") != "NO" {
+			t.Errorf("memfd exec: %s", e)
+		}
+	})
+
+	t.Run("long argv is truncated and says so", func(t *testing.T) {
+		args := make([]string, 300)
+		for i := range args {
+			args[i] = fmt.Sprintf("argument-%010d", i)
+		}
+		pid := runChild(t, exec.Command("/bin/true", args...))
+		e := r.waitFor("the long exec", ofPid(pid), nil)
+		got := e.args()
+		if e.get("args_truncated") != true || len(got) < 2 || len(got) >= 301 || got[0] != "/bin/true" || got[1] != args[0] {
+			t.Errorf("args_truncated %v, %d args (first %q): want truncated, a prefix of the 301", e.get("args_truncated"), len(got), got[:min(2, len(got))])
+		}
+	})
+
 	sum := r.stop()
 	lost, _ := json.Marshal(sum["dataSources"])
 	if !strings.Contains(string(lost), `"lost":0`) {
@@ -411,5 +435,54 @@ func TestE2EFailedExecs(t *testing.T) {
 	evs := r.matching(ofPid(pid))
 	if len(evs) != 1 || evs[0].str("error") != "" {
 		t.Errorf("successful exec: want one event without error, got %v", evs)
+	}
+}
+
+// TestE2EOverlayUpperLayer runs binaries from a real overlayfs mount through gadgetry.
+func TestE2EOverlayUpperLayer(t *testing.T) {
+	r := startRun(t)
+	root := realPath(t, t.TempDir())
+	lower, upper, work, merged := filepath.Join(root, "lower"), filepath.Join(root, "upper"), filepath.Join(root, "work"), filepath.Join(root, "merged")
+	for _, d := range []string{lower, upper, work, merged} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	trueBin := realPath(t, "/bin/true")
+	copyFile(t, trueBin, filepath.Join(lower, "lowertrue"))
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work)
+	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
+		if err == unix.ENODEV && os.Getenv("CI") != "true" {
+			t.Skipf("kernel has no overlayfs: %v", err)
+		}
+		t.Fatalf("mounting overlay on %s: %v", merged, err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(merged, unix.MNT_DETACH) })
+	copyFile(t, trueBin, filepath.Join(merged, "uppertrue"))
+	script := filepath.Join(merged, "s.sh")
+	writeFile(t, script, "#!/bin/sh\nexit 0\n", 0o755)
+
+	// Without a security_bprm_check hook (both programs skipped: warned before the run was
+	// ready), a script's fupper_layer is UNKNOWN, never NO.
+	stderr := r.stderr.String()
+	scriptWant := "YES"
+	if strings.Contains(stderr, "bprm_check_fentry") && strings.Contains(stderr, "bprm_check_kprobe") {
+		scriptWant = "UNKNOWN"
+	}
+	for _, c := range []struct {
+		name, path    string
+		upper, fupper string
+	}{
+		{"binary from the lower layer", filepath.Join(merged, "lowertrue"), "NO", "NO"},
+		{"binary copied in through the merged dir", filepath.Join(merged, "uppertrue"), "YES", "YES"},
+		{"script in the upper layer run directly", script, "NO", scriptWant},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pid := runChild(t, exec.Command(c.path))
+			e := r.waitFor(c.path, ofPid(pid), nil)
+			if e.str("file") != c.path || e.str("upper_layer") != c.upper || e.str("fupper_layer") != c.fupper {
+				t.Errorf("file %q upper_layer %q fupper_layer %q, want %q %s %s", e.str("file"), e.str("upper_layer"), e.str("fupper_layer"), c.path, c.upper, c.fupper)
+			}
+		})
 	}
 }

@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
 # Runs every Fuzz* test for a short time each: scripts/fuzz.sh [DURATION]
+# Covers the root module and the nested modules `go list ./...` does not reach: the guest SDK
+# (wasmapi) and every gadget's WASM module source (examples/*/go, gadgets/*/go), whose fuzz
+# tests run natively on the host.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur=${1:-10s}
-for pkg in $(go list ./...); do
-	dir=$(go list -f '{{.Dir}}' "$pkg")
-	for fn in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
-		echo "fuzz: $pkg $fn ($dur)"
-		go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$dur" "$pkg" >/dev/null
+
+# fuzz_module runs the Fuzz* tests of every package of the module in the current directory.
+fuzz_module() {
+	local pkg dir fn
+	for pkg in $(go list ./...); do
+		dir=$(go list -f '{{.Dir}}' "$pkg")
+		for fn in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
+			echo "fuzz: $pkg $fn ($dur)"
+			go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$dur" "$pkg" >/dev/null
+		done
 	done
+}
+
+fuzz_module
+for mod in wasmapi $(ls -d examples/*/go gadgets/*/go 2>/dev/null); do
+	[[ -f "$mod/go.mod" ]] || continue
+	(cd "$mod" && fuzz_module)
 done

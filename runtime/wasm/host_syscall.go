@@ -37,7 +37,7 @@ func init() {
 		}
 		nr, ok := t.Number(name)
 		if !ok {
-			i.bad(fn, "no syscall %q on %s", name, t.Arch())
+			i.miss(fn, "no syscall %q on %s", name, t.Arch())
 			return
 		}
 		s[0] = uint64(uint32(nr))
@@ -53,7 +53,7 @@ func init() {
 		}
 		name, ok := t.Name(int(nr))
 		if !ok {
-			i.bad(fn, "no syscall number %d on %s", nr, t.Arch())
+			i.miss(fn, "no syscall number %d on %s", nr, t.Arch())
 			return
 		}
 		s[0] = errCode(i.writeC(mod, fn, dst, name))

@@ -358,7 +358,7 @@ func (i *Instance) flush(p []pendingEmit) {
 			_, err = e.ds.Emit(e.data)
 		}
 		if err != nil {
-			i.log.Warn("emitting the guest's packet", "datasource", e.ds.Name, "error", err)
+			i.log.Warn("emitting the guest's packet", "datasource", e.ds.Name, "reason", err)
 		}
 	}
 }

@@ -153,6 +153,15 @@ func randName(prefix string) string {
 // the execs of a marker binary (so every probe is attached). The run is stopped at test end.
 func startRun(t *testing.T, args ...string) *liveRun {
 	t.Helper()
+	r := startRunUnsynced(t, args...)
+	r.sync()
+	return r
+}
+
+// startRunUnsynced starts gadgetry and returns at once: for runs whose selection hides the
+// marker's execs, the caller waits for readiness its own way.
+func startRunUnsynced(t *testing.T, args ...string) *liveRun {
+	t.Helper()
 	bin, store := e2eSetup(t)
 	r := &liveRun{t: t, stderr: &syncBuffer{}, changed: make(chan struct{}), done: make(chan struct{})}
 	r.marker = filepath.Join(realPath(t, t.TempDir()), randName("mark-"))
@@ -189,7 +198,6 @@ func startRun(t *testing.T, args ...string) *liveRun {
 		}
 	}()
 	t.Cleanup(func() { r.stop() })
-	r.sync()
 	return r
 }
 

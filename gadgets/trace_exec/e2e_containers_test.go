@@ -1,0 +1,135 @@
+package traceexec_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gadgetry/gadgetry/internal/testutil/runc"
+)
+
+// The container tests use real runc containers. gadgetry run reads runc's default state root
+// (/run/runc) and offers no flag for another one, so the test's containers live there (their
+// ids are random; each is deleted at test end).
+const defaultRuncRoot = "/run/runc"
+
+func containerEnv(t *testing.T) *runc.Env {
+	t.Helper()
+	requireRoot(t)
+	env := runc.NewEnv(t)
+	if err := os.MkdirAll(defaultRuncRoot, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	env.Root = defaultRuncRoot
+	return env
+}
+
+// execIn runs argv in the running container c with runc exec; the exec happens in c's mount
+// namespace.
+func execIn(t *testing.T, env *runc.Env, c *runc.Container, argv ...string) {
+	t.Helper()
+	out, err := exec.Command("runc", append([]string{"--root", env.Root, "exec", c.ID}, argv...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("runc exec %s %v: %v: %s", c.ID, argv, err, out)
+	}
+}
+
+// inContainer matches the exec of /bin/true tag in c.
+func inContainer(c *runc.Container, tag string) func(ev) bool {
+	return func(e ev) bool {
+		return e.num("proc.mntns_id") == c.MntNS && slices.Equal(e.args(), []string{"/bin/true", tag})
+	}
+}
+
+func checkAttributed(t *testing.T, e ev, c *runc.Container, name string) {
+	t.Helper()
+	if e.str("container.name") != name || e.str("container.id") != c.ID {
+		t.Errorf("event of container %s: container.name %q container.id %q, want %q %s (event %s)",
+			name, e.str("container.name"), e.str("container.id"), name, c.ID, e)
+	}
+}
+
+// TestE2EContainers: with --containers-only, containers started before and after the run, and
+// one that lives for an instant, all carry their names; the host's execs are not shown.
+func TestE2EContainers(t *testing.T) {
+	env := containerEnv(t)
+	beforeName, afterName, shortName := randName("before-"), randName("after-"), randName("short-")
+	before := env.Start(runc.Options{Name: beforeName})
+	// gadgetry run enriches only with -c or --containers-only; the latter also hides the host's
+	// execs, so readiness is an exec in the first container.
+	r := startRunUnsynced(t, "--containers-only")
+	ready := randName("ready-")
+	r.waitFor("the first exec in "+beforeName, inContainer(before, ready), func() { execIn(t, env, before, "/bin/true", ready) })
+
+	after := env.Start(runc.Options{Name: afterName})
+	for _, c := range []struct {
+		c    *runc.Container
+		name string
+	}{{before, beforeName}, {after, afterName}} {
+		tag := randName("tag-")
+		execIn(t, env, c.c, "/bin/true", tag)
+		checkAttributed(t, r.waitFor("the exec in "+c.name, inContainer(c.c, tag), nil), c.c, c.name)
+	}
+
+	// A container whose only process is /bin/true: started, run and stopped at once; its event
+	// is matched by argv since its mount namespace may be gone before the test can read it.
+	tag := randName("short-")
+	short := env.Start(runc.Options{Name: shortName, Args: []string{"/bin/true", tag}})
+	if err := short.WaitStopped(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	e := r.waitFor("the exec of the short-lived container", func(e ev) bool {
+		return slices.Equal(e.args(), []string{"/bin/true", tag})
+	}, nil)
+	checkAttributed(t, e, short, shortName)
+
+	r.stop()
+	if host := r.matching(func(e ev) bool { return e.str("container.id") == "" }); len(host) != 0 {
+		t.Errorf("--containers-only printed %d events outside containers, e.g. %s", len(host), host[0])
+	}
+}
+
+// TestE2EContainerSelection: with -c NAME, the other container's execs never reach user space.
+func TestE2EContainerSelection(t *testing.T) {
+	env := containerEnv(t)
+	selName, otherName := randName("sel-"), randName("other-")
+	sel := env.Start(runc.Options{Name: selName})
+	other := env.Start(runc.Options{Name: otherName})
+	r := startRunUnsynced(t, "-c", selName)
+
+	// Ready when an exec in the selected container shows (the host's execs are filtered out).
+	ready := randName("ready-")
+	r.waitFor("the first exec in "+selName, inContainer(sel, ready), func() { execIn(t, env, sel, "/bin/true", ready) })
+
+	// The other container execs first, then the selected one: one ring buffer, so had the
+	// other's event passed the kernel filter it would be read before the selected one's.
+	otherTag, selTag := randName("other-"), randName("sel-")
+	for range 3 {
+		execIn(t, env, other, "/bin/true", otherTag)
+	}
+	execIn(t, env, sel, "/bin/true", selTag)
+	checkAttributed(t, r.waitFor("the exec in "+selName, inContainer(sel, selTag), nil), sel, selName)
+
+	sum := r.stop()
+	evs := r.matching(func(ev) bool { return true })
+	for _, e := range evs {
+		if e.str("container.name") != selName {
+			t.Errorf("event of another container or the host with -c %s: %s", selName, e)
+		}
+	}
+	var counts struct {
+		Exec struct{ Events, Lost, Dropped uint64 }
+	}
+	b, _ := json.Marshal(sum["dataSources"])
+	if err := json.Unmarshal(b, &counts); err != nil {
+		t.Fatalf("summary %v: %v", sum, err)
+	}
+	// Every record that reached user space was printed: nothing was dropped there, so the
+	// other container's execs were stopped in the kernel.
+	if counts.Exec.Events != uint64(len(evs)) || counts.Exec.Dropped != 0 {
+		t.Errorf("summary: %d events, %d dropped; %d printed: records were filtered in user space, not in the kernel", counts.Exec.Events, counts.Exec.Dropped, len(evs))
+	}
+}

@@ -494,3 +494,77 @@ func TestE2EOverlayUpperLayer(t *testing.T) {
 		})
 	}
 }
+
+// TestE2EColumnsArgs checks the table: argv is one column, joined by spaces, quoted where a
+// shell would need it.
+func TestE2EColumnsArgs(t *testing.T) {
+	bin, store := e2eSetup(t)
+	marker := filepath.Join(realPath(t, t.TempDir()), randName("mark-"))
+	copyFile(t, realPath(t, "/bin/true"), marker)
+	cmd := exec.Command(bin, "run", e2eImage, "--fields", "proc.pid,args")
+	cmd.Env = append(os.Environ(), "GADGETRY_STORE="+store)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1024)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		for range lines {
+		}
+		_ = cmd.Wait()
+	}()
+	// waitLine returns the first line match accepts, running poke before each wait.
+	var header string
+	waitLine := func(what string, match func(string) bool, poke func()) string {
+		t.Helper()
+		deadline := time.After(time.Minute)
+		for {
+			if poke != nil {
+				poke()
+			}
+			var tick <-chan time.Time
+			if poke != nil {
+				tick = time.After(100 * time.Millisecond)
+			}
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("gadgetry exited before %s; stderr:\n%s", what, stderr)
+				}
+				if header == "" {
+					header = l // printed with the first record
+				}
+				if match(l) {
+					return l
+				}
+			case <-tick:
+			case <-deadline:
+				t.Fatalf("no line for %s within a minute; stderr:\n%s", what, stderr)
+			}
+		}
+	}
+	// Ready once the marker shows.
+	waitLine("the marker", func(l string) bool { return strings.Contains(l, marker) }, func() { _ = exec.Command(marker).Run() })
+	if f := strings.Fields(header); !slices.Equal(f, []string{"PROC.PID", "ARGS"}) {
+		t.Errorf("header %q, want PROC.PID ARGS", header)
+	}
+	pid := runChild(t, exec.Command("/bin/true", "a b", "it's", "c"))
+	line := waitLine("the exec", func(l string) bool { return strings.HasPrefix(strings.TrimSpace(l), fmt.Sprint(pid)+" ") }, nil)
+	want := `/bin/true 'a b' 'it'\''s' c`
+	if got := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), fmt.Sprint(pid))); got != want {
+		t.Errorf("args column %q, want %q (line %q)", got, want, line)
+	}
+}

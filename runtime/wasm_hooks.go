@@ -12,8 +12,9 @@ import (
 
 // wasmHooks runs the image's WASM guest at the sequence's extension points: instantiate and
 // gadgetInit at Init, gadgetPreStart at PreStart (before load), gadgetStart at Start (after
-// load, before attach), gadgetStop at Stop (before detach), gadgetPostStop at PostStop; the
-// instance is closed after PostStop, or when a later step of Start fails.
+// load, before attach), gadgetStop at Stop (after the ring buffers are drained, before detach),
+// gadgetPostStop at PostStop; the instance is closed after PostStop, or when a later step of
+// Start fails.
 func (rt *Runtime) wasmHooks(ctx context.Context, g *Gadget) Hooks {
 	var inst *wasm.Instance
 	closeInst := func() {
@@ -47,7 +48,15 @@ func (rt *Runtime) wasmHooks(ctx context.Context, g *Gadget) Hooks {
 		},
 		PreStart: func(*Run) error { return inst.PreStart() },
 		Start:    func(*Run) error { return inst.Start() },
-		Stop:     func(*Run) error { return inst.Stop() },
+		Stop: func(r *Run) error {
+			// The guest sees every record written so far before its gadgetStop (a flight
+			// recorder replays what it kept there); only the records of the moment between
+			// this drain and the detach reach it afterwards.
+			if _, err := r.drainAll(); err != nil {
+				return fmt.Errorf("reading the last records before the WASM gadgetStop: %w", err)
+			}
+			return inst.Stop()
+		},
 		PostStop: func(*Run) error { return inst.PostStop() },
 	}
 }

@@ -57,12 +57,6 @@ func (i *Instance) bad(fn string, format string, args ...any) {
 	i.log.Warn("wasm guest call failed", "hook", i.curHook, "reason", msg)
 }
 
-// miss records a lookup that found nothing (an unknown syscall name or number): an answer the
-// guest may well expect, so it is not logged or counted, only quoted if the hook then fails.
-func (i *Instance) miss(fn string, format string, args ...any) {
-	i.lastHostErr = "ig." + fn + ": " + fmt.Sprintf(format, args...)
-}
-
 // read returns the guest memory a packed len<<32|ptr designates (nil for 0).
 func (i *Instance) read(mod api.Module, fn string, packed uint64) ([]byte, bool) {
 	if packed == 0 {

@@ -28,7 +28,9 @@ type gadget struct {
 	byName  map[string]wasmapi.Field
 	args    wasmapi.Field
 	names   map[uint64]string // syscall number → name, filled lazily
-	stopped bool              // Stop ran: events now are the recorder replay, pass them on
+	nargs   map[uint64]int    // syscall number → declared parameters (-1: undeclared), lazily
+	stopped bool              // Stop ran: events now are the recorder replay, then late records
+	replay  int               // replayed packets still to come back through onEvent
 }
 
 // field is one field of the record the recorder copies.
@@ -160,12 +162,17 @@ func (g *gadget) Start() error {
 }
 
 func (g *gadget) onEvent(ds wasmapi.DataSource, d wasmapi.Data) error {
-	if g.stopped {
+	if g.stopped && g.replay > 0 {
+		// The host hands the packets Stop emitted back to every subscriber, this module
+		// included, right after Stop returns: they are complete already.
+		g.replay--
 		return nil
 	}
 	c := decode.Call{}
 	nr, _ := g.byName["syscall_raw"].Uint64(d)
 	c.Name = g.syscallName(nr)
+	c.NArgs = g.syscallNArgs(nr, c.Name)
+	c.Declared = c.NArgs >= 0
 	for i := range c.Args {
 		c.Args[i], _ = g.byName["arg"+strconv.Itoa(i)].Uint64(d)
 	}
@@ -175,7 +182,9 @@ func (g *gadget) onEvent(ds wasmapi.DataSource, d wasmapi.Data) error {
 	if err := g.args.SetString(d, decode.Args(c)); err != nil {
 		return err
 	}
-	if g.stream {
+	if g.stream || g.stopped {
+		// Live mode, or a record the kernel wrote between the host's last read before Stop
+		// and the detach: it happened after everything replayed, so it is printed after them.
 		return nil
 	}
 	s := &snapshot{u64: make([]uint64, len(g.fields)), str: make([]string, len(g.fields))}
@@ -208,7 +217,8 @@ func (g *gadget) Stop() error {
 		return nil
 	}
 	// The host delivers the replayed packets after Stop returns, to every subscriber of the
-	// data source, this module included: from now on onEvent lets events through.
+	// data source, this module included: onEvent lets the g.replay of them through as they
+	// are, and formats and passes on any record that arrives after them.
 	g.stopped = true
 	if n := g.rec.Dropped(); n > 0 {
 		wasmapi.Log(wasmapi.LevelInfo, fmt.Sprintf("traceloop: %d older records were not kept (--max-records per container)", n))
@@ -240,6 +250,7 @@ func (g *gadget) Stop() error {
 		if err := g.ds.EmitAndRelease(p); err != nil {
 			return err
 		}
+		g.replay++
 	}
 	return nil
 }
@@ -256,6 +267,22 @@ func (g *gadget) syscallName(nr uint64) string {
 		n = "syscall_" + strconv.FormatUint(nr, 10)
 	}
 	g.names[nr] = n
+	return n
+}
+
+// syscallNArgs returns how many parameters the kernel declares for the syscall (-1: unknown).
+func (g *gadget) syscallNArgs(nr uint64, name string) int {
+	if g.nargs == nil {
+		g.nargs = map[uint64]int{}
+	}
+	n, ok := g.nargs[nr]
+	if !ok {
+		n = -1
+		if d, err := wasmapi.GetSyscallDeclaration(name); err == nil {
+			n = len(d.Params)
+		}
+		g.nargs[nr] = n
+	}
 	return n
 }
 

@@ -73,19 +73,26 @@ type Call struct {
 	Str0     string
 	Str1     string
 	Sockaddr []byte
+	// NArgs is the syscall's number of parameters, when Declared (tracefs declares it).
+	NArgs    int
+	Declared bool
 }
 
 // Args formats the arguments of c: strings quoted in place of their pointers, the socket
 // address as text, AT_FDCWD by name, small numbers in decimal and others (pointers, flags) in
 // hexadecimal. For a syscall with strings or an address it shows the arguments up to the last of
-// those; otherwise the six registers without their trailing zeros (the number of arguments is
-// not recorded).
+// those; otherwise its NArgs arguments if Declared, else the six registers without their trailing
+// zeros.
 func Args(c Call) string {
 	e, known := Table[c.Name]
 	n := 6
 	if !known || e.Str0Arg == 0 && e.Str1Arg == 0 && e.SockaddrArg == 0 {
-		for n > 0 && c.Args[n-1] == 0 {
-			n--
+		if c.Declared {
+			n = min(max(c.NArgs, 0), 6)
+		} else {
+			for n > 0 && c.Args[n-1] == 0 {
+				n--
+			}
 		}
 	} else {
 		n = int(max(e.Str0Arg, e.Str1Arg, e.SockaddrArg))

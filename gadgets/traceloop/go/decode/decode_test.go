@@ -13,6 +13,11 @@ func TestArgs(t *testing.T) {
 	}{
 		{Call{Name: "openat", Args: [6]uint64{fdcwd, 0x7ffd0000, 0x80000, 0}, Str0: "/etc/passwd"}, `AT_FDCWD, "/etc/passwd"`},
 		{Call{Name: "write", Args: [6]uint64{1, 0x7ffd12345678, 15}}, "1, 0x7ffd12345678, 15"},
+		// Registers beyond the declared parameters hold whatever the caller left there.
+		{Call{Name: "write", Args: [6]uint64{1, 0x7ffd12345678, 15, 0, 7, 115}, NArgs: 3, Declared: true}, "1, 0x7ffd12345678, 15"},
+		{Call{Name: "getpid", Args: [6]uint64{5}, Declared: true}, ""},
+		{Call{Name: "close", Args: [6]uint64{0, 9}, NArgs: 1, Declared: true}, "0"},
+		{Call{Name: "close", Args: [6]uint64{0, 9}}, "0, 9"}, // undeclared: trailing zeros only
 		{Call{Name: "getpid"}, ""},
 		{Call{Name: "renameat", Args: [6]uint64{fdcwd, 1, 7, 2}, Str0: "a", Str1: "b c"}, `AT_FDCWD, "a", 7, "b c"`},
 		{Call{Name: "execve", Args: [6]uint64{0x1000, 0x2000, 0x3000}, Str0: "/bin/true"}, `"/bin/true"`},

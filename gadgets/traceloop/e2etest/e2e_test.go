@@ -1,0 +1,575 @@
+package e2etest_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+)
+
+// childEnv makes the test binary act as the traced program (see TestMain).
+const childEnv = "TRACELOOP_E2E_CHILD"
+
+// imageName is the tag the test gives the image in its own store.
+const imageName = "traceloop-e2e"
+
+// TestMain runs the traced program when the test binary is re-executed as a child.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(child(os.Getenv(childEnv + "_DIR")))
+	}
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// child prints "pid tid", waits for one byte on stdin (the tracer is attached by then), then
+// makes known syscalls on that thread with raw syscalls, so the Go runtime adds none:
+// openat (create), write (15 bytes), close, openat (read), read, close, openat (ENOENT).
+func child(dir string) int {
+	runtime.LockOSThread()
+	fmt.Printf("%d %d\n", os.Getpid(), syscall.Gettid())
+	var b [1]byte
+	if _, err := syscall.Read(0, b[:]); err != nil {
+		return 2
+	}
+	path := filepath.Join(dir, "traceloop-data")
+	fd, err := syscall.Open(path, syscall.O_CREAT|syscall.O_WRONLY|syscall.O_TRUNC|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return 3
+	}
+	if _, err := syscall.Write(fd, []byte("hello traceloop")); err != nil {
+		return 4
+	}
+	syscall.Close(fd)
+	fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return 5
+	}
+	buf := make([]byte, 64)
+	syscall.Read(fd, buf)
+	syscall.Close(fd)
+	if _, err := syscall.Open(filepath.Join(dir, "does-not-exist"), syscall.O_RDONLY|syscall.O_CLOEXEC, 0); !errors.Is(err, syscall.ENOENT) {
+		return 6
+	}
+	return 0
+}
+
+// need skips, or fails under CI=true, when a tool or privilege is missing.
+func need(t *testing.T, ok bool, why string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal(why)
+	}
+	t.Skip(why)
+}
+
+// built is the gadgetry binary and the store holding the traceloop image, built once.
+var built struct {
+	once  sync.Once
+	dir   string
+	bin   string
+	store string
+	err   error
+}
+
+// setup builds the gadgetry binary from this repository and the traceloop image with it.
+func setup(t *testing.T) (bin, store string) {
+	t.Helper()
+	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
+		t.Skipf("traceloop is built for amd64 and arm64; GOARCH is %s", runtime.GOARCH)
+	}
+	need(t, os.Geteuid() == 0, "running gadgets needs root")
+	for _, tool := range []string{"go", "clang-19"} {
+		_, err := exec.LookPath(tool)
+		need(t, err == nil, tool+" not found: install it with scripts/setup.sh")
+	}
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "traceloop-e2e-")
+		if built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "gadgetry")
+		built.store = filepath.Join(built.dir, "store")
+		root, err := filepath.Abs("../../..")
+		if err != nil {
+			built.err = err
+			return
+		}
+		build := exec.Command("go", "build", "-o", built.bin, "./cmd/gadgetry")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build ./cmd/gadgetry: %v\n%s", err, out)
+			return
+		}
+		img := exec.Command(built.bin, "--store", built.store, "image", "build",
+			filepath.Join(root, "gadgets", "traceloop"), "--arch", runtime.GOARCH, "-t", imageName)
+		if out, err := img.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("gadgetry image build gadgets/traceloop: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.bin, built.store
+}
+
+// run is one `gadgetry run` of the traceloop image.
+type run struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	lines  chan string // stdout, line by line
+	stderr *syncBuffer
+	done   chan error
+}
+
+// startRun starts `gadgetry run traceloop-e2e args...` and waits until both programs are
+// attached (the run's process holds two BPF links), or until it exits.
+func startRun(t *testing.T, args ...string) *run {
+	t.Helper()
+	bin, store := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--store", store, "run", imageName, "--pull", "never"}, args...)...)
+	r := &run{t: t, cmd: cmd, lines: make(chan string, 1<<16), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = r.stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			r.lines <- sc.Text()
+		}
+		close(r.lines)
+		r.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+		}
+	})
+	return r
+}
+
+// waitAttached polls /proc/<run>/fdinfo until the run holds two BPF links (sys_enter and
+// sys_exit attached). It fails the test if the run exits first.
+func (r *run) waitAttached() {
+	r.t.Helper()
+	pid := r.cmd.Process.Pid
+	for {
+		if n := bpfLinks(pid); n >= 2 {
+			return
+		}
+		select {
+		case err := <-r.done:
+			r.done <- err
+			r.t.Fatalf("gadgetry run exited before attaching: %v\nstderr:\n%s", err, r.stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// bpfLinks counts the BPF link file descriptors process pid holds.
+func bpfLinks(pid int) int {
+	dir := fmt.Sprintf("/proc/%d/fdinfo", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err == nil && bytes.Contains(b, []byte("\nlink_type:")) {
+			n++
+		}
+	}
+	return n
+}
+
+// stop interrupts the run (as Ctrl-C does), waits for it, and returns the rest of its stdout.
+func (r *run) stop() []string {
+	r.t.Helper()
+	if err := r.cmd.Process.Signal(os.Interrupt); err != nil {
+		r.t.Fatal(err)
+	}
+	var rest []string
+	for l := range r.lines {
+		rest = append(rest, l)
+	}
+	if err := <-r.done; err != nil {
+		r.t.Fatalf("gadgetry run: %v\nstderr:\n%s", err, r.stderr)
+	}
+	return rest
+}
+
+// record is one line of `-o json` output.
+type record struct {
+	Proc struct {
+		Comm string `json:"comm"`
+		Pid  uint32 `json:"pid"`
+		Tid  uint32 `json:"tid"`
+	} `json:"proc"`
+	Syscall string `json:"syscall"`
+	Args    string `json:"args"`
+	Arg2    uint64 `json:"arg2"`
+	Ret     int64  `json:"ret"`
+	Error   string `json:"error"`
+	Str0    string `json:"str0"`
+	Summary any    `json:"summary"`
+}
+
+func parse(t *testing.T, line string) (record, bool) {
+	t.Helper()
+	var rec record
+	if err := json.Unmarshal([]byte(line), &rec); err != nil {
+		t.Fatalf("output line is not JSON: %v: %q", err, line)
+	}
+	return rec, rec.Summary == nil
+}
+
+// tracedChild is a started child process, blocked until release.
+type tracedChild struct {
+	cmd      *exec.Cmd
+	stdin    io.WriteCloser
+	pid, tid uint32
+	dir      string
+}
+
+func startChild(t *testing.T) *tracedChild {
+	t.Helper()
+	c := &tracedChild{dir: t.TempDir()}
+	c.cmd = exec.Command(os.Args[0], "-test.run=^$")
+	c.cmd.Env = append(os.Environ(), childEnv+"=1", childEnv+"_DIR="+c.dir)
+	c.cmd.Stderr = os.Stderr
+	var err error
+	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if c.cmd.ProcessState == nil {
+			c.cmd.Process.Kill()
+			c.cmd.Wait()
+		}
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the child's ids: %v", err)
+	}
+	if _, err := fmt.Sscanf(line, "%d %d", &c.pid, &c.tid); err != nil {
+		t.Fatalf("child's ids %q: %v", line, err)
+	}
+	return c
+}
+
+// release lets the child make its syscalls and waits for it.
+func (c *tracedChild) release(t *testing.T) {
+	t.Helper()
+	if _, err := c.stdin.Write([]byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.cmd.Wait(); err != nil {
+		t.Fatalf("child: %v", err)
+	}
+}
+
+// want is one expected record of the child.
+type want struct {
+	syscall, str0, errname string
+	arg2                   uint64 // write's byte count (0: not checked)
+	ret                    int64  // exact when errname or arg2 is set; else >= 0
+}
+
+// checkKnown checks the child's records are exactly its three openat calls and its write.
+func checkKnown(t *testing.T, c *tracedChild, recs []record) {
+	t.Helper()
+	path := filepath.Join(c.dir, "traceloop-data")
+	wants := []want{
+		{syscall: "openat", str0: path},
+		{syscall: "write", arg2: 15, ret: 15},
+		{syscall: "openat", str0: path},
+		{syscall: "openat", str0: filepath.Join(c.dir, "does-not-exist"), errname: "ENOENT", ret: -2},
+	}
+	var got []record
+	for _, r := range recs {
+		if r.Proc.Pid == c.pid && r.Proc.Tid == c.tid {
+			got = append(got, r)
+		}
+	}
+	if len(got) != len(wants) {
+		t.Fatalf("want %d records of the child (tid %d), got %d: %+v", len(wants), c.tid, len(got), got)
+	}
+	for i, w := range wants {
+		g := got[i]
+		if g.Syscall != w.syscall || g.Str0 != w.str0 || g.Error != w.errname {
+			t.Errorf("record %d: got %s(%s) str0=%q error=%q, want %s str0=%q error=%q",
+				i, g.Syscall, g.Args, g.Str0, g.Error, w.syscall, w.str0, w.errname)
+		}
+		if w.arg2 != 0 && (g.Arg2 != w.arg2 || !strings.HasSuffix(g.Args, ", "+strconv.FormatUint(w.arg2, 10)) || strings.Count(g.Args, ",") != 2) {
+			t.Errorf("record %d: %s(%s) count %d, want %d (as the third and last of the args)", i, g.Syscall, g.Args, g.Arg2, w.arg2)
+		}
+		switch {
+		case w.errname != "" || w.arg2 != 0:
+			if g.Ret != w.ret {
+				t.Errorf("record %d: %s returned %d, want %d", i, g.Syscall, g.Ret, w.ret)
+			}
+		case g.Ret < 0:
+			t.Errorf("record %d: %s failed (%d %s)", i, g.Syscall, g.Ret, g.Error)
+		}
+		if w.str0 != "" && !strings.Contains(g.Args, strconv.Quote(w.str0)) {
+			t.Errorf("record %d: args %q do not show the path %q", i, g.Args, w.str0)
+		}
+	}
+	for _, r := range recs {
+		if r.Proc.Pid == c.pid && r.Syscall != "openat" && r.Syscall != "write" {
+			t.Errorf("unfiltered syscall of the child recorded: %+v", r)
+		}
+	}
+}
+
+// TestKnownSyscallsRecorded is issue 6's acceptance: with --syscall-filters=openat,write, the
+// default flight-recorder mode prints nothing while running, then, at Ctrl-C, exactly the
+// child's openat and write calls in time order, with paths, byte count and ENOENT.
+func TestKnownSyscallsRecorded(t *testing.T) {
+	c := startChild(t)
+	r := startRun(t, "--syscall-filters=openat,write", "-o", "json", "--pid", strconv.Itoa(int(c.pid)))
+	r.waitAttached()
+	c.release(t)
+	select {
+	case l := <-r.lines:
+		t.Fatalf("the flight recorder printed before the run ended: %q", l)
+	default:
+	}
+	var recs []record
+	for _, l := range r.stop() {
+		if rec, ok := parse(t, l); ok {
+			recs = append(recs, rec)
+		}
+	}
+	checkKnown(t, c, recs)
+}
+
+// TestStreamPrintsLive: with --stream the child's records are printed while the run goes on
+// (read before the run is interrupted).
+func TestStreamPrintsLive(t *testing.T) {
+	c := startChild(t)
+	r := startRun(t, "--syscall-filters=openat,write", "--stream=true", "-o", "json", "--pid", strconv.Itoa(int(c.pid)))
+	r.waitAttached()
+	c.release(t)
+	var recs []record
+	for n := 0; n < 4; {
+		l, ok := <-r.lines
+		if !ok {
+			t.Fatalf("the run ended before printing the child's records\nstderr:\n%s", r.stderr)
+		}
+		rec, ok := parse(t, l)
+		if !ok {
+			continue
+		}
+		recs = append(recs, rec)
+		if rec.Proc.Tid == c.tid {
+			n++
+		}
+	}
+	for _, l := range r.stop() {
+		if rec, ok := parse(t, l); ok {
+			recs = append(recs, rec)
+		}
+	}
+	checkKnown(t, c, recs)
+}
+
+// TestFilterFromFirstRecord: the filter is in the kernel before the programs attach, so every
+// record printed, from the very first, of every process on the machine, is an openat or a
+// write. The test's own openat of a marker file (repeated until it shows, in case the ring
+// buffer overflows under other load) proves records do flow.
+func TestFilterFromFirstRecord(t *testing.T) {
+	r := startRun(t, "--syscall-filters=openat,write", "--stream=true", "-o", "json")
+	r.waitAttached()
+	marker := filepath.Join(t.TempDir(), "traceloop-marker")
+	if err := os.WriteFile(marker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var recs []record
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	seen := false
+	for !seen {
+		select {
+		case l, ok := <-r.lines:
+			if !ok {
+				t.Fatalf("the run ended before the marker showed\nstderr:\n%s", r.stderr)
+			}
+			if rec, ok := parse(t, l); ok {
+				recs = append(recs, rec)
+				seen = rec.Syscall == "openat" && rec.Str0 == marker
+			}
+		case <-tick.C:
+			os.ReadFile(marker)
+		}
+	}
+	for _, l := range r.stop() {
+		if rec, ok := parse(t, l); ok {
+			recs = append(recs, rec)
+		}
+	}
+	for i, rec := range recs {
+		if rec.Syscall != "openat" && rec.Syscall != "write" {
+			t.Fatalf("record %d of %d is %s by %s (pid %d): not selected by the filter", i, len(recs), rec.Syscall, rec.Proc.Comm, rec.Proc.Pid)
+		}
+	}
+}
+
+// TestUnknownSyscallFailsBeforeAttach: a misspelt name fails the run with a suggestion and
+// leaves no traceloop program or map in the kernel.
+func TestUnknownSyscallFailsBeforeAttach(t *testing.T) {
+	bin, store := setup(t)
+	before := objects()
+	cmd := exec.Command(bin, "--store", store, "run", imageName, "--pull", "never", "--syscall-filters=openat,wirte", "--timeout", "30")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err == nil {
+		t.Fatalf("run with an unknown syscall succeeded; stdout:\n%s", out)
+	}
+	msg := stderr.String()
+	for _, s := range []string{`"wirte"`, "did you mean write"} {
+		if !strings.Contains(msg, s) {
+			t.Errorf("error does not say %q:\n%s", s, msg)
+		}
+	}
+	if len(bytes.TrimSpace(out)) != 0 {
+		t.Errorf("a failed run printed records:\n%s", out)
+	}
+	// The run has exited: anything of it still in the kernel would be pinned or leaked.
+	for o := range objects() {
+		if !before[o] {
+			t.Errorf("the failed run left %s in the kernel", o)
+		}
+	}
+}
+
+// traceloopMaps are the names of the gadget's own maps (not shared with other gadgets).
+var traceloopMaps = map[string]bool{"syscall_filter": true, "syscall_decode": true, "pending": true, "pending_str": true, "str_scratch": true}
+
+// objects lists the traceloop programs and maps in the kernel that no running process holds: a
+// concurrent test holding its own traceloop objects is not counted, a leaked (pinned) one is.
+func objects() map[string]bool {
+	held := heldProgs()
+	out := map[string]bool{}
+	heldMaps := map[ebpf.MapID]bool{}
+	var id ebpf.ProgramID
+	for {
+		next, err := ebpf.ProgramGetNextID(id)
+		if err != nil {
+			break
+		}
+		id = next
+		p, err := ebpf.NewProgramFromID(next)
+		if err != nil {
+			continue
+		}
+		info, err := p.Info()
+		p.Close()
+		if err != nil || !strings.HasPrefix(info.Name, "traceloop_") {
+			continue
+		}
+		if held[uint32(next)] {
+			if ids, ok := info.MapIDs(); ok {
+				for _, m := range ids {
+					heldMaps[m] = true
+				}
+			}
+			continue
+		}
+		out[fmt.Sprintf("prog %d %s", next, info.Name)] = true
+	}
+	var mid ebpf.MapID
+	for {
+		next, err := ebpf.MapGetNextID(mid)
+		if err != nil {
+			break
+		}
+		mid = next
+		m, err := ebpf.NewMapFromID(next)
+		if err != nil {
+			continue
+		}
+		info, err := m.Info()
+		m.Close()
+		if err == nil && traceloopMaps[info.Name] && !heldMaps[next] {
+			out[fmt.Sprintf("map %d %s", next, info.Name)] = true
+		}
+	}
+	return out
+}
+
+// heldProgs returns the IDs of the programs some live process holds a program or link fd of.
+func heldProgs() map[uint32]bool {
+	held := map[uint32]bool{}
+	fdinfos, _ := filepath.Glob("/proc/[0-9]*/fdinfo/*")
+	for _, f := range fdinfos {
+		b, err := os.ReadFile(f)
+		if err != nil || !bytes.Contains(b, []byte("prog_id:")) {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "prog_id:"); ok {
+				if n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32); err == nil {
+					held[uint32(n)] = true
+				}
+			}
+		}
+	}
+	return held
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,8 +1,11 @@
 package format
 
 import (
+	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gadgetry/gadgetry/runtime/datasource"
 )
@@ -103,4 +106,25 @@ func BenchmarkArgvText(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		dst = fm.AppendText(dst[:0], args, d)
 	}
+}
+
+// FuzzAppendArgv: the JSON form is always a list of strings holding exactly the arguments, and
+// the text form never holds a newline (a table line stays one line).
+func FuzzAppendArgv(f *testing.F) {
+	for _, s := range []string{"", "ls\x00-l", "a b\x00'\x00\"", "x\ny", "\xff\x00z"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var l []string
+		js := AppendArgv(nil, b, true)
+		if err := json.Unmarshal(js, &l); err != nil {
+			t.Fatalf("%q gives invalid JSON %s: %v", b, js, err)
+		}
+		if len(b) > 0 && utf8.Valid(b) && strings.Join(l, "\x00") != string(b) {
+			t.Errorf("%q gives %q", b, l)
+		}
+		if txt := AppendArgv(nil, b, false); bytes.ContainsAny(txt, "\n\r") {
+			t.Errorf("%q gives text with a line break: %q", b, txt)
+		}
+	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gadgetry/gadgetry/oci/metadata"
 	"github.com/gadgetry/gadgetry/runtime/decode"
+	"github.com/gadgetry/gadgetry/runtime/format"
 )
 
 // TestGadgetYAMLMatchesObject checks that gadget.yaml parses and names only fields, params and
@@ -59,10 +60,22 @@ func TestGadgetYAMLMatchesObject(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the runtime's decoder rejects struct event: %v", err)
 	}
-	for name := range ds.Fields {
-		if gds.Field(name) == nil {
+	for name, fm := range ds.Fields {
+		f := gds.Field(name)
+		if f == nil {
 			t.Errorf("the runtime's decoder has no field %q", name)
+			continue
 		}
+		for k, v := range fm.Annotations {
+			f.Annotations[k] = v
+		}
+		if err := format.CheckAnnotations(f); err != nil {
+			t.Error(err)
+		}
+	}
+	// args is shown as a whole argv, not as its first C string.
+	if a := gds.Field("args"); a == nil || a.Annotations[format.ValueFormatAnnotation] != format.ValueFormatArgv || a.Annotations[format.ValueSizeFieldAnnotation] != "args_size" {
+		t.Errorf("args must be annotated value.format: argv, value.size-field: args_size")
 	}
 	for v := range meta.Params.EBPF {
 		if _, ok := spec.Variables[v]; !ok {

@@ -1,6 +1,7 @@
 package format
 
 import (
+	"fmt"
 	"strconv"
 	"unicode/utf8"
 
@@ -152,4 +153,42 @@ func appendShellWord(dst, arg []byte) []byte {
 		dst = append(dst, c)
 	}
 	return append(dst, '\'')
+}
+
+// CheckAnnotations reports a gadget.yaml value.* annotation on f that formatting cannot honour
+// (an unknown value.format, a field that is not a char array, a size field that is missing or
+// not an integer), so a typo fails the gadget's preparation instead of silently showing argv[0].
+func CheckAnnotations(f *datasource.Field) error {
+	vf, hasFormat := f.Annotations[ValueFormatAnnotation]
+	sf, hasSize := f.Annotations[ValueSizeFieldAnnotation]
+	if !hasFormat && !hasSize {
+		return nil
+	}
+	where := "datasources." + dsName(f) + ".fields." + f.Name + ".annotations"
+	if !hasFormat {
+		return fmt.Errorf("%s: %s needs %s: %s", where, ValueSizeFieldAnnotation, ValueFormatAnnotation, ValueFormatArgv)
+	}
+	if vf != ValueFormatArgv {
+		return fmt.Errorf("%s: %s %q is not known (known: %s)", where, ValueFormatAnnotation, vf, ValueFormatArgv)
+	}
+	if f.Kind != datasource.KindCString && f.Kind != datasource.KindBytes && f.Kind != datasource.KindString {
+		return fmt.Errorf("%s: %s: %s needs a char array, and %s is %s", where, ValueFormatAnnotation, vf, f.Name, f.Kind)
+	}
+	if hasSize {
+		s := (*datasource.Field)(nil)
+		if f.DataSource() != nil {
+			s = f.DataSource().Field(sf)
+		}
+		if s == nil || !s.Kind.Scalar() || s.Kind == datasource.KindBool || s.Kind == datasource.KindFloat32 || s.Kind == datasource.KindFloat64 {
+			return fmt.Errorf("%s: %s %q is not an integer field of data source %s", where, ValueSizeFieldAnnotation, sf, dsName(f))
+		}
+	}
+	return nil
+}
+
+func dsName(f *datasource.Field) string {
+	if f.DataSource() == nil {
+		return "?"
+	}
+	return f.DataSource().Name
 }

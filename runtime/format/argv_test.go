@@ -128,3 +128,27 @@ func FuzzAppendArgv(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckAnnotations(t *testing.T) {
+	_, args, _ := argvRecord(t, true)
+	if err := CheckAnnotations(args); err != nil {
+		t.Errorf("valid annotations: %v", err)
+	}
+	for _, c := range []struct {
+		key, value, want string
+	}{
+		{ValueFormatAnnotation, "argvs", `value.format "argvs" is not known (known: argv)`},
+		{ValueSizeFieldAnnotation, "nope", `value.size-field "nope" is not an integer field of data source exec`},
+	} {
+		_, args, _ := argvRecord(t, true)
+		args.Annotations[c.key] = c.value
+		err := CheckAnnotations(args)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "datasources.exec.fields.args.annotations") {
+			t.Errorf("%s=%s: got %v, want %q", c.key, c.value, err, c.want)
+		}
+	}
+	_, plain, _ := argvRecord(t, false)
+	if err := CheckAnnotations(plain); err != nil {
+		t.Errorf("no annotations: %v", err)
+	}
+}

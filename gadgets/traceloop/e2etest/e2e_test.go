@@ -169,11 +169,8 @@ func startRun(t *testing.T, args ...string) *run {
 		close(r.lines)
 		r.done <- cmd.Wait()
 	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-		}
-	})
+	// A run that already ended makes Kill a no-op; the reader goroutine owns Wait.
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	return r
 }
 

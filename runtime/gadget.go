@@ -14,6 +14,7 @@ import (
 	"github.com/gadgetry/gadgetry/runtime/attach"
 	"github.com/gadgetry/gadgetry/runtime/datasource"
 	"github.com/gadgetry/gadgetry/runtime/decode"
+	"github.com/gadgetry/gadgetry/runtime/format"
 )
 
 // Gadget is a parsed image, ready to run any number of times. It is read-only once prepared.
@@ -31,7 +32,8 @@ type Gadget struct {
 	// Programs are the object's programs, sorted by name.
 	Programs []*Program
 
-	spec *ebpf.CollectionSpec // template: copied for each run
+	spec     *ebpf.CollectionSpec // template: copied for each run
+	hasMntns bool
 }
 
 // Tracer is one `gadget_tracer_<ds>___<map>___<struct>` marker.
@@ -62,7 +64,13 @@ type Program struct {
 	// EnabledIf, when set, attaches the program only when a parameter has a given value
 	// (gadget.yaml programs.<p>.enabled_if).
 	EnabledIf *metadata.Condition
+	// Affects are the fields an optional program feeds (gadget.yaml programs.<p>.affects).
+	Affects []string
 }
+
+// HasMntnsField reports whether the gadget's events record a mount namespace (a field of type
+// gadget_mntns_id): the key of container enrichment and selection.
+func (g *Gadget) HasMntnsField() bool { return g.hasMntns }
 
 // Program returns the program called name, or nil.
 func (g *Gadget) Program(name string) *Program {
@@ -105,6 +113,9 @@ func (g *Gadget) NewDataSources() ([]*datasource.DataSource, error) {
 				for k, v := range fa.Annotations {
 					f.Annotations[k] = v
 				}
+				if err := format.CheckAnnotations(f); err != nil {
+					return nil, fmt.Errorf("gadget %s: gadget.yaml %w", g.Name, err)
+				}
 			}
 		}
 		out = append(out, ds)
@@ -146,8 +157,14 @@ func prepare(img *oci.Gadget) (*Gadget, error) {
 		return nil, err
 	}
 	// Build the data sources once now so a broken struct is a Prepare error.
-	if _, err := g.NewDataSources(); err != nil {
+	dss, err := g.NewDataSources()
+	if err != nil {
 		return nil, err
+	}
+	for _, ds := range dss {
+		for _, f := range ds.Fields() {
+			g.hasMntns = g.hasMntns || f.Type == "gadget_mntns_id"
+		}
 	}
 	return g, nil
 }
@@ -203,6 +220,7 @@ func (g *Gadget) findPrograms() error {
 		if mp := g.Meta.Programs[name]; mp != nil {
 			p.Optional = mp.Optional
 			p.EnabledIf = mp.EnabledIf
+			p.Affects = mp.Affects
 			if c := mp.EnabledIf; c != nil && g.Param(c.Param) == nil {
 				return fmt.Errorf("gadget %s: gadget.yaml programs.%s.enabled_if names parameter %q, which the gadget does not have", g.Name, name, c.Param)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,9 +76,9 @@ type Run struct {
 	done    chan struct{}
 	err     error
 
-	mu      sync.Mutex
-	summary Summary
-	skipped []string
+	mu           sync.Mutex
+	summary      Summary
+	skippedProgs []skippedProgram
 }
 
 // Summary is what a run saw.
@@ -265,6 +266,7 @@ func (rt *Runtime) Start(ctx context.Context, g *Gadget, opts RunOptions) (_ *Ru
 	if err := r.attachAll(); err != nil {
 		return nil, err
 	}
+	r.warnSkipped()
 	go r.loop(ctx)
 	return r, nil
 }
@@ -407,8 +409,56 @@ func (r *Run) skip(p *Program, err error) {
 	msg := fmt.Sprintf("%s (%s): the kernel lacks %s: %v", p.Name, p.Section, p.Kind.Feature(), rootCause(err))
 	r.mu.Lock()
 	r.summary.SkippedPrograms = append(r.summary.SkippedPrograms, msg)
+	r.skippedProgs = append(r.skippedProgs, skippedProgram{p, p.Kind.Feature()})
 	r.mu.Unlock()
-	r.rt.log.Warn("gadget "+r.g.Name+": optional program skipped", "program", p.Name, "reason", msg)
+}
+
+type skippedProgram struct {
+	p       *Program
+	feature string
+}
+
+// warnSkipped warns once per hook (attach target) whose optional programs were all skipped,
+// naming the hook, what the kernel lacks for each way of attaching to it, and the fields left
+// unfed. A hook that one of its programs did attach to needs no warning: a gadget offering
+// fentry and kprobe variants of one hook works on kernels that have either.
+func (r *Run) warnSkipped() {
+	r.mu.Lock()
+	skipped := r.skippedProgs
+	r.mu.Unlock()
+	byTarget := map[string][]skippedProgram{}
+	skippedNames := map[string]bool{}
+	var order []string
+	for _, s := range skipped {
+		skippedNames[s.p.Name] = true
+		if byTarget[s.p.Target] == nil {
+			order = append(order, s.p.Target)
+		}
+		byTarget[s.p.Target] = append(byTarget[s.p.Target], s)
+	}
+	for _, target := range order {
+		attached := false
+		for _, p := range r.g.Programs {
+			// Loaded and not skipped at attach (a kprobe loads where kprobes are absent).
+			if p.Target == target && r.coll.Programs[p.Name] != nil && !skippedNames[p.Name] {
+				attached = true
+			}
+		}
+		if attached {
+			continue
+		}
+		var how, fields []string
+		for _, s := range byTarget[target] {
+			how = append(how, fmt.Sprintf("%s needs %s", s.p.Name, s.feature))
+			fields = append(fields, s.p.Affects...)
+		}
+		slices.Sort(fields)
+		msg := fmt.Sprintf("gadget %s: hook %s is unavailable on this kernel (%s)", r.g.Name, target, strings.Join(how, ", "))
+		if fields = slices.Compact(fields); len(fields) > 0 {
+			msg += "; unknown: " + strings.Join(fields, ", ")
+		}
+		r.rt.log.Warn(msg)
+	}
 }
 
 func (r *Run) attachAll() error {

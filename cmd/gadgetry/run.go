@@ -45,6 +45,7 @@ type runFlags struct {
 	// containers selects containers (-c) and drops host events (--containers-only).
 	containerNames string
 	containersOnly bool
+	runcRoots      []string
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet) {
@@ -54,8 +55,9 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.timeout, "timeout", "t", "0", "stop after this long (seconds, or a duration like 500ms); 0 runs until Ctrl-C")
 	fs.StringVar(&f.pull, "pull", string(oci.PullMissing), "when to pull the image: always, missing or never")
 	fs.BoolVarP(&f.help, "help", "h", false, "help for run (with REF: the gadget's parameters too)")
-	fs.StringVarP(&f.containerNames, "containername", "c", "", "show only events of these containers (name,name,!excluded); adds container fields")
-	fs.BoolVar(&f.containersOnly, "containers-only", false, "show only events from containers (not the host); adds container fields")
+	fs.StringVarP(&f.containerNames, "containername", "c", "", "show only events of these containers (name,name,!excluded), filtered in the kernel")
+	fs.BoolVar(&f.containersOnly, "containers-only", false, "show only events from containers (not the host)")
+	fs.StringSliceVar(&f.runcRoots, "runc-root", nil, "extra runc state roots (runc --root) to learn container names from, beside /run/runc and containerd's and docker's")
 }
 
 func newRunCmd() *cobra.Command {
@@ -164,19 +166,23 @@ func runGadget(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Every event of a gadget that records mount namespaces gets container fields (empty for
+	// the host); -c and --containers-only select in the kernel.
 	var hooks []runtime.Hooks
-	if final.containerNames != "" || final.containersOnly {
+	if g.HasMntnsField() {
 		sel, err := containers.ParseSelector(final.containerNames)
 		if err != nil {
 			return fmt.Errorf("--containername: %w", err)
 		}
 		sel.ContainersOnly = final.containersOnly
-		cache, err := containers.New(ctx, containers.Options{})
+		cache, err := containers.New(ctx, containers.Options{RuncRoots: final.runcRoots})
 		if err != nil {
 			return err
 		}
 		defer cache.Close()
 		hooks = append(hooks, runtime.ContainerHooks(cache, sel))
+	} else if final.containerNames != "" || final.containersOnly {
+		return fmt.Errorf("gadget %s records no mount namespace (no field of type gadget_mntns_id): it cannot select containers", g.Name)
 	}
 	out := &cliOutput{mode: mode, fieldSpec: final.fields, filters: final.filters, w: cmd.OutOrStdout(), errw: cmd.ErrOrStderr()}
 	run, err := rt.Start(ctx, g, runtime.RunOptions{

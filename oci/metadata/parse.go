@@ -204,7 +204,7 @@ var (
 	fieldKeys   = []string{"annotations"}
 	paramsKeys  = []string{"ebpf", "wasm", "custom"}
 	paramKeys   = []string{"key", "defaultValue", "description", "alias", "title", "typeHint", "valueHint", "possibleValues", "isMandatory"}
-	programKeys = []string{"attach_to", "optional", "enabled_if"}
+	programKeys = []string{"attach_to", "optional", "enabled_if", "affects"}
 )
 
 func parseMetadata(n *yaml.Node, m *Metadata) error {
@@ -272,6 +272,8 @@ func parseMetadata(n *yaml.Node, m *Metadata) error {
 						p.AttachTo, err = scalar(v, what+"."+k)
 					case "optional":
 						p.Optional, err = boolean(v, what+"."+k)
+					case "affects":
+						p.Affects, err = stringList(v, what+"."+k)
 					case "enabled_if":
 						var cond string
 						if cond, err = scalar(v, what+"."+k); err == nil {

@@ -53,6 +53,7 @@ programs:
     attach_to: sys_enter_execve
     optional: true
     enabled_if: ignore-failed=false
+    affects: [error]
 `
 
 func TestParseFull(t *testing.T) {
@@ -83,7 +84,7 @@ func TestParseFull(t *testing.T) {
 			}}}}},
 		},
 		Programs: map[string]*Program{"ig_execve_e": {AttachTo: "sys_enter_execve", Optional: true,
-			EnabledIf: &Condition{Param: "ignore-failed", Value: "false"}}},
+			EnabledIf: &Condition{Param: "ignore-failed", Value: "false"}, Affects: []string{"error"}}},
 	}
 	if !reflect.DeepEqual(m, want) {
 		t.Fatalf("got %+v\nwant %+v", m, want)

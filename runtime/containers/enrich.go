@@ -57,6 +57,12 @@ func AddEnrichment(ds *datasource.DataSource, cache *Cache) error {
 			return fmt.Errorf("enriching data source %q with containers: %w", ds.Name, err)
 		}
 		f.Tags = append(f.Tags, "container")
+		// The table shows the container's name; the rest are a --fields +x away (JSON has all).
+		if n != FieldContainerName {
+			f.Annotations["columns.hidden"] = "true"
+		} else {
+			f.Annotations["columns.width"] = "16"
+		}
 		fs[i] = f
 	}
 	id, name, runtime, image, host, ns, pod, kc := fs[0], fs[1], fs[2], fs[3], fs[4], fs[5], fs[6], fs[7]

@@ -33,6 +33,10 @@ func init() {
 		lvl := abiLevel(uint32(s[0]))
 		if lvl == slog.LevelError {
 			i.lastErr = msg
+			if i.inPhase {
+				i.heldErrs = append(i.heldErrs, msg) // printed after the hook (runHook)
+				return
+			}
 		}
 		i.log.Log(context.Background(), lvl, msg, "hook", i.curHook)
 	})

@@ -66,6 +66,8 @@ type Instance struct {
 	pending     []pendingEmit
 	lastErr     string
 	lastHostErr string
+	inPhase     bool     // a lifecycle hook (gadgetInit...) is running
+	heldErrs    []string // error-level guest logs of that hook, printed unless its error quotes them
 	callback    api.Function
 	dropping    bool // callback returns a drop flag
 	stack       [4]uint64
@@ -189,9 +191,11 @@ func (i *Instance) runHook(p Phase) error {
 	var err error
 	if fn != nil {
 		i.lastErr, i.lastHostErr = "", ""
+		i.inPhase, i.heldErrs = true, nil
 		i.begin(hook, i.eng.opts.HookTimeout)
 		err = fn.CallWithStack(i.ctx, i.stack[:])
 		i.end()
+		i.inPhase = false
 		i.releaseTemps()
 		if err != nil {
 			err = i.callError(hook, err)
@@ -205,6 +209,14 @@ func (i *Instance) runHook(p Phase) error {
 			}
 			err = fmt.Errorf("gadget %s: wasm %s returned %d: %s", i.name, hook, int32(i.stack[0]), msg)
 		}
+		// The guest's error logs of this hook: the one the returned error quotes is not
+		// printed twice.
+		for _, m := range i.heldErrs {
+			if err == nil || m != i.lastErr {
+				i.log.Error(m, "hook", hook)
+			}
+		}
+		i.heldErrs = nil
 	}
 	pending := i.takePending()
 	i.mu.Unlock()

@@ -258,6 +258,10 @@ func TestBadGuests(t *testing.T) {
 				}
 				t.Log(err)
 				if c.mode == "fail" {
+					// The error quotes the guest's error log: it is not logged a second time.
+					if strings.Contains(run.log.dump(), "refuses to start") {
+						t.Errorf("the quoted error was logged too:\n%s", run.log.dump())
+					}
 					return // the guest is sane: the run may still call its hooks
 				}
 				if err := inst.PreStart(); err == nil || !strings.Contains(err.Error(), "not run") {

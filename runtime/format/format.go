@@ -72,6 +72,42 @@ func (fm *Formatter) BootToWall(ns uint64) time.Time {
 	return fm.bootWall.Add(time.Duration(ns))
 }
 
+// IDName returns the user name of a gadget_uid field's value, or the group name of a
+// gadget_gid field's value (from /etc/passwd and /etc/group, read once).
+func (fm *Formatter) IDName(f *datasource.Field, d *datasource.Data) (string, bool) {
+	if !f.Kind.Scalar() || !f.IsSet(d) {
+		return "", false
+	}
+	var n string
+	var ok bool
+	switch f.Type {
+	case "gadget_uid":
+		n, ok = fm.users[uint32(f.Uint(d))]
+	case "gadget_gid":
+		n, ok = fm.groups[uint32(f.Uint(d))]
+	}
+	return n, ok
+}
+
+// IDNameKey is the JSON/YAML key that carries the name beside a gadget_uid or gadget_gid field
+// whose own key is key: "uid" → "user", "gid" → "group", "owner_uid" → "owner_user"; "" for
+// other fields. Tables show the name in place of the number instead.
+func IDNameKey(f *datasource.Field, key string) string {
+	var id, name string
+	switch f.Type {
+	case "gadget_uid":
+		id, name = "uid", "user"
+	case "gadget_gid":
+		id, name = "gid", "group"
+	default:
+		return ""
+	}
+	if strings.HasSuffix(key, id) {
+		return strings.TrimSuffix(key, id) + name
+	}
+	return key + "_" + name
+}
+
 // AppendText appends the value of f in d as text for a table.
 func (fm *Formatter) AppendText(dst []byte, f *datasource.Field, d *datasource.Data) []byte {
 	if src := decode.RawSource(f); src != nil && !f.IsSet(d) {

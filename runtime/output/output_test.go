@@ -122,3 +122,36 @@ func BenchmarkJSON(b *testing.B) {
 		}
 	}
 }
+
+// TestUserAndGroupNames: a gadget_uid/gadget_gid field shows the name in tables and both the
+// number and the name in JSON and YAML ("uid":0,"user":"root").
+func TestUserAndGroupNames(t *testing.T) {
+	ds := datasource.New("exec", datasource.TypeSingle, 8)
+	uid, _ := ds.AddStaticField("proc.creds.uid", datasource.KindUint32, 0, 4)
+	uid.Type = "gadget_uid"
+	gid, _ := ds.AddStaticField("proc.creds.gid", datasource.KindUint32, 4, 4)
+	gid.Type = "gadget_gid"
+	d := ds.NewData() // uid 0, gid 0: root on every Linux
+	write := func(mode output.Mode) string {
+		fields, err := output.Select(ds, mode, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		w := output.New(&buf, mode, fields, format.New())
+		if err := w.Write(d); err != nil {
+			t.Fatal(err)
+		}
+		w.Flush()
+		return buf.String()
+	}
+	if got, want := write(output.JSON), `{"proc":{"creds":{"uid":0,"user":"root","gid":0,"group":"root"}}}`+"\n"; got != want {
+		t.Errorf("json:\n%s\nwant\n%s", got, want)
+	}
+	if got := write(output.YAML); !strings.Contains(got, "    uid: 0\n    user: \"root\"\n") {
+		t.Errorf("yaml:\n%s", got)
+	}
+	if got := write(output.Columns); !strings.Contains(strings.Split(got, "\n")[1], "root") {
+		t.Errorf("columns:\n%s", got)
+	}
+}

@@ -33,6 +33,9 @@ type step struct {
 	close bool   // close the current object
 	key   string // leaf key
 	field *datasource.Field
+	// idKey: for gadget_uid/gadget_gid fields, the key of the user/group name printed beside
+	// the number in JSON and YAML ("user" beside "uid").
+	idKey string
 	depth int
 }
 
@@ -101,7 +104,7 @@ func buildPlan(fields []*datasource.Field) []step {
 	walk = func(n *node, depth int) {
 		for _, c := range n.children {
 			if c.field != nil {
-				plan = append(plan, step{key: c.name, field: c.field, depth: depth})
+				plan = append(plan, step{key: c.name, field: c.field, depth: depth, idKey: format.IDNameKey(c.field, c.name)})
 				continue
 			}
 			plan = append(plan, step{open: c.name, depth: depth})
@@ -160,6 +163,14 @@ func (o *Writer) appendJSON(dst []byte, d *datasource.Data) []byte {
 		dst = format.AppendJSONString(dst, s.key)
 		dst = append(dst, ':')
 		dst = o.fm.AppendJSON(dst, s.field, d)
+		if s.idKey != "" {
+			if n, ok := o.fm.IDName(s.field, d); ok {
+				dst = append(dst, ',')
+				dst = format.AppendJSONString(dst, s.idKey)
+				dst = append(dst, ':')
+				dst = format.AppendJSONString(dst, n)
+			}
+		}
 		first = false
 	}
 	return append(dst, '}')
@@ -183,6 +194,17 @@ func (o *Writer) writeYAML(d *datasource.Data) error {
 		o.line = append(o.line, ": "...)
 		o.line = o.fm.AppendJSON(o.line, s.field, d) // JSON scalars are YAML scalars
 		o.line = append(o.line, '\n')
+		if s.idKey != "" {
+			if n, ok := o.fm.IDName(s.field, d); ok {
+				for i := 0; i < s.depth; i++ {
+					o.line = append(o.line, ' ', ' ')
+				}
+				o.line = append(o.line, s.idKey...)
+				o.line = append(o.line, ": "...)
+				o.line = format.AppendJSONString(o.line, n)
+				o.line = append(o.line, '\n')
+			}
+		}
 	}
 	_, err := o.w.Write(o.line)
 	return err

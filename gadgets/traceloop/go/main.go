@@ -20,17 +20,19 @@ import (
 const maxSyscallNr = 1024
 
 type gadget struct {
-	nrs     []uint32 // selected syscalls, nil = all
-	stream  bool
-	rec     *recorder.Recorder[*snapshot]
-	ds      wasmapi.DataSource
-	fields  []field
-	byName  map[string]wasmapi.Field
-	args    wasmapi.Field
-	names   map[uint64]string // syscall number → name, filled lazily
-	nargs   map[uint64]int    // syscall number → declared parameters (-1: undeclared), lazily
-	stopped bool              // Stop ran: events now are the recorder replay, then late records
-	replay  int               // replayed packets still to come back through onEvent
+	nrs       []uint32 // selected syscalls, nil = all
+	stream    bool
+	rec       *recorder.Recorder[*snapshot]
+	ds        wasmapi.DataSource
+	fields    []field
+	byName    map[string]wasmapi.Field
+	args      wasmapi.Field
+	names     map[uint64]string // syscall number → name, filled lazily
+	nargs     map[uint64]int    // syscall number → declared parameters (-1: undeclared), lazily
+	argFields [6]wasmapi.Field  // arg0..arg5
+	at        fieldIndex        // positions in recordFields (and snapshots)
+	stopped   bool              // Stop ran: events now are the recorder replay, then late records
+	replay    int               // replayed packets still to come back through onEvent
 }
 
 // field is one field of the record the recorder copies.
@@ -59,6 +61,11 @@ var recordFields = []struct {
 	{"str0", wasmapi.KindString}, {"str1", wasmapi.KindString},
 	{"sockaddr", wasmapi.KindBytes},
 	{"args", wasmapi.KindString},
+}
+
+// fieldIndex holds the positions in recordFields of the fields the module itself reads.
+type fieldIndex struct {
+	ts, mntns, nr, arg0, str0, str1, sockaddr, args int
 }
 
 // snapshot is a recorded event: one value per recordFields entry.
@@ -119,6 +126,22 @@ func (g *gadget) Init() error {
 		g.byName[rf.name] = f
 		g.fields = append(g.fields, field{rf.name, rf.kind, f})
 	}
+	pos := func(name string) int {
+		for i, rf := range recordFields {
+			if rf.name == name {
+				return i
+			}
+		}
+		panic("traceloop: no record field " + name)
+	}
+	g.at = fieldIndex{
+		ts: pos("timestamp_raw"), mntns: pos("proc.mntns_id"), nr: pos("syscall_raw"),
+		arg0: pos("arg0"), str0: pos("str0"), str1: pos("str1"), sockaddr: pos("sockaddr"),
+		args: pos("args"),
+	}
+	for i := range g.argFields {
+		g.argFields[i] = g.fields[g.at.arg0+i].f
+	}
 	return g.ds.Subscribe(g.onEvent, 0)
 }
 
@@ -168,30 +191,28 @@ func (g *gadget) onEvent(ds wasmapi.DataSource, d wasmapi.Data) error {
 		g.replay--
 		return nil
 	}
-	c := decode.Call{}
-	nr, _ := g.byName["syscall_raw"].Uint64(d)
-	c.Name = g.syscallName(nr)
-	c.NArgs = g.syscallNArgs(nr, c.Name)
-	c.Declared = c.NArgs >= 0
-	for i := range c.Args {
-		c.Args[i], _ = g.byName["arg"+strconv.Itoa(i)].Uint64(d)
-	}
-	c.Str0, _ = g.byName["str0"].String(d)
-	c.Str1, _ = g.byName["str1"].String(d)
-	c.Sockaddr, _ = g.byName["sockaddr"].Bytes(d)
-	if err := g.args.SetString(d, decode.Args(c)); err != nil {
-		return err
-	}
 	if g.stream || g.stopped {
 		// Live mode, or a record the kernel wrote between the host's last read before Stop
 		// and the detach: it happened after everything replayed, so it is printed after them.
-		return nil
+		c := decode.Call{}
+		nr, _ := g.byName["syscall_raw"].Uint64(d)
+		for i := range c.Args {
+			c.Args[i], _ = g.argFields[i].Uint64(d)
+		}
+		c.Str0, _ = g.byName["str0"].String(d)
+		c.Str1, _ = g.byName["str1"].String(d)
+		c.Sockaddr, _ = g.byName["sockaddr"].Bytes(d)
+		return g.args.SetString(d, g.format(nr, c))
 	}
+	// Recorder: one read per field (the host calls are the cost per record), the call
+	// decoded from the snapshot, and the record dropped from the output until Stop.
 	s := &snapshot{u64: make([]uint64, len(g.fields)), str: make([]string, len(g.fields))}
 	for i, f := range g.fields {
 		switch f.kind {
 		case wasmapi.KindString:
-			s.str[i], _ = f.f.String(d)
+			if i != g.at.args {
+				s.str[i], _ = f.f.String(d)
+			}
 		case wasmapi.KindBytes:
 			b, _ := f.f.Bytes(d)
 			s.str[i] = string(b)
@@ -205,10 +226,21 @@ func (g *gadget) onEvent(ds wasmapi.DataSource, d wasmapi.Data) error {
 			s.u64[i], _ = f.f.Uint64(d)
 		}
 	}
-	mntns, _ := g.byName["proc.mntns_id"].Uint64(d)
-	ts, _ := g.byName["timestamp_raw"].Uint64(d)
-	g.rec.Add(mntns, ts, s)
+	c := decode.Call{Str0: s.str[g.at.str0], Str1: s.str[g.at.str1], Sockaddr: []byte(s.str[g.at.sockaddr])}
+	for i := range c.Args {
+		c.Args[i] = s.u64[g.at.arg0+i]
+	}
+	s.str[g.at.args] = g.format(s.u64[g.at.nr], c)
+	g.rec.Add(s.u64[g.at.mntns], s.u64[g.at.ts], s)
 	return wasmapi.ErrDrop
+}
+
+// format fills in the call's name and arity for syscall nr and formats its arguments.
+func (g *gadget) format(nr uint64, c decode.Call) string {
+	c.Name = g.syscallName(nr)
+	c.NArgs = g.syscallNArgs(nr, c.Name)
+	c.Declared = c.NArgs >= 0
+	return decode.Args(c)
 }
 
 // Stop prints the flight recorder: the kept records of every container, ordered by time.

@@ -131,6 +131,20 @@ func (g *Gadget) findParams() error {
 		p := &Param{Key: key, Source: ParamWASM, Kind: datasource.KindString}
 		if mp != nil {
 			p.Default, p.Description = mp.DefaultValue, mp.Description
+			// WASM params have no BTF type: gadget.yaml's typeHint gives bools their switch
+			// form (--stream) and numbers their validation.
+			switch mp.TypeHint {
+			case "bool":
+				p.Kind, p.Size = datasource.KindBool, 1
+			case "int", "int32":
+				p.Kind, p.Size = datasource.KindInt32, 4
+			case "int64":
+				p.Kind, p.Size = datasource.KindInt64, 8
+			case "uint", "uint32":
+				p.Kind, p.Size = datasource.KindUint32, 4
+			case "uint64":
+				p.Kind, p.Size = datasource.KindUint64, 8
+			}
 		}
 		g.Params = append(g.Params, p)
 	}

@@ -27,7 +27,8 @@ import (
 //	          (WASM gadgetPreStart through Run.SetConfig).
 //	Start     maps exist, nothing is attached: configure kernel-side filters (WASM gadgetStart,
 //	          filling gadget_mntns_filter_map) so no event passes an unconfigured filter.
-//	Stop      before detaching (WASM gadgetStop).
+//	Stop      before detaching (WASM gadgetStop; the WASM hook first drains the ring buffers, so
+//	          a flight-recorder guest sees every record read so far).
 //	PostStop  after detaching and the last records (WASM gadgetPostStop).
 type Hooks struct {
 	Name                                  string
@@ -275,6 +276,9 @@ func (r *Run) callHooks(step string, pick func(Hooks) func(*Run) error) error {
 	for _, h := range r.opts.Hooks {
 		if fn := pick(h); fn != nil {
 			if err := fn(r); err != nil {
+				if strings.HasPrefix(err.Error(), "gadget "+r.g.Name+": ") {
+					return err // already names the gadget and the hook (the WASM host's errors)
+				}
 				return fmt.Errorf("gadget %s: %s %s: %w", r.g.Name, h.Name, step, err)
 			}
 		}

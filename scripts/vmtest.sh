@@ -266,7 +266,11 @@ boot() {
 	log "booting $pkg $ver ($release), lsm=$lsm"
 	logf=$work/log-$release
 	local start=$SECONDS
-	timeout -k 5 "$boot_timeout" qemu-system-x86_64 -accel tcg -m 1G -smp 2 -nographic -no-reboot -nic none \
+	# TCG, never KVM (it hangs here). thread=single: two vCPUs, but run by one host thread.
+	# Multi-threaded TCG races the kernel's live code patching (text_poke when tracepoints and
+	# static keys flip), which showed as an int3 oops in syscall_exit_to_user_mode_prepare
+	# while syscall tracepoints were attached and detached on 6.12.
+	timeout -k 5 "$boot_timeout" qemu-system-x86_64 -accel tcg,thread=single -m 1G -smp 2 -nographic -no-reboot -nic none \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 		-kernel "$dir/vmlinuz" -initrd "$initrd" \
 		-append "console=ttyS0 quiet loglevel=4 panic=-1 lsm=$lsm" </dev/null 2>&1 |

@@ -2,7 +2,6 @@ package traceexec_test
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
 	"slices"
 	"testing"
@@ -11,20 +10,12 @@ import (
 	"github.com/gadgetry/gadgetry/internal/testutil/runc"
 )
 
-// The container tests use real runc containers. gadgetry run reads runc's default state root
-// (/run/runc) and offers no flag for another one, so the test's containers live there (their
-// ids are random; each is deleted at test end).
-const defaultRuncRoot = "/run/runc"
-
+// The container tests use real runc containers in the test helper's own state root, which
+// gadgetry run learns names from through --runc-root.
 func containerEnv(t *testing.T) *runc.Env {
 	t.Helper()
 	requireRoot(t)
-	env := runc.NewEnv(t)
-	if err := os.MkdirAll(defaultRuncRoot, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	env.Root = defaultRuncRoot
-	return env
+	return runc.NewEnv(t)
 }
 
 // execIn runs argv in the running container c with runc exec; the exec happens in c's mount
@@ -52,15 +43,13 @@ func checkAttributed(t *testing.T, e ev, c *runc.Container, name string) {
 	}
 }
 
-// TestE2EContainers: with --containers-only, containers started before and after the run, and
-// one that lives for an instant, all carry their names; the host's execs are not shown.
+// TestE2EContainers: every event carries its container (host events empty fields): containers
+// started before and after the run, and one that starts, execs and stops within a second.
 func TestE2EContainers(t *testing.T) {
 	env := containerEnv(t)
 	beforeName, afterName, shortName := randName("before-"), randName("after-"), randName("short-")
 	before := env.Start(runc.Options{Name: beforeName})
-	// gadgetry run enriches only with -c or --containers-only; the latter also hides the host's
-	// execs, so readiness is an exec in the first container.
-	r := startRunUnsynced(t, "--containers-only")
+	r := startRunUnsynced(t, "--runc-root", env.Root)
 	ready := randName("ready-")
 	r.waitFor("the first exec in "+beforeName, inContainer(before, ready), func() { execIn(t, env, before, "/bin/true", ready) })
 
@@ -74,10 +63,10 @@ func TestE2EContainers(t *testing.T) {
 		checkAttributed(t, r.waitFor("the exec in "+c.name, inContainer(c.c, tag), nil), c.c, c.name)
 	}
 
-	// A container whose only process is /bin/true: started, run and stopped at once; its event
-	// is matched by argv since its mount namespace may be gone before the test can read it.
+	// A container that lives for a fraction of a second: its event is matched by argv since
+	// its mount namespace may be gone before the test can read it.
 	tag := randName("short-")
-	short := env.Start(runc.Options{Name: shortName, Args: []string{"/bin/true", tag}})
+	short := env.Start(runc.Options{Name: shortName, Args: []string{"/bin/sh", "-c", "/bin/true " + tag + "; sleep 0.3"}})
 	if err := short.WaitStopped(time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -86,10 +75,16 @@ func TestE2EContainers(t *testing.T) {
 	}, nil)
 	checkAttributed(t, e, short, shortName)
 
-	r.stop()
-	if host := r.matching(func(e ev) bool { return e.str("container.id") == "" }); len(host) != 0 {
-		t.Errorf("--containers-only printed %d events outside containers, e.g. %s", len(host), host[0])
+	// The host's execs are traced too, with empty container fields.
+	hostTag := randName("host-")
+	if err := exec.Command("/bin/true", hostTag).Run(); err != nil {
+		t.Fatal(err)
 	}
+	h := r.waitFor("the host exec", func(e ev) bool { return slices.Equal(e.args(), []string{"/bin/true", hostTag}) }, nil)
+	if h.str("container.id") != "" || h.str("container.name") != "" {
+		t.Errorf("host exec with container fields: %s", h)
+	}
+	r.stop()
 }
 
 // TestE2EContainerSelection: with -c NAME, the other container's execs never reach user space.
@@ -98,7 +93,7 @@ func TestE2EContainerSelection(t *testing.T) {
 	selName, otherName := randName("sel-"), randName("other-")
 	sel := env.Start(runc.Options{Name: selName})
 	other := env.Start(runc.Options{Name: otherName})
-	r := startRunUnsynced(t, "-c", selName)
+	r := startRunUnsynced(t, "-c", selName, "--runc-root", env.Root)
 
 	// Ready when an exec in the selected container shows (the host's execs are filtered out).
 	ready := randName("ready-")

@@ -71,7 +71,7 @@ func main() {
 	r.Getpid = compare(func() time.Duration { return run(self, "getpid", fmt.Sprint(*getpids)) })
 
 	// Idle cost: the tracer running with nothing to report (the 5ms ring checks).
-	r.IdleCPU = idleCPU(2 * time.Second)
+	r.IdleCPU, r.BaseCPU = idleCPU(2 * time.Second)
 
 	// 4. 4-way parallel burst, counting our own execs (in-kernel comm filter).
 	r.BurstWant = *burst
@@ -249,9 +249,10 @@ func compare(work func() time.Duration) measure {
 	return m
 }
 
-// idleCPU returns the tracer's CPU time per second when no event matches: the difference
-// between a long and a short idle run, so startup and teardown cancel out.
-func idleCPU(d time.Duration) time.Duration {
+// idleCPU returns the tracer's CPU time per second when no event matches (the difference
+// between a long and a short idle run, so startup and teardown cancel out) and the CPU time of
+// the short run (startup, 0.5 s idle, teardown), the fixed part of any run.
+func idleCPU(d time.Duration) (perSecond, fixed time.Duration) {
 	once := func(alive time.Duration) time.Duration {
 		t := startTracer("--comm", "no-such-comm")
 		time.Sleep(alive)
@@ -261,9 +262,9 @@ func idleCPU(d time.Duration) time.Duration {
 	short := once(500 * time.Millisecond)
 	long := once(500*time.Millisecond + d)
 	if long < short {
-		return 0
+		return 0, short
 	}
-	return time.Duration(float64(long-short) / d.Seconds())
+	return time.Duration(float64(long-short) / d.Seconds()), short
 }
 
 // bpfMapRSS sums the resident KiB of a process's BPF map mappings (the ring buffers: the kernel
@@ -328,6 +329,7 @@ type report struct {
 	FirstEventAll        []time.Duration
 	Loop, Getpid         measure
 	IdleCPU              time.Duration // per second
+	BaseCPU              time.Duration // CPU of a 0.5 s run without events: startup and teardown
 	BurstWant, BurstSeen int
 	BurstLost            uint64
 	PeakRSS, MapRSS      int64 // KiB
@@ -352,6 +354,8 @@ func (r *report) markdown() string {
 	w("| gadgetry CPU while idle (no matching event; a 2.5 s run minus a 0.5 s run) | %.2f ms per second | |\n", float64(r.IdleCPU.Microseconds())/1000)
 	if r.Loop.events > 0 {
 		w("| gadgetry CPU per event (bash loop run, JSON to a pipe; whole process lifetime incl. startup and idle checks) | %.1f µs (%d events) | |\n", float64(r.Loop.cpu.Microseconds())/float64(r.Loop.events), r.Loop.events)
+		perEvent := float64((r.Loop.cpu - r.BaseCPU).Microseconds()) / float64(r.Loop.events)
+		w("| same, without startup and teardown (minus the CPU of a 0.5 s run without events: %.0f ms) | %.1f µs | < 20 µs |\n", float64(r.BaseCPU.Microseconds())/1000, perEvent)
 	}
 	w("| lost events in a 4-way parallel burst of %d execs | %d lost, %d of %d seen | none |\n", r.BurstWant, r.BurstLost, r.BurstSeen, r.BurstWant)
 	w("\nStartup samples: %v.\n\n", r.FirstEventAll)

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/gadgetry/gadgetry/vmtest"
 )
 
 // The end-to-end tests run the real `gadgetry` binary, built by the test, on an image built by
@@ -444,23 +444,10 @@ func TestE2EFailedExecs(t *testing.T) {
 // TestE2EOverlayUpperLayer runs binaries from a real overlayfs mount through gadgetry.
 func TestE2EOverlayUpperLayer(t *testing.T) {
 	r := startRun(t)
-	root := realPath(t, t.TempDir())
-	lower, upper, work, merged := filepath.Join(root, "lower"), filepath.Join(root, "upper"), filepath.Join(root, "work"), filepath.Join(root, "merged")
-	for _, d := range []string{lower, upper, work, merged} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ov := vmtest.MountOverlay(t)
+	merged := ov.Merged
 	trueBin := realPath(t, "/bin/true")
-	copyFile(t, trueBin, filepath.Join(lower, "lowertrue"))
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work)
-	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
-		if err == unix.ENODEV && os.Getenv("CI") != "true" {
-			t.Skipf("kernel has no overlayfs: %v", err)
-		}
-		t.Fatalf("mounting overlay on %s: %v", merged, err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(merged, unix.MNT_DETACH) })
+	copyFile(t, trueBin, filepath.Join(ov.Lower, "lowertrue"))
 	copyFile(t, trueBin, filepath.Join(merged, "uppertrue"))
 	script := filepath.Join(merged, "s.sh")
 	writeFile(t, script, "#!/bin/sh\nexit 0\n", 0o755)

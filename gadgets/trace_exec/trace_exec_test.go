@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/gadgetry/gadgetry/vmtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -355,23 +356,10 @@ func TestVMFailedExecs(t *testing.T) {
 // TestOverlayUpperLayer runs binaries and scripts from a real overlayfs mount.
 func TestOverlayUpperLayer(t *testing.T) {
 	tr := startTracer(t, tracerOptions{ignoreFailed: true, keepOptional: true})
-	root := realPath(t, t.TempDir())
-	lower, upper, work, merged := filepath.Join(root, "lower"), filepath.Join(root, "upper"), filepath.Join(root, "work"), filepath.Join(root, "merged")
-	for _, d := range []string{lower, upper, work, merged} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ov := vmtest.MountOverlay(t)
+	merged := ov.Merged
 	trueBin := realPath(t, "/bin/true")
-	copyFile(t, trueBin, filepath.Join(lower, "lowertrue"))
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work)
-	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
-		if err == unix.ENODEV && os.Getenv("CI") != "true" {
-			t.Skipf("kernel has no overlayfs: %v", err)
-		}
-		t.Fatalf("mounting overlay on %s: %v", merged, err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(merged, unix.MNT_DETACH) })
+	copyFile(t, trueBin, filepath.Join(ov.Lower, "lowertrue"))
 
 	copyFile(t, trueBin, filepath.Join(merged, "uppertrue"))
 	script := filepath.Join(merged, "s.sh")

@@ -22,6 +22,8 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 )
 
 // childEnv makes the test binary act as the traced program (see TestMain).
@@ -194,18 +196,9 @@ func forEachVariant(t *testing.T, fn func(t *testing.T, spec *ebpf.CollectionSpe
 // buildObject compiles program.bpf.c the way the gadget build does and returns its spec.
 func buildObject(t *testing.T, cflags ...string) *ebpf.CollectionSpec {
 	t.Helper()
-	obj := filepath.Join(t.TempDir(), "program.o")
-	args := append([]string{"-target", "bpf", "-D__TARGET_ARCH_x86", "-O2", "-g", "-I../../include"}, cflags...)
-	cmd := exec.Command("clang-19", append(args, "-c", "../program.bpf.c", "-o", obj)...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("compiling program.bpf.c: %v\n%s", err, out)
-	}
-	if out, err := exec.Command("llvm-strip-19", "-g", obj).CombinedOutput(); err != nil {
-		t.Fatalf("stripping %s: %v\n%s", obj, err, out)
-	}
-	spec, err := ebpf.LoadCollectionSpec(obj)
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(gadgettest.CompileFile(t, "../program.bpf.c", cflags...)))
 	if err != nil {
-		t.Fatalf("reading %s: %v", obj, err)
+		t.Fatalf("reading the traceloop object: %v", err)
 	}
 	return spec
 }

@@ -1,6 +1,7 @@
 package wasmtest_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"github.com/cilium/ebpf/rlimit"
 
 	"github.com/gadgetry/gadgetry/runtime/datasource"
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 	"github.com/gadgetry/gadgetry/runtime/wasm"
 )
 
@@ -74,13 +76,7 @@ func buildWASM(t *testing.T) []byte {
 
 func buildObject(t *testing.T) *ebpf.CollectionSpec {
 	t.Helper()
-	obj := filepath.Join(t.TempDir(), "program.o")
-	cmd := exec.Command("clang-19", "-target", "bpf", "-D__TARGET_ARCH_x86", "-O2", "-g",
-		"-I../../include", "-c", "../program.bpf.c", "-o", obj)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("compiling program.bpf.c: %v\n%s", err, msg)
-	}
-	spec, err := ebpf.LoadCollectionSpec(obj)
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(gadgettest.CompileFile(t, "../program.bpf.c")))
 	if err != nil {
 		t.Fatal(err)
 	}

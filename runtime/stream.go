@@ -16,11 +16,16 @@ import (
 // stream reads one tracer's ring buffer into its data source.
 //
 // Programs submit with BPF_RB_NO_WAKEUP, so the kernel never wakes the reader: user space
-// drains on a timer (DrainInterval, default 50ms: the latency bound) and sooner when a cheap
-// check of the ring's available bytes (no syscall; every 5ms while records flow, backing off to
-// half the interval while the rings stay empty) shows it a quarter full, or shows a record on a
-// quiet stream (so a lone event is not held back). One goroutine serves every
-// stream of a run, so subscribers are never called concurrently.
+// checks the ring's available bytes (two loads from the mmapped ring, no system call) on a timer
+// and drains it:
+//   - at once when records show on a quiet run (the previous check found every ring empty), so
+//     a lone event is not held back;
+//   - while records flow, once per DrainInterval (default 50ms: the latency bound), and sooner
+//     when a ring is a quarter full; the next check is timed from the rate the ring fills at, so
+//     a steady stream costs one wake-up per interval, not one per record or per few milliseconds;
+//   - while the rings stay empty the checks back off from checkInterval to half the interval.
+//
+// One goroutine serves every stream of a run, so subscribers are never called concurrently.
 type stream struct {
 	ds     *datasource.DataSource
 	rd     *ringbuf.Reader
@@ -31,8 +36,13 @@ type stream struct {
 	// lostSeen is the last value read from the lost counter.
 	lostSeen uint64
 	lostBuf  []uint64
+	// avail is the ring's fill (bytes) at the last check, 0 after a drain; rate is the bytes per
+	// second that arrived between the last two checks.
+	avail int
+	rate  float64
 }
 
+// checkInterval is the shortest wait between two checks of the rings.
 const checkInterval = 5 * time.Millisecond
 
 func (r *Run) openStreams() error {
@@ -68,13 +78,12 @@ func (r *Run) loop(ctx context.Context) {
 		defer t.Stop()
 		timeout = t.C
 	}
-	// The check timer backs off while the rings stay empty (up to half the drain interval) and
-	// returns to checkInterval as soon as a record shows: an idle run costs few wake-ups.
-	wait := checkInterval
-	tick := time.NewTimer(wait)
+	p := pacer{interval: interval, idleWait: checkInterval, quiet: true}
+	tick := time.NewTimer(checkInterval)
 	defer tick.Stop()
-	lastDrain, lastLost := time.Now(), time.Now()
-	lastBatch := 0
+	now := time.Now()
+	p.lastCheck, p.lastDrain = now, now
+	lastLost := now
 	for {
 		select {
 		case <-ctx.Done():
@@ -87,46 +96,91 @@ func (r *Run) loop(ctx context.Context) {
 			r.teardown(true)
 			return
 		case now := <-tick.C:
-			due, seen := false, false
-			for _, s := range r.streams {
-				avail := s.rd.AvailableBytes() // two atomic loads from the mmapped ring
-				if avail == 0 {
-					continue
-				}
-				seen = true
-				// Drain when the interval is up, when a quarter full, or at once on a quiet
-				// stream (small last batch), so a lone event shows without waiting.
-				if now.Sub(lastDrain) >= interval || avail >= s.rd.BufferSize()/4 || lastBatch < quietBatch {
-					due = true
-				}
-			}
-			if due {
-				lastDrain = now
-				n, err := r.drainAll()
-				lastBatch = n
-				if err != nil {
+			if p.check(now, r.streams) {
+				if _, err := r.drainAll(); err != nil {
 					r.err = err
 					r.teardown(true)
 					return
 				}
+				p.drained(now, r.streams)
 			}
 			if now.Sub(lastLost) >= time.Second {
 				lastLost = now
 				r.checkLost()
 			}
-			if seen {
-				wait = checkInterval
-			} else if wait < interval/2 {
-				wait *= 2
-			}
-			tick.Reset(wait)
+			tick.Reset(p.next(now, r.streams))
 		}
 	}
 }
 
-// quietBatch: a stream whose last drain read fewer records is drained as soon as a record
-// arrives (checked every checkInterval); busier streams wait for the drain interval.
-const quietBatch = 64
+// pacer decides when the stream goroutine checks and drains the rings (see stream).
+type pacer struct {
+	interval             time.Duration
+	lastCheck, lastDrain time.Time
+	// quiet: the last check found every ring empty; idleWait: the current backed-off wait.
+	quiet    bool
+	idleWait time.Duration
+	seen     bool // the current check found records
+}
+
+// check reads every ring's fill and reports whether to drain now.
+func (p *pacer) check(now time.Time, streams []*stream) bool {
+	since := now.Sub(p.lastCheck).Seconds()
+	p.lastCheck = now
+	p.seen = false
+	due := false
+	for _, s := range streams {
+		avail := s.rd.AvailableBytes()
+		arrived := avail - s.avail
+		if arrived < 0 {
+			arrived = avail
+		}
+		if since > 0 {
+			s.rate = float64(arrived) / since
+		}
+		s.avail = avail
+		if avail == 0 {
+			continue
+		}
+		p.seen = true
+		if p.quiet || now.Sub(p.lastDrain) >= p.interval || avail >= s.rd.BufferSize()/4 {
+			due = true
+		}
+	}
+	return due
+}
+
+// drained records a drain at now: every ring is empty again.
+func (p *pacer) drained(now time.Time, streams []*stream) {
+	p.lastDrain = now
+	for _, s := range streams {
+		s.avail = 0
+	}
+}
+
+// next returns the wait until the next check.
+func (p *pacer) next(now time.Time, streams []*stream) time.Duration {
+	if !p.seen {
+		if p.quiet {
+			p.idleWait = min(2*p.idleWait, p.interval/2)
+		} else {
+			p.idleWait = checkInterval
+		}
+		p.quiet = true
+		return p.idleWait
+	}
+	p.quiet = false
+	wait := p.interval - now.Sub(p.lastDrain)
+	for _, s := range streams {
+		if s.rate <= 0 {
+			continue
+		}
+		// Check again halfway to the predicted quarter-full point.
+		left := float64(s.rd.BufferSize()/4 - s.avail)
+		wait = min(wait, time.Duration(left/s.rate*float64(time.Second)/2))
+	}
+	return max(wait, checkInterval)
+}
 
 // drainAll reads every record now in the ring buffers and returns how many it read.
 func (r *Run) drainAll() (int, error) {

@@ -36,8 +36,16 @@ type stream struct {
 	// lostSeen is the last value read from the lost counter.
 	lostSeen uint64
 	lostBuf  []uint64
-	// avail is the ring's fill (bytes) at the last check, 0 after a drain; rate is the bytes per
-	// second that arrived between the last two checks.
+	gauge    gauge
+}
+
+// gauge is what the pacer knows of one ring.
+type gauge struct {
+	// fill reads the bytes waiting in the ring; size is the ring's size in bytes.
+	fill func() int
+	size int
+	// avail is the fill at the last check, 0 after a drain; rate is the bytes per second that
+	// arrived between the last two checks.
 	avail int
 	rate  float64
 }
@@ -54,6 +62,7 @@ func (r *Run) openStreams() error {
 		}
 		ds := r.DataSource(t.DataSource)
 		s := &stream{ds: ds, rd: rd, counts: &Counts{}, data: ds.NewData()}
+		s.gauge = gauge{fill: rd.AvailableBytes, size: rd.BufferSize()}
 		if t.LostMap != "" {
 			s.lost = r.coll.Maps[t.LostMap]
 		}
@@ -78,12 +87,14 @@ func (r *Run) loop(ctx context.Context) {
 		defer t.Stop()
 		timeout = t.C
 	}
-	p := pacer{interval: interval, idleWait: checkInterval, quiet: true}
+	gauges := make([]*gauge, len(r.streams))
+	for i, s := range r.streams {
+		gauges[i] = &s.gauge
+	}
+	p := newPacer(interval, time.Now())
 	tick := time.NewTimer(checkInterval)
 	defer tick.Stop()
-	now := time.Now()
-	p.lastCheck, p.lastDrain = now, now
-	lastLost := now
+	lastLost := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -96,19 +107,19 @@ func (r *Run) loop(ctx context.Context) {
 			r.teardown(true)
 			return
 		case now := <-tick.C:
-			if p.check(now, r.streams) {
+			if p.check(now, gauges) {
 				if _, err := r.drainAll(); err != nil {
 					r.err = err
 					r.teardown(true)
 					return
 				}
-				p.drained(now, r.streams)
+				p.drained(now, gauges)
 			}
 			if now.Sub(lastLost) >= time.Second {
 				lastLost = now
 				r.checkLost()
 			}
-			tick.Reset(p.next(now, r.streams))
+			tick.Reset(p.next(now, gauges))
 		}
 	}
 }
@@ -123,14 +134,18 @@ type pacer struct {
 	seen     bool // the current check found records
 }
 
+func newPacer(interval time.Duration, now time.Time) *pacer {
+	return &pacer{interval: interval, idleWait: checkInterval, quiet: true, lastCheck: now, lastDrain: now}
+}
+
 // check reads every ring's fill and reports whether to drain now.
-func (p *pacer) check(now time.Time, streams []*stream) bool {
+func (p *pacer) check(now time.Time, streams []*gauge) bool {
 	since := now.Sub(p.lastCheck).Seconds()
 	p.lastCheck = now
 	p.seen = false
 	due := false
 	for _, s := range streams {
-		avail := s.rd.AvailableBytes()
+		avail := s.fill()
 		arrived := avail - s.avail
 		if arrived < 0 {
 			arrived = avail
@@ -143,7 +158,7 @@ func (p *pacer) check(now time.Time, streams []*stream) bool {
 			continue
 		}
 		p.seen = true
-		if p.quiet || now.Sub(p.lastDrain) >= p.interval || avail >= s.rd.BufferSize()/4 {
+		if p.quiet || now.Sub(p.lastDrain) >= p.interval || avail >= s.size/4 {
 			due = true
 		}
 	}
@@ -151,7 +166,7 @@ func (p *pacer) check(now time.Time, streams []*stream) bool {
 }
 
 // drained records a drain at now: every ring is empty again.
-func (p *pacer) drained(now time.Time, streams []*stream) {
+func (p *pacer) drained(now time.Time, streams []*gauge) {
 	p.lastDrain = now
 	for _, s := range streams {
 		s.avail = 0
@@ -159,7 +174,7 @@ func (p *pacer) drained(now time.Time, streams []*stream) {
 }
 
 // next returns the wait until the next check.
-func (p *pacer) next(now time.Time, streams []*stream) time.Duration {
+func (p *pacer) next(now time.Time, streams []*gauge) time.Duration {
 	if !p.seen {
 		if p.quiet {
 			p.idleWait = min(2*p.idleWait, p.interval/2)
@@ -176,7 +191,7 @@ func (p *pacer) next(now time.Time, streams []*stream) time.Duration {
 			continue
 		}
 		// Check again halfway to the predicted quarter-full point.
-		left := float64(s.rd.BufferSize()/4 - s.avail)
+		left := float64(s.size/4 - s.avail)
 		wait = min(wait, time.Duration(left/s.rate*float64(time.Second)/2))
 	}
 	return max(wait, checkInterval)

@@ -1,0 +1,128 @@
+package runtime
+
+import (
+	"testing"
+	"time"
+)
+
+// simRing is a ring buffer that fills at a fixed rate (bytes per second) from a start time.
+type simRing struct {
+	rate     float64
+	from     time.Time
+	now      *time.Time
+	consumed int
+}
+
+func (s *simRing) fill() int {
+	if s.now.Before(s.from) {
+		return 0
+	}
+	return int(s.rate*s.now.Sub(s.from).Seconds()) - s.consumed
+}
+
+// simulate drives a pacer over d of simulated time and returns its checks and drains and the
+// highest fill it let a ring reach.
+func simulate(t *testing.T, rings []*simRing, size int, d time.Duration) (checks, drains, peak int) {
+	t.Helper()
+	start := time.Unix(1000, 0)
+	now := start
+	gauges := make([]*gauge, len(rings))
+	for i, r := range rings {
+		r.now = &now
+		if r.from.IsZero() {
+			r.from = start
+		}
+		gauges[i] = &gauge{fill: r.fill, size: size}
+	}
+	p := newPacer(50*time.Millisecond, now)
+	wait := checkInterval
+	for now.Sub(start) < d {
+		now = now.Add(wait)
+		checks++
+		for _, r := range rings {
+			peak = max(peak, r.fill())
+		}
+		if p.check(now, gauges) {
+			drains++
+			for _, r := range rings {
+				r.consumed += r.fill()
+			}
+			p.drained(now, gauges)
+		}
+		wait = p.next(now, gauges)
+		if wait < checkInterval || wait > 50*time.Millisecond {
+			t.Fatalf("wait %v outside [%v, 50ms]", wait, checkInterval)
+		}
+	}
+	return checks, drains, peak
+}
+
+func TestPacerIdle(t *testing.T) {
+	checks, drains, _ := simulate(t, []*simRing{{rate: 0}}, 1<<20, 10*time.Second)
+	if drains != 0 {
+		t.Errorf("%d drains of empty rings", drains)
+	}
+	// Backed off to half the interval: 40 checks a second, plus the first few.
+	if checks > 410 {
+		t.Errorf("%d checks in 10 s of idle; want ≤ 410 (one per 25 ms)", checks)
+	}
+}
+
+func TestPacerSteadyStream(t *testing.T) {
+	// 1000 records/s of 5 KiB into an 8 MiB ring: one drain per 50 ms interval.
+	checks, drains, _ := simulate(t, []*simRing{{rate: 5 << 20}}, 8<<20, 10*time.Second)
+	if drains > 210 || checks > 210 {
+		t.Errorf("%d checks, %d drains in 10 s of a steady stream; want ≤ 210 (one per 50 ms)", checks, drains)
+	}
+	if drains < 190 {
+		t.Errorf("%d drains in 10 s of a steady stream; want ≥ 190 (records wait at most ~50 ms)", drains)
+	}
+}
+
+func TestPacerLoneRecord(t *testing.T) {
+	// A quiet run, then one record: it is drained at the first check that sees it, which the idle
+	// backoff puts at most half an interval later.
+	start := time.Unix(1000, 0)
+	now := start
+	arrive := start.Add(3 * time.Second)
+	size := 1 << 20
+	avail := func() int {
+		if now.Before(arrive) {
+			return 0
+		}
+		return 100
+	}
+	g := &gauge{fill: avail, size: size}
+	p := newPacer(50*time.Millisecond, now)
+	wait := checkInterval
+	for {
+		now = now.Add(wait)
+		if p.check(now, []*gauge{g}) {
+			break
+		}
+		wait = p.next(now, []*gauge{g})
+	}
+	if late := now.Sub(arrive); late > 25*time.Millisecond {
+		t.Errorf("lone record drained %v after it arrived; want ≤ 25ms", late)
+	}
+}
+
+func TestPacerSmallRingFastStream(t *testing.T) {
+	// 20 MB/s into a 256 KiB ring: a quarter fills in ~3 ms, so the pacer checks at its
+	// shortest interval and the ring never fills.
+	size := 256 << 10
+	_, _, peak := simulate(t, []*simRing{{rate: 20 << 20}}, size, 2*time.Second)
+	if peak >= size {
+		t.Errorf("the ring reached %d of %d bytes", peak, size)
+	}
+}
+
+func TestPacerBurstAfterQuiet(t *testing.T) {
+	// Quiet, then 100 MB/s into an 8 MiB ring: the first check that sees it drains at once and
+	// times the next check by the rate, so the ring stays under half full.
+	size := 8 << 20
+	_, _, peak := simulate(t, []*simRing{{rate: 100 << 20, from: time.Unix(1002, 0)}}, size, 4*time.Second)
+	if peak >= size/2 {
+		t.Errorf("the ring reached %d of %d bytes", peak, size)
+	}
+}

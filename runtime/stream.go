@@ -23,7 +23,8 @@ import (
 //   - while records flow, once per DrainInterval (default 50ms: the latency bound), and sooner
 //     when a ring is a quarter full; the next check is timed from the rate the ring fills at, so
 //     a steady stream costs one wake-up per interval, not one per record or per few milliseconds;
-//   - while the rings stay empty the checks back off from checkInterval to half the interval.
+//   - while the rings stay empty the checks back off from checkInterval to the interval, so an
+//     idle run costs 20 wake-ups a second and a lone record waits at most one interval.
 //
 // One goroutine serves every stream of a run, so subscribers are never called concurrently.
 type stream struct {
@@ -177,7 +178,7 @@ func (p *pacer) drained(now time.Time, streams []*gauge) {
 func (p *pacer) next(now time.Time, streams []*gauge) time.Duration {
 	if !p.seen {
 		if p.quiet {
-			p.idleWait = min(2*p.idleWait, p.interval/2)
+			p.idleWait = min(2*p.idleWait, p.interval)
 		} else {
 			p.idleWait = checkInterval
 		}

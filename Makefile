@@ -6,7 +6,7 @@ BIN       := bin/gadgetry
 GOFLAGS_B := -trimpath -ldflags "-s -w"
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: all setup build demo test test-host test-modules test-fuzz vet fmt-check gadgets check-generated vmtest bench clean
+.PHONY: all setup build demo test test-host test-modules test-fuzz vet fmt-check gadgets check-generated vmtest bench bench-ci clean
 
 all: build
 
@@ -21,8 +21,9 @@ demo: setup build
 	@scripts/demo.sh
 
 # Every test: vet and format checks, host tests (real kernel, registry, containers), short
-# fuzzing, the generated-objects check, and the kernel tests inside qemu.
-test: setup vet fmt-check build test-host test-modules test-fuzz check-generated vmtest
+# fuzzing, the generated-objects check, the kernel tests inside qemu, and the benchmarks
+# (figures printed, written to build/benchmarks.md; a burst that loses events fails).
+test: setup vet fmt-check build test-host test-modules test-fuzz check-generated vmtest bench-ci
 
 vet:
 	$(GO) vet ./...
@@ -51,8 +52,13 @@ check-generated:
 vmtest: build
 	@scripts/vmtest.sh
 
+# Rewrites docs/benchmarks.md.
 bench: build
 	@bench/run.sh
+
+# The same benchmarks with fewer rounds, for CI: the report goes to build/benchmarks.md.
+bench-ci: build
+	@BENCH_OUT=build/benchmarks.md BENCH_ROUNDS=6 TRACELOOP_ROUNDS=3 bench/run.sh
 
 clean:
 	rm -rf bin/gadgetry

@@ -1,8 +1,10 @@
 #!/bin/sh
-# Benchmarks of `gadgetry run` (make bench). Usage: bench/run.sh [REF]
+# Benchmarks of `gadgetry run` (make bench; make test runs them too, as make bench-ci).
+# Usage: bench/run.sh [REF]
 # REF is the exec tracer to measure (default: trace_exec if the binary resolves it, else the
-# runtime's test gadget runtime/testdata/exec.bpf.c compiled here). Writes docs/benchmarks.md,
-# then appends bench/traceloop.sh's section (TRACELOOP_ROUNDS rounds, default 5; 0 skips it).
+# runtime's test gadget runtime/testdata/exec.bpf.c compiled here). Writes BENCH_OUT (default
+# docs/benchmarks.md), then appends bench/traceloop.sh's section (TRACELOOP_ROUNDS rounds,
+# default 5; 0 skips it). BENCH_ROUNDS: rounds of the slowdown measurements (default 12).
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: run as root (loads eBPF programs)" >&2; exit 1; }
@@ -11,23 +13,28 @@ mkdir -p bin
 [ -x bin/gadgetry ] || CGO_ENABLED=0 $GO build -trimpath -o bin/gadgetry ./cmd/gadgetry
 $GO build -o bin/runbench ./bench/runbench
 
+# The floor: the runtime's minimal exec tracer (one small record per exec), measured beside REF.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+clang-19 -target bpf -D__TARGET_ARCH_x86 -O2 -g -Igadgets/include -Iruntime/testdata \
+	-c runtime/testdata/exec.bpf.c -o "$tmp/exec.bpf.o"
+llvm-strip-19 -g "$tmp/exec.bpf.o"
+printf 'name: test_exec\n' >"$tmp/gadget.yaml"
+FLOOR=$tmp/exec.bpf.o
+
 REF=${1:-}
 if [ -z "$REF" ]; then
 	if bin/gadgetry run trace_exec --help >/dev/null 2>&1; then
 		REF=trace_exec
 	else
-		tmp=$(mktemp -d)
-		trap 'rm -rf "$tmp"' EXIT
-		clang-19 -target bpf -D__TARGET_ARCH_x86 -O2 -g -Igadgets/include -Iruntime/testdata \
-			-c runtime/testdata/exec.bpf.c -o "$tmp/exec.bpf.o"
-		llvm-strip-19 -g "$tmp/exec.bpf.o"
-		printf 'name: test_exec\n' >"$tmp/gadget.yaml"
-		REF=$tmp/exec.bpf.o
+		REF=$FLOOR
 	fi
 fi
 echo "benchmarking $REF" >&2
-bin/runbench -gadgetry bin/gadgetry -ref "$REF" -out docs/benchmarks.md
-cat bench/notes.md >>docs/benchmarks.md
+OUT=${BENCH_OUT:-docs/benchmarks.md}
+mkdir -p "$(dirname "$OUT")"
+bin/runbench -gadgetry bin/gadgetry -ref "$REF" -floor "$FLOOR" -out "$OUT" -rounds "${BENCH_ROUNDS:-12}"
+cat bench/notes.md >>"$OUT"
 
 # Per-event user-space cost, appended to the report.
 {
@@ -35,7 +42,7 @@ cat bench/notes.md >>docs/benchmarks.md
 	echo '```'
 	$GO test ./runtime/ ./runtime/output/ -run XXX -bench . -benchmem -benchtime 200000x 2>&1 | grep -E '^Benchmark'
 	echo '```'
-} | tee -a docs/benchmarks.md
+} | tee -a "$OUT"
 
 # traceloop's syscall-tracing cost (a minute or two; TRACELOOP_ROUNDS=0 skips it), appended as
 # its own section. Optional: a missing tool (gcc for the static getpid loop, bpftool) skips it.
@@ -43,9 +50,12 @@ rounds=${TRACELOOP_ROUNDS:-5}
 if [ "$rounds" -gt 0 ]; then
 	tl=$(mktemp)
 	if bench/traceloop.sh "$rounds" >"$tl"; then
-		cat "$tl" >>docs/benchmarks.md
+		cat "$tl" >>"$OUT"
+		cat "$tl"
 	else
-		echo "bench/run.sh: bench/traceloop.sh failed; docs/benchmarks.md has no traceloop section" >&2
+		echo "bench/run.sh: bench/traceloop.sh failed; $OUT has no traceloop section" >&2
+		rm -f "$tl"
+		exit 1
 	fi
 	rm -f "$tl"
 fi

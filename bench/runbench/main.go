@@ -22,6 +22,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -32,7 +35,8 @@ var (
 	loops    = flag.Int("loop", 2000, "execs in the bash loop")
 	burst    = flag.Int("burst", 20000, "execs in the parallel burst")
 	getpids  = flag.Int("getpid", 5000000, "getpid calls in the tight loop")
-	pairs    = flag.Int("pairs", 5, "untraced/traced pairs of the slowdown measurements")
+	rounds   = flag.Int("rounds", 12, "rounds of the slowdown measurements (each: untraced, floor tracer, tracer, untraced again, in rotating order)")
+	floor    = flag.String("floor", "", "a minimal exec tracer (a .o path) measured beside -ref as the floor of any exec tracer")
 )
 
 func main() {
@@ -63,15 +67,21 @@ func main() {
 	r.FirstEvent = starts[len(starts)/2]
 	r.FirstEventAll = starts
 
-	// 2. bash loop of /bin/true, baseline vs traced (alternating, best of 3 each).
+	// 2. bash loop of /bin/true and 3. tight getpid loop: rounds of untraced, traced, untraced.
 	bashLoop := fmt.Sprintf("for i in $(seq %d); do /bin/true; done", *loops)
-	r.Loop = compare(func() time.Duration { return run("bash", "-c", bashLoop) })
-	// 3. tight getpid loop.
+	var floorV []variant
+	if *floor != "" {
+		floorV = append(floorV, variant{ref: *floor})
+	}
+	r.Loop = compare(func() time.Duration { return run("bash", "-c", bashLoop) }, floorV...)
 	self, _ := os.Executable()
-	r.Getpid = compare(func() time.Duration { return run(self, "getpid", fmt.Sprint(*getpids)) })
+	// getpid also under the tracer with failed-exec reporting on (--ignore-failed=false attaches
+	// the execve syscall tracepoints): what its help text says it costs.
+	r.Getpid = compare(func() time.Duration { return run(self, "getpid", fmt.Sprint(*getpids)) },
+		variant{ref: *ref, args: []string{"--ignore-failed=false"}})
 
-	// Idle cost: the tracer running with nothing to report (the 5ms ring checks).
-	r.IdleCPU, r.BaseCPU = idleCPU(2 * time.Second)
+	// Idle cost: the tracer's threads' CPU over 2 s with nothing to report.
+	r.IdleCPU = idleCPU(2 * time.Second)
 
 	// 4. 4-way parallel burst, counting our own execs (in-kernel comm filter).
 	r.BurstWant = *burst
@@ -85,6 +95,10 @@ func main() {
 		fail(err.Error())
 	}
 	fmt.Print(r.markdown())
+	// Losing events is a failure, not a figure: trace_exec must report every exec.
+	if r.BurstLost > 0 || r.BurstSeen != r.BurstWant {
+		fail(fmt.Sprintf("the parallel burst lost events: %d of %d seen, %d lost", r.BurstSeen, r.BurstWant, r.BurstLost))
+	}
 }
 
 func fail(msg string) {
@@ -126,9 +140,12 @@ type tracer struct {
 	done   chan struct{}
 }
 
-func startTracer(args ...string) *tracer {
+func startTracer(args ...string) *tracer { return startRef(*ref, args...) }
+
+// startRef runs `gadgetry run REF -o json ARGS...`, counting the events it prints.
+func startRef(ref string, args ...string) *tracer {
 	t := &tracer{lines: make(chan string, 1), done: make(chan struct{})}
-	t.cmd = exec.Command(*gadgetry, append([]string{"run", *ref, "-o", "json"}, args...)...)
+	t.cmd = exec.Command(*gadgetry, append([]string{"run", ref, "-o", "json"}, args...)...)
 	out, _ := t.cmd.StdoutPipe()
 	t.cmd.Stderr = os.Stderr
 	if err := t.cmd.Start(); err != nil {
@@ -205,66 +222,205 @@ func timeToFirstEvent(exe, comm string) time.Duration {
 	return d
 }
 
-// measure is one workload timed without and with the tracer.
+// measure is one workload timed without and with the tracers over several rounds.
 type measure struct {
-	base, traced       time.Duration // wall clock, best run
-	baseCPU, tracedCPU time.Duration // the workload's own CPU time, best run
-	cpu                time.Duration // the tracer's CPU time in its best run
-	events             int
+	// ratios: traced CPU time of the workload / the round's untraced CPU time (the mean of its
+	// two untraced runs); noise: the round's second
+	// untraced run / its first (the same workload twice: what the machine's noise alone gives).
+	ratios, noise []float64
+	// variants: the same ratios under each other tracer run beside the measured one.
+	variants [][]float64
+	// Medians of the workload's CPU time and wall clock, untraced and traced.
+	baseCPU, tracedCPU, base, traced time.Duration
+	// The tracer's threads' CPU while the workload ran, the events it printed meanwhile, and the
+	// kernel's account of the tracer's programs over the same window (summed over rounds).
+	tracerCPU time.Duration
+	events    int64
+	bpf       time.Duration
+	bpfRuns   uint64
+	bpfNames  []string
 }
 
-// compare times work without and with the tracer (all events, JSON to a pipe): a warm-up,
-// then pairs in alternating order, best of each (the machine is shared: the minimum is the
-// least disturbed run).
-func compare(work func() time.Duration) measure {
-	m := measure{base: time.Hour, traced: time.Hour, baseCPU: time.Hour, tracedCPU: time.Hour}
-	untraced := func() {
+// compare runs work untraced, under the floor tracer (when -floor is set), under the tracer
+// (every event, JSON to a pipe) and untraced again in each of *rounds rounds, the order rotating
+// from round to round so that neither the shared machine's load nor the position in the round
+// favours one; each slowdown is the median of the rounds' ratios.
+func compare(work func() time.Duration, variants ...variant) measure {
+	var m measure
+	var baseCPU, tracedCPU, base, traced []time.Duration
+	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		fail("enabling BPF run-time statistics: " + err.Error())
+	}
+	defer stats.Close()
+	untraced := func() time.Duration {
 		s := time.Now()
 		c := work()
-		m.base = min(m.base, time.Since(s))
-		m.baseCPU = min(m.baseCPU, c)
+		base = append(base, time.Since(s))
+		baseCPU = append(baseCPU, c)
+		return c
 	}
-	work()
-	for i := 0; i < *pairs; i++ {
-		if i%2 == 1 {
-			untraced()
-		}
-		t := startTracer()
+	under := func(v variant) time.Duration {
+		t := startRef(v.ref, v.args...)
 		time.Sleep(300 * time.Millisecond) // let it attach (startup is measured separately)
+		c := work()
+		t.stop()
+		return c
+	}
+	underTracer := func() time.Duration {
+		before := programIDs()
+		t := startTracer()
+		time.Sleep(300 * time.Millisecond)
+		progs := newPrograms(before)
+		ev0, cpu0, st0 := t.events.Load(), threadsCPU(t.cmd.Process.Pid), progStats(progs)
 		s := time.Now()
 		c := work()
-		d := time.Since(s)
-		m.tracedCPU = min(m.tracedCPU, c)
-		if d < m.traced {
-			m.traced = d
-			m.cpu, _ = t.stop()
-			m.events = int(t.events.Load())
-		} else {
-			t.stop()
+		traced = append(traced, time.Since(s))
+		tracedCPU = append(tracedCPU, c)
+		time.Sleep(100 * time.Millisecond) // > the 50 ms drain bound: the last records are out
+		cpu1, st1 := threadsCPU(t.cmd.Process.Pid), progStats(progs)
+		m.tracerCPU += cpu1 - cpu0
+		m.events += t.events.Load() - ev0
+		m.bpf += st1.runtime - st0.runtime
+		m.bpfRuns += st1.runs - st0.runs
+		if m.bpfNames == nil {
+			m.bpfNames = progNames(progs)
 		}
-		if i%2 == 0 {
-			untraced()
+		for _, p := range progs {
+			p.Close()
 		}
+		t.stop()
+		return c
 	}
+	work() // warm-up: page cache, bash
+	slots := 3 + len(variants)
+	m.variants = make([][]float64, len(variants))
+	for i := 0; i < *rounds; i++ {
+		var u1, u2, tr time.Duration
+		vs := make([]time.Duration, len(variants))
+		for j := 0; j < slots; j++ {
+			switch k := (i + j) % slots; k {
+			case 0:
+				u1 = untraced()
+			case 1:
+				tr = underTracer()
+			case 2:
+				u2 = untraced()
+			default:
+				vs[k-3] = under(variants[k-3])
+			}
+		}
+		mean := float64(u1+u2) / 2
+		m.ratios = append(m.ratios, float64(tr)/mean)
+		for k, v := range vs {
+			m.variants[k] = append(m.variants[k], float64(v)/mean)
+		}
+		m.noise = append(m.noise, float64(u2)/float64(u1))
+	}
+	m.baseCPU, m.tracedCPU = median(baseCPU), median(tracedCPU)
+	m.base, m.traced = median(base), median(traced)
 	return m
 }
 
-// idleCPU returns the tracer's CPU time per second when no event matches (the difference
-// between a long and a short idle run, so startup and teardown cancel out) and the CPU time of
-// the short run (startup, 0.5 s idle, teardown), the fixed part of any run.
-func idleCPU(d time.Duration) (perSecond, fixed time.Duration) {
-	once := func(alive time.Duration) time.Duration {
-		t := startTracer("--comm", "no-such-comm")
-		time.Sleep(alive)
-		cpu, _ := t.stop()
-		return cpu
+// variant is another tracer measured beside the one under test.
+type variant struct {
+	ref  string
+	args []string
+}
+
+func median[T float64 | time.Duration](v []T) T {
+	s := append([]T(nil), v...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
 	}
-	short := once(500 * time.Millisecond)
-	long := once(500*time.Millisecond + d)
-	if long < short {
-		return 0, short
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// threadsCPU returns the CPU time all of pid's threads have used so far, in nanoseconds, from
+// /proc/PID/task/*/schedstat (exact, where /proc/PID/stat counts clock ticks).
+func threadsCPU(pid int) time.Duration {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	var total time.Duration
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var ns int64
+		fmt.Sscan(string(b), &ns)
+		total += time.Duration(ns)
 	}
-	return time.Duration(float64(long-short) / d.Seconds()), short
+	return total
+}
+
+// programIDs lists the BPF programs loaded now.
+func programIDs() map[ebpf.ProgramID]bool {
+	ids := map[ebpf.ProgramID]bool{}
+	var id ebpf.ProgramID
+	for {
+		next, err := ebpf.ProgramGetNextID(id)
+		if err != nil {
+			return ids
+		}
+		ids[next], id = true, next
+	}
+}
+
+// newPrograms opens the programs loaded since before: the tracer's (the benchmark runs one
+// tracer at a time; a program another process loads meanwhile would be counted too).
+func newPrograms(before map[ebpf.ProgramID]bool) []*ebpf.Program {
+	var progs []*ebpf.Program
+	for id := range programIDs() {
+		if before[id] {
+			continue
+		}
+		if p, err := ebpf.NewProgramFromID(id); err == nil {
+			progs = append(progs, p)
+		}
+	}
+	return progs
+}
+
+type runStats struct {
+	runtime time.Duration
+	runs    uint64
+}
+
+func progStats(progs []*ebpf.Program) runStats {
+	var s runStats
+	for _, p := range progs {
+		if st, err := p.Stats(); err == nil {
+			s.runtime += st.Runtime
+			s.runs += st.RunCount
+		}
+	}
+	return s
+}
+
+func progNames(progs []*ebpf.Program) []string {
+	names := []string{}
+	for _, p := range progs {
+		if info, err := p.Info(); err == nil {
+			if st, err := p.Stats(); err == nil && st.RunCount > 0 {
+				names = append(names, info.Name)
+			}
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// idleCPU returns the tracer's CPU time per second when no event matches (its threads' CPU over
+// d, after startup).
+func idleCPU(d time.Duration) time.Duration {
+	t := startTracer("--comm", "no-such-comm")
+	time.Sleep(500 * time.Millisecond)
+	c0 := threadsCPU(t.cmd.Process.Pid)
+	time.Sleep(d)
+	c1 := threadsCPU(t.cmd.Process.Pid)
+	t.stop()
+	return time.Duration(float64(c1-c0) / d.Seconds())
 }
 
 // bpfMapRSS sums the resident KiB of a process's BPF map mappings (the ring buffers: the kernel
@@ -329,7 +485,6 @@ type report struct {
 	FirstEventAll        []time.Duration
 	Loop, Getpid         measure
 	IdleCPU              time.Duration // per second
-	BaseCPU              time.Duration // CPU of a 0.5 s run without events: startup and teardown
 	BurstWant, BurstSeen int
 	BurstLost            uint64
 	PeakRSS, MapRSS      int64 // KiB
@@ -342,29 +497,57 @@ func pct(base, traced time.Duration) float64 {
 func (r *report) markdown() string {
 	var b bytes.Buffer
 	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }
+	rg := func(v []float64) string { // the range of per-round ratios, as percentages
+		lo, hi := v[0], v[0]
+		for _, x := range v {
+			lo, hi = min(lo, x), max(hi, x)
+		}
+		return fmt.Sprintf("%+.1f to %+.1f %%", (lo-1)*100, (hi-1)*100)
+	}
+	l := r.Loop
 	w("# Benchmarks\n\n")
 	w("Written by `make bench` (`bench/run.sh`, driver `bench/runbench`). Measured %s on kernel %s, %d CPUs\n", r.When, r.Kernel, r.CPUs)
-	w("(shared with other work: treat single figures as noisy), gadget `%s`.\n\n", r.Ref)
+	w("(shared with other work: read the noise rows before the slowdowns), gadget `%s`.\n\n", r.Ref)
 	w("| measure | result | goal |\n|---|---|---|\n")
 	w("| time from `gadgetry run` to its first event (median of %d) | %.3f s | < 0.1 s (IG: 0.30 s) |\n", len(r.FirstEventAll), r.FirstEvent.Seconds())
 	w("| peak RSS during a 4-way burst of %d execs | %.1f MiB, of which %.1f MiB are the gadget's ring buffer as the kernel maps it | < 40 MiB |\n", r.BurstWant, float64(r.PeakRSS)/1024, float64(r.MapRSS)/1024)
-	w("| slowdown of a bash loop of %d × /bin/true while tracing every exec: wall clock (best of %d pairs) | %+.1f %% (%.2f s → %.2f s) | < 4 %% |\n", *loops, *pairs, pct(r.Loop.base, r.Loop.traced), r.Loop.base.Seconds(), r.Loop.traced.Seconds())
-	w("| same, CPU time of the loop and its children | %+.1f %% (%.2f s → %.2f s) | < 4 %% |\n", pct(r.Loop.baseCPU, r.Loop.tracedCPU), r.Loop.baseCPU.Seconds(), r.Loop.tracedCPU.Seconds())
-	w("| slowdown of a tight loop of %d getpid calls: wall clock / CPU time (best of %d pairs) | %+.1f %% / %+.1f %% | ~0 (not an exec) |\n", *getpids, *pairs, pct(r.Getpid.base, r.Getpid.traced), pct(r.Getpid.baseCPU, r.Getpid.tracedCPU))
-	w("| gadgetry CPU while idle (no matching event; a 2.5 s run minus a 0.5 s run) | %.2f ms per second | |\n", float64(r.IdleCPU.Microseconds())/1000)
-	if r.Loop.events > 0 {
-		w("| gadgetry CPU per event (bash loop run, JSON to a pipe; whole process lifetime incl. startup and idle checks) | %.1f µs (%d events) | |\n", float64(r.Loop.cpu.Microseconds())/float64(r.Loop.events), r.Loop.events)
-		perEvent := float64((r.Loop.cpu - r.BaseCPU).Microseconds()) / float64(r.Loop.events)
-		w("| same, without startup and teardown (minus the CPU of a 0.5 s run without events: %.0f ms) | %.1f µs | < 20 µs |\n", float64(r.BaseCPU.Microseconds())/1000, perEvent)
-	}
 	w("| lost events in a 4-way parallel burst of %d execs | %d lost, %d of %d seen | none |\n", r.BurstWant, r.BurstLost, r.BurstSeen, r.BurstWant)
-	w("\nStartup samples: %v.\n\n", r.FirstEventAll)
-	w("The machine is shared (load average well above its CPU count while other work runs), so\n")
-	w("wall-clock comparisons swing by tens of percent in either direction between runs; the\n")
-	w("workload's own CPU time (user+sys of the loop and its children, from wait4) is the stable\n")
-	w("figure for the slowdown goals.\n\n")
-	w("Per-event user-space cost (decode into the reused record + JSON line), from\n")
-	w("`go test ./runtime/ -run XXX -bench DecodeJSON -benchmem`: see the Go benchmark output printed by\n")
-	w("`bench/run.sh` below the table when it runs.\n")
+	perExec := float64(l.baseCPU.Nanoseconds()) / float64(*loops) / 1000 // µs of CPU per loop iteration
+	var kernelUS, userUS float64
+	if l.bpfRuns > 0 {
+		kernelUS = float64(l.bpf.Nanoseconds()) / float64(l.events) / 1000
+	}
+	if l.events > 0 {
+		userUS = float64(l.tracerCPU.Nanoseconds()) / float64(l.events) / 1000
+	}
+	w("| CPU the tracer adds per exec of the bash loop, on a %.0f µs (CPU) iteration: its eBPF programs (kernel's run-time statistics) + gadgetry's user space (below) | %.1f µs + %.1f µs = **%.1f %%** | < 4 %% |\n",
+		perExec, kernelUS, userUS, (kernelUS+userUS)/perExec*100)
+	w("| slowdown of a bash loop of %d × /bin/true, CPU time of the loop and its children: median of %d rounds' traced/untraced ratios (range of the rounds) | **%+.1f %%** (%s; %.2f s → %.2f s) | < 4 %% |\n",
+		*loops, len(l.ratios), (median(l.ratios)-1)*100, rg(l.ratios), l.baseCPU.Seconds(), l.tracedCPU.Seconds())
+	if len(l.variants) > 0 {
+		w("| the floor: the same loop under a minimal exec tracer (one small record per exec, through `gadgetry run`) | %+.1f %% (%s) | |\n", (median(l.variants[0])-1)*100, rg(l.variants[0]))
+	}
+	w("| noise: the same loop untraced twice in each round (second/first) | %+.1f %% (%s) | |\n", (median(l.noise)-1)*100, rg(l.noise))
+	w("| same loop, wall clock (medians) | %+.1f %% (%.2f s → %.2f s) | |\n", pct(l.base, l.traced), l.base.Seconds(), l.traced.Seconds())
+	g := r.Getpid
+	w("| slowdown of a tight loop of %d getpid calls, CPU time: median ratio (range) | %+.1f %% (%s) | < 2 %% |\n", *getpids, (median(g.ratios)-1)*100, rg(g.ratios))
+	w("| the tracer's eBPF programs on the getpid path: runs while the getpid loops ran (kernel's statistics; execs elsewhere on the machine count too) | %d runs for %d getpid calls | 0 per call |\n", g.bpfRuns, *getpids*len(g.ratios))
+	w("| the getpid loop under `%s --ignore-failed=false` (execve syscall tracepoints attached: the kernel's syscall-tracing path on every syscall) | %+.1f %% (%s; %.0f ns per call) | said in its help |\n",
+		r.Ref, (median(g.variants[0])-1)*100, rg(g.variants[0]), (median(g.variants[0])-1)*float64(g.baseCPU.Nanoseconds())/float64(*getpids))
+	w("| noise: the getpid loop untraced twice | %+.1f %% (%s) | |\n", (median(g.noise)-1)*100, rg(g.noise))
+	if l.events > 0 {
+		w("| gadgetry CPU per event: its threads' CPU while the loop ran (schedstat; decoding, JSON to a pipe, and the ring checks), over the %d events it printed | **%.1f µs** | < 20 µs |\n", l.events, userUS)
+	}
+	w("| gadgetry CPU while idle (no matching event; its threads' CPU over 2 s) | %.2f ms per second | |\n", float64(r.IdleCPU.Microseconds())/1000)
+	w("\nStartup samples: %v. Programs counted in the kernel figure: %s (%d runs for %d events).\n", r.FirstEventAll, strings.Join(l.bpfNames, ", "), l.bpfRuns, l.events)
+	w("Per-round loop ratios: %s; noise: %s.\n", pcts(l.ratios), pcts(l.noise))
 	return b.String()
+}
+
+func pcts(v []float64) string {
+	var s []string
+	for _, x := range v {
+		s = append(s, fmt.Sprintf("%+.1f", (x-1)*100))
+	}
+	return strings.Join(s, " ")
 }

@@ -131,8 +131,11 @@ func run(name string, args ...string) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+var stderrSeen = map[string]bool{}
+
 // tracer is a running gadgetry.
 type tracer struct {
+	stderr bytes.Buffer
 	cmd    *exec.Cmd
 	lines  chan string
 	events atomic.Int64
@@ -147,7 +150,7 @@ func startRef(ref string, args ...string) *tracer {
 	t := &tracer{lines: make(chan string, 1), done: make(chan struct{})}
 	t.cmd = exec.Command(*gadgetry, append([]string{"run", ref, "-o", "json"}, args...)...)
 	out, _ := t.cmd.StdoutPipe()
-	t.cmd.Stderr = os.Stderr
+	t.cmd.Stderr = &t.stderr
 	if err := t.cmd.Start(); err != nil {
 		fail(err.Error())
 	}
@@ -176,7 +179,18 @@ func startRef(ref string, args ...string) *tracer {
 func (t *tracer) stop() (cpu time.Duration, rssKiB int64) {
 	t.cmd.Process.Signal(os.Interrupt)
 	<-t.done
-	t.cmd.Wait()
+	err := t.cmd.Wait()
+	// Each distinct line of the tracers' stderr (a warning about a missing hook, say) is shown
+	// once, not once per run.
+	for _, l := range strings.Split(strings.TrimSpace(t.stderr.String()), "\n") {
+		if l != "" && !stderrSeen[l] {
+			stderrSeen[l] = true
+			fmt.Fprintln(os.Stderr, l)
+		}
+	}
+	if err != nil {
+		fail(fmt.Sprintf("%v: %v", t.cmd.Args, err))
+	}
 	ru := t.cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	return cpu, ru.Maxrss

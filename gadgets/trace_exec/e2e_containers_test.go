@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/gadgetry/gadgetry/internal/testutil/runc"
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 )
 
 // The container tests use real runc containers in the test helper's own state root, which
 // gadgetry run learns names from through --runc-root.
 func containerEnv(t *testing.T) *runc.Env {
 	t.Helper()
-	requireRoot(t)
+	gadgettest.RequireRoot(t)
 	return runc.NewEnv(t)
 }
 

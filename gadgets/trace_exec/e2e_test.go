@@ -2,7 +2,6 @@ package traceexec_test
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 	"github.com/gadgetry/gadgetry/vmtest"
 )
 
@@ -26,45 +26,26 @@ import (
 
 const e2eImage = "trace-exec-test"
 
-var e2e struct {
-	once  sync.Once
-	dir   string // removed by TestMain
-	bin   string
-	store string
-	err   error
-}
-
-// e2eCleanup removes what e2eSetup built; TestMain calls it after the tests.
-func e2eCleanup() {
-	if e2e.dir != "" {
-		os.RemoveAll(e2e.dir)
-	}
+// e2eStore is the store holding the trace_exec image, built once.
+var e2eStore struct {
+	once sync.Once
+	dir  string
 }
 
 // e2eSetup builds the gadgetry binary and the trace_exec image once per test binary.
 func e2eSetup(t *testing.T) (bin, store string) {
 	t.Helper()
-	requireRoot(t)
-	e2e.once.Do(func() {
-		if e2e.dir, e2e.err = os.MkdirTemp("", "trace-exec-e2e-"); e2e.err != nil {
-			return
-		}
-		e2e.bin = filepath.Join(e2e.dir, "gadgetry")
-		e2e.store = filepath.Join(e2e.dir, "store")
-		if out, err := exec.Command("go", "build", "-o", e2e.bin, "../../cmd/gadgetry").CombinedOutput(); err != nil {
-			e2e.err = fmt.Errorf("building gadgetry: %v\n%s", err, out)
-			return
-		}
-		cmd := exec.Command(e2e.bin, "image", "build", ".", "-t", e2eImage)
-		cmd.Env = append(os.Environ(), "GADGETRY_STORE="+e2e.store)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			e2e.err = fmt.Errorf("gadgetry image build . -t %s: %v\n%s", e2eImage, err, out)
-		}
+	gadgettest.RequireRoot(t)
+	bin = gadgettest.CLI(t)
+	e2eStore.once.Do(func() {
+		dir := filepath.Join(gadgettest.SharedDir(t), "store")
+		gadgettest.BuildImage(t, bin, dir, ".", e2eImage)
+		e2eStore.dir = dir // only once the image is in it
 	})
-	if e2e.err != nil {
-		t.Fatal(e2e.err)
+	if e2eStore.dir == "" {
+		t.Fatal("the trace_exec image could not be built (see the first failing test)")
 	}
-	return e2e.bin, e2e.store
+	return bin, e2eStore.dir
 }
 
 // ev is one decoded JSON event.
@@ -115,7 +96,7 @@ func (e ev) String() string {
 type liveRun struct {
 	t       *testing.T
 	cmd     *exec.Cmd
-	stderr  *syncBuffer
+	stderr  *gadgettest.SyncBuffer
 	marker  string // a copy of /bin/true whose execs mark points in the stream
 	markerN int
 
@@ -124,23 +105,6 @@ type liveRun struct {
 	summary map[string]any
 	changed chan struct{} // closed and replaced on every new line
 	done    chan struct{} // closed when stdout ends
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func randName(prefix string) string {
@@ -163,7 +127,7 @@ func startRun(t *testing.T, args ...string) *liveRun {
 func startRunUnsynced(t *testing.T, args ...string) *liveRun {
 	t.Helper()
 	bin, store := e2eSetup(t)
-	r := &liveRun{t: t, stderr: &syncBuffer{}, changed: make(chan struct{}), done: make(chan struct{})}
+	r := &liveRun{t: t, stderr: &gadgettest.SyncBuffer{}, changed: make(chan struct{}), done: make(chan struct{})}
 	r.marker = filepath.Join(realPath(t, t.TempDir()), randName("mark-"))
 	copyFile(t, realPath(t, "/bin/true"), r.marker)
 	r.cmd = exec.Command(bin, append([]string{"run", e2eImage, "-o", "json"}, args...)...)
@@ -485,7 +449,7 @@ func TestE2EColumnsArgs(t *testing.T) {
 	copyFile(t, realPath(t, "/bin/true"), marker)
 	cmd := exec.Command(bin, "run", e2eImage, "--fields", "proc.pid,args")
 	cmd.Env = append(os.Environ(), "GADGETRY_STORE="+store)
-	stderr := &syncBuffer{}
+	stderr := &gadgettest.SyncBuffer{}
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,9 +27,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "helper %s: %v\n", mode, err)
 		os.Exit(3)
 	}
-	code := m.Run()
-	e2eCleanup()
-	os.Exit(code)
+	os.Exit(gadgettest.Main(m))
 }
 
 // helperCommand runs this test binary as the helper for mode.

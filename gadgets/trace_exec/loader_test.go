@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/gadgetry/gadgetry/internal/kernel"
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 	"github.com/gadgetry/gadgetry/vmtest"
 )
 
@@ -29,16 +29,6 @@ import (
 func objectPath(t testing.TB) string {
 	t.Helper()
 	return vmtest.BPFObject(t, "testdata/trace_exec.bpf.c")
-}
-
-func requireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("trace_exec tests load eBPF programs and need root")
-		}
-		t.Skip("trace_exec tests load eBPF programs and need root")
-	}
 }
 
 type tracerOptions struct {
@@ -70,7 +60,7 @@ var failedPrograms = []string{"execve_enter", "execveat_enter", "execve_exit", "
 
 func startTracer(t testing.TB, opts tracerOptions) *tracer {
 	t.Helper()
-	requireRoot(t)
+	gadgettest.RequireRoot(t)
 	kernel.Require(t, kernel.BTF, kernel.RawTracepoint, kernel.RingBuf)
 	spec, err := ebpf.LoadCollectionSpec(objectPath(t))
 	if err != nil {

@@ -24,7 +24,6 @@ import (
 var (
 	mu    sync.Mutex
 	cache = map[string][]byte{}
-	dir   string
 )
 
 // IncludeDir returns the directory of the gadget C headers (gadgets/include).
@@ -89,14 +88,12 @@ func CompileFile(t testing.TB, src string, extraFlags ...string) []byte {
 	}
 	clang := RequireTool(t, "clang-19")
 	strip := RequireTool(t, "llvm-strip-19")
-	if dir == "" {
-		d, err := os.MkdirTemp("", "gadgettest-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir = d
+	dir, err := os.MkdirTemp("", "gadgettest-")
+	if err != nil {
+		t.Fatal(err)
 	}
-	out := filepath.Join(dir, fmt.Sprintf("%s-%d.o", strings.TrimSuffix(filepath.Base(src), ".c"), len(cache)))
+	defer os.RemoveAll(dir) // the object is cached in memory
+	out := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), ".c")+".o")
 	arch := map[string]string{"amd64": "x86", "arm64": "arm64"}[runtime.GOARCH]
 	args := append([]string{"-target", "bpf", "-D__TARGET_ARCH_" + arch, "-O2", "-g", "-Wall",
 		"-I" + IncludeDir(), "-I" + filepath.Dir(src)}, extraFlags...)

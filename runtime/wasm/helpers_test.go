@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,47 +12,13 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/gadgetry/gadgetry/runtime/datasource"
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 )
-
-var (
-	buildDir  string
-	buildMu   sync.Mutex
-	buildDone = map[string][]byte{}
-)
-
-func TestMain(m *testing.M) {
-	d, err := os.MkdirTemp("", "gadgetry-wasm-guests-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	buildDir = d
-	code := m.Run()
-	os.RemoveAll(d)
-	os.Exit(code)
-}
 
 // guest builds testdata/<name> once per test binary run and returns the module.
 func guest(tb testing.TB, name string) []byte {
 	tb.Helper()
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if b, ok := buildDone[name]; ok {
-		return b
-	}
-	out := filepath.Join(buildDir, name+".wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
-	cmd.Dir = filepath.Join("testdata", name)
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOWORK=off", "GOFLAGS=")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("building guest %s: %v\n%s", name, err, msg)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	buildDone[name] = b
-	return b
+	return gadgettest.WASM(tb, filepath.Join("testdata", name))
 }
 
 // logRecorder is a slog handler that keeps messages (and "result k=v" lines as a map).

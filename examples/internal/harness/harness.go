@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -50,57 +49,11 @@ type Session struct {
 	stopped bool
 }
 
-func require(t testing.TB, ok bool, why string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal(why + " (CI=true)")
-	}
-	t.Skip(why)
-}
-
-func tool(t testing.TB, names ...string) string {
-	t.Helper()
-	for _, n := range names {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	require(t, false, strings.Join(names, " or ")+" not installed")
-	return ""
-}
-
-var (
-	buildMu sync.Mutex
-	built   = map[string][2][]byte{}
-)
-
-// Build compiles dir/program.bpf.c and dir/go (once per test binary run) and returns the
+// Build compiles dir/program.bpf.c and dir/go (each once per test binary run) and returns the
 // object and the module.
 func Build(t testing.TB, dir string) (obj, module []byte) {
 	t.Helper()
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if b, ok := built[dir]; ok {
-		return b[0], b[1]
-	}
-	obj = gadgettest.CompileFile(t, filepath.Join(dir, "program.bpf.c"))
-	goTool := tool(t, "go")
-	out := t.TempDir()
-	cmd := exec.Command(goTool, "build", "-buildmode=c-shared", "-o", filepath.Join(out, "program.wasm"), ".")
-	cmd.Dir = filepath.Join(dir, "go")
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOWORK=off", "GOFLAGS=")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building %s/go: %v\n%s", dir, err, b)
-	}
-	module, err := os.ReadFile(filepath.Join(out, "program.wasm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	built[dir] = [2][]byte{obj, module}
-	return obj, module
+	return gadgettest.CompileFile(t, filepath.Join(dir, "program.bpf.c")), gadgettest.WASM(t, filepath.Join(dir, "go"))
 }
 
 type env struct {
@@ -151,7 +104,7 @@ func Start(t testing.TB, dir string, tr Tracer, params map[string]string, subscr
 // Try is Start returning the error of a lifecycle hook instead of failing the test.
 func Try(t testing.TB, dir string, tr Tracer, params map[string]string, subscribe func(ds *datasource.DataSource)) (*Session, error) {
 	t.Helper()
-	require(t, os.Geteuid() == 0, "not root: cannot load eBPF programs")
+	gadgettest.RequireRoot(t)
 	obj, module := Build(t, dir)
 	abs, _ := filepath.Abs(dir)
 	name := filepath.Base(abs)

@@ -6,34 +6,24 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/gadgetry/gadgetry/examples/internal/harness"
 	"github.com/gadgetry/gadgetry/runtime/datasource"
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 )
 
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..")
-}
+func TestMain(m *testing.M) { os.Exit(gadgettest.Main(m)) }
 
 // TestInitRunsUnchanged builds the CLI, runs `gadget init`, then builds and runs the skeleton
 // and checks the field its WASM module adds on an exec of this test's child.
 func TestInitRunsUnchanged(t *testing.T) {
-	if os.Geteuid() != 0 && os.Getenv("CI") != "true" {
-		t.Skip("not root: cannot load eBPF programs")
-	}
+	gadgettest.RequireRoot(t)
 	tmp := t.TempDir()
-	cli := filepath.Join(tmp, "gadgetry")
-	build := exec.Command("go", "build", "-o", cli, "./cmd/gadgetry")
-	build.Dir = repoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building gadgetry: %v\n%s", err, out)
-	}
+	cli := gadgettest.CLI(t)
 	dir := filepath.Join(tmp, "sk_gadget")
-	initCmd := exec.Command(cli, "gadget", "init", dir, "--wasmapi", filepath.Join(repoRoot(), "wasmapi"))
+	initCmd := exec.Command(cli, "gadget", "init", dir, "--wasmapi", filepath.Join(gadgettest.RepoRoot(), "wasmapi"))
 	if out, err := initCmd.CombinedOutput(); err != nil {
 		t.Fatalf("gadget init: %v\n%s", err, out)
 	}

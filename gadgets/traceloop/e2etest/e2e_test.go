@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 )
 
 // childEnv makes the test binary act as the traced program (see TestMain).
@@ -33,11 +35,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(child(os.Getenv(childEnv + "_DIR")))
 	}
-	code := m.Run()
-	if built.dir != "" {
-		os.RemoveAll(built.dir)
-	}
-	os.Exit(code)
+	os.Exit(gadgettest.Main(m))
 }
 
 // child prints "pid tid", waits for one byte on stdin (the tracer is attached by then), then
@@ -72,25 +70,10 @@ func child(dir string) int {
 	return 0
 }
 
-// need skips, or fails under CI=true, when a tool or privilege is missing.
-func need(t *testing.T, ok bool, why string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal(why)
-	}
-	t.Skip(why)
-}
-
-// built is the gadgetry binary and the store holding the traceloop image, built once.
+// built is the store holding the traceloop image, built once.
 var built struct {
 	once  sync.Once
-	dir   string
-	bin   string
 	store string
-	err   error
 }
 
 // setup builds the gadgetry binary from this repository and the traceloop image with it.
@@ -99,39 +82,19 @@ func setup(t *testing.T) (bin, store string) {
 	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
 		t.Skipf("traceloop is built for amd64 and arm64; GOARCH is %s", runtime.GOARCH)
 	}
-	need(t, os.Geteuid() == 0, "running gadgets needs root")
-	for _, tool := range []string{"go", "clang-19"} {
-		_, err := exec.LookPath(tool)
-		need(t, err == nil, tool+" not found: install it with scripts/setup.sh")
-	}
+	gadgettest.RequireRoot(t)
+	gadgettest.RequireTool(t, "clang-19")
+	bin = gadgettest.CLI(t)
 	built.once.Do(func() {
-		built.dir, built.err = os.MkdirTemp("", "traceloop-e2e-")
-		if built.err != nil {
-			return
-		}
-		built.bin = filepath.Join(built.dir, "gadgetry")
-		built.store = filepath.Join(built.dir, "store")
-		root, err := filepath.Abs("../../..")
-		if err != nil {
-			built.err = err
-			return
-		}
-		build := exec.Command("go", "build", "-o", built.bin, "./cmd/gadgetry")
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("go build ./cmd/gadgetry: %v\n%s", err, out)
-			return
-		}
-		img := exec.Command(built.bin, "--store", built.store, "image", "build",
-			filepath.Join(root, "gadgets", "traceloop"), "--arch", runtime.GOARCH, "-t", imageName)
-		if out, err := img.CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("gadgetry image build gadgets/traceloop: %v\n%s", err, out)
-		}
+		// Every test of the package runs the image: build it once, into the shared directory.
+		dir := filepath.Join(gadgettest.SharedDir(t), "store")
+		gadgettest.BuildImage(t, bin, dir, filepath.Join(gadgettest.RepoRoot(), "gadgets", "traceloop"), imageName)
+		built.store = dir // only once the image is in it
 	})
-	if built.err != nil {
-		t.Fatal(built.err)
+	if built.store == "" {
+		t.Fatal("the traceloop image could not be built (see the first failing test)")
 	}
-	return built.bin, built.store
+	return bin, built.store
 }
 
 // run is one `gadgetry run` of the traceloop image.
@@ -139,7 +102,7 @@ type run struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	lines  chan string // stdout, line by line
-	stderr *syncBuffer
+	stderr *gadgettest.SyncBuffer
 	done   chan error
 }
 
@@ -151,7 +114,7 @@ func startRun(t *testing.T, args ...string) *run {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, bin, append([]string{"--store", store, "run", imageName, "--pull", "never"}, args...)...)
-	r := &run{t: t, cmd: cmd, lines: make(chan string, 1<<16), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	r := &run{t: t, cmd: cmd, lines: make(chan string, 1<<16), stderr: &gadgettest.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = r.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -551,22 +514,4 @@ func heldProgs() map[uint32]bool {
 		}
 	}
 	return held
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

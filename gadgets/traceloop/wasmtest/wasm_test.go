@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -26,26 +25,13 @@ import (
 	"github.com/gadgetry/gadgetry/runtime/wasm"
 )
 
-// need skips, or fails under CI=true, when a tool or privilege is missing.
-func need(t *testing.T, ok bool, why string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal(why)
-	}
-	t.Skip(why)
-}
-
 func requireKernel(t *testing.T) {
 	t.Helper()
 	if runtime.GOARCH != "amd64" {
 		t.Skipf("the object is built for x86-64; GOARCH is %s", runtime.GOARCH)
 	}
-	need(t, os.Geteuid() == 0, "loading BPF programs needs root")
-	_, err := exec.LookPath("clang-19")
-	need(t, err == nil, "clang-19 not found: install it with scripts/setup.sh")
+	gadgettest.RequireRoot(t)
+	gadgettest.RequireTool(t, "clang-19")
 	if err := features.HaveProgramType(ebpf.RawTracepoint); errors.Is(err, ebpf.ErrNotSupported) {
 		t.Skipf("kernel lacks raw tracepoints: %v", err)
 	}
@@ -55,23 +41,6 @@ func requireKernel(t *testing.T) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// buildWASM builds ../go as the build does (a WASI reactor).
-func buildWASM(t *testing.T) []byte {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "traceloop.wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
-	cmd.Dir = "../go"
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the WASM module: %v\n%s", err, msg)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func buildObject(t *testing.T) *ebpf.CollectionSpec {
@@ -218,7 +187,7 @@ func syscallNr(t *testing.T, name string) uint32 {
 // (with --stream they pass at once).
 func TestFilterFromParameter(t *testing.T) {
 	requireKernel(t)
-	module, spec := buildWASM(t), buildObject(t)
+	module, spec := gadgettest.WASM(t, "../go"), buildObject(t)
 	for _, stream := range []bool{false, true} {
 		t.Run("stream="+strconv.FormatBool(stream), func(t *testing.T) { filterFromParameter(t, module, spec, stream) })
 	}
@@ -369,7 +338,7 @@ func filterFromParameter(t *testing.T, module []byte, spec *ebpf.CollectionSpec,
 // closest real names; nothing was loaded.
 func TestUnknownSyscallFailsBeforeLoad(t *testing.T) {
 	requireKernel(t)
-	module, spec := buildWASM(t), buildObject(t)
+	module, spec := gadgettest.WASM(t, "../go"), buildObject(t)
 	g := newGadget(t, module, spec, map[string]string{"syscall-filters": "openat,wirte"})
 	err := g.inst.Init()
 	if err == nil {

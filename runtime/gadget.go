@@ -25,10 +25,15 @@ type Gadget struct {
 	Name string
 	// Meta is the parsed gadget.yaml.
 	Meta *metadata.Metadata
-	// Params are the parameters, in a stable order (eBPF params, filters, WASM params).
+	// Params are the parameters, in a stable order (eBPF params, filters, runtime params such as
+	// map-fetch-interval, WASM params).
 	Params []*Param
 	// Tracers are the event streams the object declares.
 	Tracers []*Tracer
+	// Iters are the snapshots BPF iterator programs produce (gadget_iter_ markers).
+	Iters []*Iter
+	// MapIters are the hash maps dumped periodically (gadget_mapiter_ markers).
+	MapIters []*MapIter
 	// Programs are the object's programs, sorted by name.
 	Programs []*Program
 
@@ -47,6 +52,34 @@ type Tracer struct {
 	// LostMap is `<map>_lost_samples`, empty when the object has none.
 	LostMap string
 }
+
+// Iter is one `gadget_iter_<ds>___<struct>___<prog>` marker: the iterator program Program
+// writes records of Struct with bpf_seq_write; once attached, the runtime reads the iterator
+// once and emits the records as one array of data source DataSource.
+type Iter struct {
+	// DataSource is the array data source's name.
+	DataSource string
+	// Struct is the record type.
+	Struct *btf.Struct
+	// Program is the iterator program (an `iter/<target>` section).
+	Program string
+}
+
+// MapIter is one `gadget_mapiter_<ds>___<map>` marker: every map-fetch-interval the runtime
+// reads and deletes every entry of the hash map Map and emits them as one array of data source
+// DataSource, whose fields are the key's and the value's (see decode.KeyValue).
+type MapIter struct {
+	// DataSource is the array data source's name.
+	DataSource string
+	// Map is the hash map's name.
+	Map string
+	// Key and Value are the map's key and value types, from its BTF.
+	Key, Value btf.Type
+}
+
+// MapFetchIntervalParam is the key of the parameter that gadgets with a gadget_mapiter_ marker
+// get: how often the maps are dumped (a duration; 0 dumps only when the run stops).
+const MapFetchIntervalParam = "map-fetch-interval"
 
 // Program is one eBPF program and where it attaches.
 type Program struct {
@@ -92,35 +125,64 @@ func (g *Gadget) Param(key string) *Param {
 	return nil
 }
 
-// NewDataSources builds fresh data sources for the gadget's tracers (one set per run: each
-// run has its own subscribers), with gadget.yaml's annotations applied.
+// NewDataSources builds fresh data sources for the gadget's tracers, iterators and map
+// iterators (one set per run: each run has its own subscribers), with gadget.yaml's
+// annotations applied.
 func (g *Gadget) NewDataSources() ([]*datasource.DataSource, error) {
 	var out []*datasource.DataSource
-	for _, t := range g.Tracers {
-		ds, err := decode.DataSource(t.DataSource, t.Struct)
+	add := func(what, name string, ds *datasource.DataSource, err error) error {
 		if err != nil {
-			return nil, fmt.Errorf("gadget %s: tracer %s: %w", g.Name, t.DataSource, err)
+			return fmt.Errorf("gadget %s: %s %s: %w", g.Name, what, name, err)
 		}
-		if md := g.Meta.DataSources[t.DataSource]; md != nil {
-			for k, v := range md.Annotations {
-				ds.Annotations[k] = v
-			}
-			for name, fa := range md.Fields {
-				f := ds.Field(name)
-				if f == nil || fa == nil {
-					continue
-				}
-				for k, v := range fa.Annotations {
-					f.Annotations[k] = v
-				}
-				if err := format.CheckAnnotations(f); err != nil {
-					return nil, fmt.Errorf("gadget %s: gadget.yaml %w", g.Name, err)
-				}
-			}
+		if err := g.annotate(ds); err != nil {
+			return err
 		}
 		out = append(out, ds)
+		return nil
+	}
+	for _, t := range g.Tracers {
+		ds, err := decode.DataSource(t.DataSource, t.Struct)
+		if err := add("tracer", t.DataSource, ds, err); err != nil {
+			return nil, err
+		}
+	}
+	for _, it := range g.Iters {
+		ds, err := decode.Array(it.DataSource, it.Struct)
+		if err := add("iterator", it.DataSource, ds, err); err != nil {
+			return nil, err
+		}
+	}
+	for _, mi := range g.MapIters {
+		ds, err := decode.KeyValue(mi.DataSource, mi.Key, mi.Value)
+		if err := add("map iterator", mi.DataSource, ds, err); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
+}
+
+// annotate applies gadget.yaml's annotations of ds and its fields.
+func (g *Gadget) annotate(ds *datasource.DataSource) error {
+	md := g.Meta.DataSources[ds.Name]
+	if md == nil {
+		return nil
+	}
+	for k, v := range md.Annotations {
+		ds.Annotations[k] = v
+	}
+	for name, fa := range md.Fields {
+		f := ds.Field(name)
+		if f == nil || fa == nil {
+			continue
+		}
+		for k, v := range fa.Annotations {
+			f.Annotations[k] = v
+		}
+		if err := format.CheckAnnotations(f); err != nil {
+			return fmt.Errorf("gadget %s: gadget.yaml %w", g.Name, err)
+		}
+	}
+	return nil
 }
 
 func prepare(img *oci.Gadget) (*Gadget, error) {
@@ -190,6 +252,9 @@ func (g *Gadget) findMarkers() error {
 			if !ok {
 				return fmt.Errorf("gadget %s: tracer %s names map %q, which the eBPF object does not define; declare it with GADGET_TRACER_MAP(%s, size)", g.Name, tr.DataSource, tr.Map, tr.Map)
 			}
+			if ms.Type == ebpf.PerfEventArray {
+				return fmt.Errorf("gadget %s: tracer %s reads map %s, a perf event array, and perf-array tracers are not supported yet: declare the map with GADGET_TRACER_MAP (a ring buffer)", g.Name, tr.DataSource, tr.Map)
+			}
 			if ms.Type != ebpf.RingBuf {
 				return fmt.Errorf("gadget %s: tracer %s: map %s is a %s, want a ring buffer (GADGET_TRACER_MAP)", g.Name, tr.DataSource, tr.Map, ms.Type)
 			}
@@ -204,10 +269,90 @@ func (g *Gadget) findMarkers() error {
 			g.Tracers = append(g.Tracers, tr)
 		case strings.HasPrefix(v.Name, "gadget_map_tracer_"):
 			tracerMaps[strings.TrimPrefix(v.Name, "gadget_map_tracer_")] = true
+		case strings.HasPrefix(v.Name, "gadget_iter_"):
+			it, err := g.iterMarker(v.Name)
+			if err != nil {
+				return err
+			}
+			g.Iters = append(g.Iters, it)
+		case strings.HasPrefix(v.Name, "gadget_mapiter_"):
+			mi, err := g.mapIterMarker(v.Name)
+			if err != nil {
+				return err
+			}
+			g.MapIters = append(g.MapIters, mi)
 		}
 	}
 	sort.Slice(g.Tracers, func(i, j int) bool { return g.Tracers[i].DataSource < g.Tracers[j].DataSource })
+	sort.Slice(g.Iters, func(i, j int) bool { return g.Iters[i].DataSource < g.Iters[j].DataSource })
+	sort.Slice(g.MapIters, func(i, j int) bool { return g.MapIters[i].DataSource < g.MapIters[j].DataSource })
+	seen := map[string]string{}
+	for _, t := range g.Tracers {
+		seen[t.DataSource] = "tracer"
+	}
+	for _, it := range g.Iters {
+		if k, dup := seen[it.DataSource]; dup {
+			return fmt.Errorf("gadget %s: data source %s is declared twice (a %s and an iterator); give one another name", g.Name, it.DataSource, k)
+		}
+		seen[it.DataSource] = "iterator"
+	}
+	for _, mi := range g.MapIters {
+		if k, dup := seen[mi.DataSource]; dup {
+			return fmt.Errorf("gadget %s: data source %s is declared twice (a %s and a map iterator); give one another name", g.Name, mi.DataSource, k)
+		}
+		seen[mi.DataSource] = "map iterator"
+	}
 	return nil
+}
+
+// iterMarker parses `gadget_iter_<ds>___<struct>___<prog>`.
+func (g *Gadget) iterMarker(name string) (*Iter, error) {
+	parts := strings.Split(strings.TrimPrefix(name, "gadget_iter_"), "___")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return nil, fmt.Errorf("gadget %s: marker %s: want gadget_iter_<ds>___<struct>___<prog> (GADGET_ITER(ds, struct, prog))", g.Name, name)
+	}
+	it := &Iter{DataSource: parts[0], Program: parts[2]}
+	ps, ok := g.spec.Programs[it.Program]
+	if !ok {
+		return nil, fmt.Errorf("gadget %s: iterator %s names program %q, which the eBPF object does not have (programs: %s); name the SEC(\"iter/...\") function in GADGET_ITER", g.Name, it.DataSource, it.Program, strings.Join(g.programNames(), ", "))
+	}
+	if kind, _, err := attach.Parse(ps.SectionName); err != nil || kind != attach.Iter {
+		return nil, fmt.Errorf("gadget %s: iterator %s names program %s, which is in section %q, not an iterator; put it in SEC(\"iter/<target>\") (iter/task, iter/tcp, ...)", g.Name, it.DataSource, it.Program, ps.SectionName)
+	}
+	var st *btf.Struct
+	if err := g.spec.Types.TypeByName(parts[1], &st); err != nil {
+		return nil, fmt.Errorf("gadget %s: iterator %s names struct %q, which is not in the object's BTF; use GADGET_ITER(%s, <struct>, %s) with the struct the program writes", g.Name, it.DataSource, parts[1], it.DataSource, it.Program)
+	}
+	if st.Size == 0 {
+		return nil, fmt.Errorf("gadget %s: iterator %s: struct %s is empty; its records need at least one member", g.Name, it.DataSource, st.Name)
+	}
+	it.Struct = st
+	return it, nil
+}
+
+// mapIterMarker parses `gadget_mapiter_<ds>___<map>`.
+func (g *Gadget) mapIterMarker(name string) (*MapIter, error) {
+	parts := strings.Split(strings.TrimPrefix(name, "gadget_mapiter_"), "___")
+	if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
+		return nil, fmt.Errorf("gadget %s: marker %s: want gadget_mapiter_<ds>___<map> (GADGET_MAPITER(ds, map))", g.Name, name)
+	}
+	mi := &MapIter{DataSource: parts[0], Map: parts[1]}
+	ms, ok := g.spec.Maps[mi.Map]
+	if !ok {
+		return nil, fmt.Errorf("gadget %s: map iterator %s names map %q, which the eBPF object does not define; declare it in SEC(\".maps\")", g.Name, mi.DataSource, mi.Map)
+	}
+	switch ms.Type {
+	case ebpf.Hash, ebpf.LRUHash:
+	default:
+		return nil, fmt.Errorf("gadget %s: map iterator %s: map %s is of type %s; only hash maps (BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH) can be dumped", g.Name, mi.DataSource, mi.Map, ms.Type)
+	}
+	_, kvoid := ms.Key.(*btf.Void)
+	_, vvoid := ms.Value.(*btf.Void)
+	if ms.Key == nil || ms.Value == nil || kvoid || vvoid {
+		return nil, fmt.Errorf("gadget %s: map iterator %s: map %s has no BTF key or value type; declare them with __type(key, ...) and __type(value, ...)", g.Name, mi.DataSource, mi.Map)
+	}
+	mi.Key, mi.Value = ms.Key, ms.Value
+	return mi, nil
 }
 
 func (g *Gadget) findPrograms() error {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -25,6 +26,8 @@ const (
 	ParamFilter ParamSource = "filter"
 	// ParamWASM params are read by the WASM guest.
 	ParamWASM ParamSource = "wasm"
+	// ParamRuntime params are read by the runtime itself (map-fetch-interval).
+	ParamRuntime ParamSource = "runtime"
 )
 
 // Param is one user parameter.
@@ -45,10 +48,17 @@ type Param struct {
 	Description string
 	// Enum maps names to values for enum-typed variables.
 	Enum map[string]int64
+
+	// typeName and check replace the kind's name and validation (runtime params: durations).
+	typeName string
+	check    func(string) error
 }
 
 // TypeName describes the value for --help ("uint32", "string", "bool").
 func (p *Param) TypeName() string {
+	if p.typeName != "" {
+		return p.typeName
+	}
 	if p.Enum != nil {
 		var names []string
 		for n := range p.Enum {
@@ -116,6 +126,11 @@ func (g *Gadget) findParams() error {
 		}
 		p.Key, p.Source, p.Description, p.Default = fp.key, ParamFilter, fp.desc, ""
 		g.Params = append(g.Params, p)
+	}
+	if len(g.MapIters) > 0 {
+		g.Params = append(g.Params, &Param{Key: MapFetchIntervalParam, Source: ParamRuntime,
+			Kind: datasource.KindString, Default: "1s", typeName: "duration", check: checkFetchInterval,
+			Description: "how often to dump the gadget's maps (each dump holds what happened since the last one; 0: only when the run stops)"})
 	}
 	var wkeys []string
 	for k := range g.Meta.Params.WASM {
@@ -239,6 +254,9 @@ func (p *Param) decode(b []byte) string {
 
 // encode converts text to the variable's bytes, or says what is wrong with it.
 func (p *Param) encode(s string) ([]byte, error) {
+	if p.check != nil {
+		return nil, p.check(s)
+	}
 	b := make([]byte, p.Size)
 	switch {
 	case p.Kind == datasource.KindString:
@@ -313,4 +331,28 @@ func (g *Gadget) Validate(key, value string) error {
 		return fmt.Errorf("gadget %s: --%s: %w", g.Name, key, err)
 	}
 	return nil
+}
+
+// minFetchInterval is the shortest map-fetch-interval: each dump walks the whole map.
+const minFetchInterval = 10 * time.Millisecond
+
+// parseFetchInterval reads a map-fetch-interval: a duration (500ms, 2s) or seconds (1.5).
+func parseFetchInterval(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		n, nerr := strconv.ParseFloat(s, 64)
+		if nerr != nil || math.IsNaN(n) || math.IsInf(n, 0) {
+			return 0, fmt.Errorf("%q is not a duration (use 500ms, 2s, or seconds like 1.5)", s)
+		}
+		d = time.Duration(n * float64(time.Second))
+	}
+	if d < 0 || d > 0 && d < minFetchInterval {
+		return 0, fmt.Errorf("%q: want 0 (dump only when the run stops) or at least %s", s, minFetchInterval)
+	}
+	return d, nil
+}
+
+func checkFetchInterval(s string) error {
+	_, err := parseFetchInterval(s)
+	return err
 }

@@ -63,9 +63,13 @@ type Run struct {
 	attachTo map[string]string // program → target overrides from SetConfig
 	vars     map[string]any    // globals set by extensions (SetVariable), applied at load
 
-	dss   []*datasource.DataSource
-	coll  *ebpf.Collection
-	links []link.Link
+	dss       []*datasource.DataSource
+	coll      *ebpf.Collection
+	links     []link.Link
+	progLinks map[string]link.Link // program name → its link (iterators are opened through it)
+	dumps     []*mapDump           // the map iterators' state (snapshot.go)
+	// dumpFallback makes map dumps read key by key, as without batch operations (tests).
+	dumpFallback bool
 
 	unreferenced map[*datasource.DataSource]bool
 	onClose      []func()                // run after PostStop (or a failed Start): e.g. closing the WASM instance
@@ -264,6 +268,9 @@ func (rt *Runtime) Start(ctx context.Context, g *Gadget, opts RunOptions) (_ *Ru
 	if err := r.openStreams(); err != nil {
 		return nil, err
 	}
+	if err := r.openDumps(); err != nil {
+		return nil, err
+	}
 	if err := r.attachAll(); err != nil {
 		return nil, err
 	}
@@ -291,7 +298,7 @@ func (r *Run) callHooks(step string, pick func(Hooks) func(*Run) error) error {
 func (r *Run) load() error {
 	spec := r.g.spec.Copy()
 	for _, p := range r.g.Params {
-		if p.Source == ParamWASM {
+		if p.Source == ParamWASM || p.Source == ParamRuntime {
 			continue
 		}
 		v, ok := r.params[p.Key]
@@ -487,6 +494,10 @@ func (r *Run) attachAll() error {
 			return fmt.Errorf("gadget %s: program %s: attaching to %s %q: %w", r.g.Name, p.Name, p.Kind, target, err)
 		}
 		r.links = append(r.links, l)
+		if r.progLinks == nil {
+			r.progLinks = map[string]link.Link{}
+		}
+		r.progLinks[p.Name] = l
 	}
 	return nil
 }
@@ -544,10 +555,14 @@ func (r *Run) teardown(started bool) {
 	}
 	wg.Wait()
 	errs = append(errs, detachErrs...)
-	r.links = nil
+	r.links, r.progLinks = nil, nil
 	if started {
 		_, _ = r.drainAll() // the records written before detaching
 		r.checkLost()
+		// The maps' last dump: what happened since the previous one, up to detaching.
+		if err := r.dumpMaps(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, s := range r.streams {
 		s.rd.Close()

@@ -92,6 +92,23 @@ func (r *Run) loop(ctx context.Context) {
 	for i, s := range r.streams {
 		gauges[i] = &s.gauge
 	}
+	// Array data sources: the iterators' snapshots once, now that everything is attached; a
+	// gadget that only takes snapshots is then done. Maps are dumped on their own ticker.
+	if err := r.takeSnapshots(); err != nil {
+		r.err = err
+		r.teardown(true)
+		return
+	}
+	if len(r.g.Iters) > 0 && len(r.streams) == 0 && len(r.dumps) == 0 {
+		r.teardown(true)
+		return
+	}
+	var dumpTick <-chan time.Time
+	if iv := r.mapFetchInterval(); len(r.dumps) > 0 && iv > 0 {
+		t := time.NewTicker(iv)
+		defer t.Stop()
+		dumpTick = t.C
+	}
 	p := newPacer(interval, time.Now())
 	tick := time.NewTimer(checkInterval)
 	defer tick.Stop()
@@ -107,6 +124,12 @@ func (r *Run) loop(ctx context.Context) {
 		case <-timeout:
 			r.teardown(true)
 			return
+		case <-dumpTick:
+			if err := r.dumpMaps(); err != nil {
+				r.err = err
+				r.teardown(true)
+				return
+			}
 		case now := <-tick.C:
 			if p.check(now, gauges) {
 				if _, err := r.drainAll(); err != nil {

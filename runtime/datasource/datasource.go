@@ -19,7 +19,8 @@ const (
 // output never see it, and the run counts it.
 var ErrDrop = errors.New("record dropped")
 
-// Subscriber is called for each record of a single data source, in priority order.
+// Subscriber is called for each record of a data source, in priority order (for an array data
+// source: for each record of each array, before the array subscribers).
 type Subscriber func(ds *DataSource, d *Data) error
 
 // ArraySubscriber is called for each array of records of an array data source.
@@ -134,8 +135,9 @@ func (ds *DataSource) Reset(d *Data) {
 	}
 }
 
-// Subscribe registers fn for every record of a single data source. Lower prio runs first;
-// equal priorities run in subscription order.
+// Subscribe registers fn for every record of the data source (of an array data source: for
+// every record of every array, see EmitArray). Lower prio runs first; equal priorities run in
+// subscription order.
 func (ds *DataSource) Subscribe(prio int, fn Subscriber) {
 	ds.subs = append(ds.subs, subscription{prio: prio, seq: len(ds.subs), fn: fn})
 	sort.SliceStable(ds.subs, func(i, j int) bool { return ds.subs[i].prio < ds.subs[j].prio })
@@ -167,18 +169,34 @@ func (ds *DataSource) Emit(d *Data) (dropped bool, err error) {
 	return false, nil
 }
 
-// EmitArray passes arr to the array subscribers in order, with the same rules as Emit.
-func (ds *DataSource) EmitArray(arr []*Data) (dropped bool, err error) {
+// EmitArray delivers one array of records. Record subscribers (Subscribe) see each record
+// first, in priority order, and a record one of them drops (ErrDrop) is removed from the array:
+// per-record stages such as container enrichment and selection work on arrays unchanged. Then
+// the array subscribers (SubscribeArray) get what is left, in priority order; one returning
+// ErrDrop drops the whole array. EmitArray compacts arr in place and returns the records that
+// reached every array subscriber (nil when the array was dropped), and the first other error a
+// subscriber returned.
+func (ds *DataSource) EmitArray(arr []*Data) (kept []*Data, err error) {
+	kept = arr[:0]
+	for _, d := range arr {
+		dropped, err := ds.Emit(d)
+		if err != nil {
+			return nil, err
+		}
+		if !dropped {
+			kept = append(kept, d)
+		}
+	}
 	for _, s := range ds.subs {
 		if s.arrFn == nil {
 			continue
 		}
-		if err := s.arrFn(ds, arr); err != nil {
+		if err := s.arrFn(ds, kept); err != nil {
 			if errors.Is(err, ErrDrop) {
-				return true, nil
+				return nil, nil
 			}
-			return false, err
+			return nil, err
 		}
 	}
-	return false, nil
+	return kept, nil
 }

@@ -64,3 +64,41 @@ func TestEmitOrderAndDrop(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestEmitArrayRecordSubscribers(t *testing.T) {
+	ds := New("arr", TypeArray, 4)
+	n, _ := ds.AddStaticField("n", KindUint32, 0, 4)
+	tag, _ := ds.AddField("tag", KindString)
+	// Record subscribers see each record first: one drops odd records, one tags the rest.
+	ds.Subscribe(-10, func(_ *DataSource, d *Data) error {
+		if n.Uint(d)%2 == 1 {
+			return ErrDrop
+		}
+		return nil
+	})
+	ds.Subscribe(-5, func(_ *DataSource, d *Data) error { return tag.SetString(d, "even") })
+	var got []uint64
+	ds.SubscribeArray(0, func(_ *DataSource, arr []*Data) error {
+		for _, d := range arr {
+			if tag.String(d) != "even" {
+				t.Errorf("record %d reached the array subscriber untagged", n.Uint(d))
+			}
+			got = append(got, n.Uint(d))
+		}
+		return nil
+	})
+	var arr []*Data
+	for i := 0; i < 5; i++ {
+		d := ds.NewData()
+		_ = n.SetUint(d, uint64(i))
+		arr = append(arr, d)
+	}
+	kept, err := ds.EmitArray(arr)
+	if err != nil || len(kept) != 3 || len(got) != 3 || got[0] != 0 || got[1] != 2 || got[2] != 4 {
+		t.Fatalf("kept %d, err %v, array subscriber saw %v; want 0 2 4", len(kept), err, got)
+	}
+	ds.SubscribeArray(1, func(*DataSource, []*Data) error { return ErrDrop })
+	if kept, err := ds.EmitArray([]*Data{ds.NewData()}); err != nil || kept != nil {
+		t.Errorf("array dropped by a subscriber: kept %v, err %v", kept, err)
+	}
+}

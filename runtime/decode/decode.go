@@ -28,10 +28,71 @@ var ErrUnsupported = errors.New("unsupported member type")
 // Nested structs become dotted names (proc.parent.pid); members whose name starts with "__" are
 // hidden; `foo_raw` members are hidden and get a formatted string sibling `foo` (an added field).
 func DataSource(name string, st *btf.Struct) (*datasource.DataSource, error) {
-	ds := datasource.New(name, datasource.TypeSingle, int(st.Size))
+	return structDataSource(name, datasource.TypeSingle, st)
+}
+
+// Array builds the array data source `name` for records of struct st, with the fields
+// DataSource would give them: an iterator's snapshot is an array of such records.
+func Array(name string, st *btf.Struct) (*datasource.DataSource, error) {
+	return structDataSource(name, datasource.TypeArray, st)
+}
+
+// KeyValue builds the array data source `name` for the entries of a map whose keys have type
+// key and values type value. A record is the key's bytes followed by the value's bytes. The
+// members of a struct key and of a struct value are flattened side by side into top-level
+// fields (key {pid, comm} and value {count} give the fields pid, comm and count), so a key and
+// a value struct must not share a member name; a key or value that is not a struct is one
+// field named "key" or "value".
+func KeyValue(name string, key, value btf.Type) (*datasource.DataSource, error) {
+	ksize, err := btf.Sizeof(key)
+	if err != nil {
+		return nil, fmt.Errorf("map key: %w", err)
+	}
+	vsize, err := btf.Sizeof(value)
+	if err != nil {
+		return nil, fmt.Errorf("map value: %w", err)
+	}
+	ds := datasource.New(name, datasource.TypeArray, ksize+vsize)
+	for _, part := range []struct {
+		what string
+		t    btf.Type
+		off  int
+	}{{"key", key, 0}, {"value", value, ksize}} {
+		if c := btf.UnderlyingType(part.t); isComposite(c) {
+			err = addMembers(ds, "", c, part.off, false)
+		} else {
+			err = addMember(ds, part.what, part.t, part.off, false)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("map %s %s: %w (key and value members are flattened into one record: give them distinct names)", part.what, typeName(part.t), err)
+		}
+	}
+	if err := addRawSiblings(ds); err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+func typeName(t btf.Type) string {
+	if t.TypeName() != "" {
+		return t.TypeName()
+	}
+	return fmt.Sprint(t)
+}
+
+func structDataSource(name string, typ datasource.Type, st *btf.Struct) (*datasource.DataSource, error) {
+	ds := datasource.New(name, typ, int(st.Size))
 	if err := addMembers(ds, "", st, 0, false); err != nil {
 		return nil, fmt.Errorf("struct %s: %w", st.Name, err)
 	}
+	if err := addRawSiblings(ds); err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+// addRawSiblings hides each static `foo_raw` field and adds its formatted sibling `foo`.
+func addRawSiblings(ds *datasource.DataSource) error {
 	for _, f := range ds.Fields() {
 		if !f.Static() || !strings.HasSuffix(f.Name, RawSuffix) {
 			continue
@@ -43,12 +104,12 @@ func DataSource(name string, st *btf.Struct) (*datasource.DataSource, error) {
 		f.Hidden = true
 		s, err := ds.AddField(sib, datasource.KindString)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		s.Type = f.Type
 		s.Annotations["decode.raw"] = f.Name
 	}
-	return ds, nil
+	return nil
 }
 
 // RawSource returns the `foo_raw` field a formatted `foo` field is made from, or nil.

@@ -1,6 +1,7 @@
 package decode_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf/btf"
@@ -73,5 +74,52 @@ func TestDataSourceFromBTF(t *testing.T) {
 		if f == nil || f.Static() || decode.RawSource(f) != ds.Field(sib+"_raw") {
 			t.Errorf("formatted sibling %s of %s_raw missing", sib, sib)
 		}
+	}
+}
+
+func TestKeyValue(t *testing.T) {
+	u32 := &btf.Int{Name: "unsigned int", Size: 4}
+	u64 := &btf.Int{Name: "unsigned long long", Size: 8}
+	char := &btf.Int{Name: "char", Size: 1, Encoding: btf.Signed}
+	key := &btf.Struct{Name: "key", Size: 20, Members: []btf.Member{
+		{Name: "pid", Type: &btf.Typedef{Name: "gadget_pid", Type: u32}},
+		{Name: "comm", Type: &btf.Array{Type: char, Index: u32, Nelems: 16}, Offset: 32},
+	}}
+	value := &btf.Struct{Name: "value", Size: 16, Members: []btf.Member{
+		{Name: "calls", Type: u64},
+		{Name: "last_raw", Type: &btf.Typedef{Name: "gadget_timestamp", Type: u64}, Offset: 64},
+	}}
+	ds, err := decode.KeyValue("calls", key, value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.Type != datasource.TypeArray || ds.RecordSize() != 36 {
+		t.Fatalf("type %d, record size %d; want an array of 36-byte records", ds.Type, ds.RecordSize())
+	}
+	for _, w := range []struct {
+		name string
+		off  int
+	}{{"pid", 0}, {"comm", 4}, {"calls", 20}, {"last_raw", 28}} {
+		if f := ds.Field(w.name); f == nil || f.Offset() != w.off {
+			t.Errorf("field %s: %+v, want offset %d", w.name, f, w.off)
+		}
+	}
+	if f := ds.Field("last"); f == nil || decode.RawSource(f) == nil {
+		t.Error("last_raw has no formatted sibling last")
+	}
+
+	// Scalar key and value: one field each.
+	ds, err = decode.KeyValue("m", u32, u64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, v := ds.Field("key"), ds.Field("value"); k == nil || v == nil || v.Offset() != 4 {
+		t.Errorf("scalar key/value fields: %+v %+v", k, v)
+	}
+
+	// A member name in both the key and the value cannot be flattened.
+	clash := &btf.Struct{Name: "clash", Size: 8, Members: []btf.Member{{Name: "pid", Type: u64}}}
+	if _, err := decode.KeyValue("m", key, clash); err == nil || !strings.Contains(err.Error(), `"pid" already exists`) {
+		t.Errorf("clash: %v", err)
 	}
 }

@@ -25,6 +25,16 @@
 #define GADGET_MAPITER(ds, map) const void *gadget_mapiter_##ds##___##map __GADGET_UNUSED
 
 /*
+ * GADGET_ITER(ds, type, prog): the BPF iterator program `prog` (SEC("iter/<target>")) writes
+ * records of `struct type` with bpf_seq_write(); once it is attached, the runtime reads the
+ * iterator to its end and emits every record as one array of data source `ds`. The second
+ * global keeps `struct type` in BTF when the program only uses it on the stack.
+ */
+#define GADGET_ITER(ds, type, prog)                                      \
+	const void *gadget_iter_##ds##___##type##___##prog __GADGET_UNUSED; \
+	const struct type *__gadget_iter_type_##ds __GADGET_UNUSED
+
+/*
  * GADGET_TRACER_MAP(map, bytes): a ring buffer used as a tracer buffer, with the per-CPU counter
  * `map_lost_samples` of records that could not be reserved. Use gadget_reserve_buf() and
  * gadget_submit_buf() from buffer.h to write to it.

@@ -268,7 +268,7 @@ type cliOutput struct {
 func (o *cliOutput) init(r *runtime.Run) error {
 	fm := format.New()
 	for _, ds := range r.DataSources() {
-		if ds.Type != datasource.TypeSingle || len(ds.Fields()) == 0 || !r.IsReferenced(ds) {
+		if len(ds.Fields()) == 0 || !r.IsReferenced(ds) {
 			continue
 		}
 		fields, err := output.Select(ds, o.mode, o.fieldSpec)
@@ -282,6 +282,10 @@ func (o *cliOutput) init(r *runtime.Run) error {
 				return err
 			}
 			flts = append(flts, f)
+		}
+		if ds.Type == datasource.TypeArray {
+			o.initArray(ds, fields, flts, fm) // run_array.go
+			continue
 		}
 		w := output.New(o.w, o.mode, fields, fm)
 		o.writers = append(o.writers, w)

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
+)
+
+// snapshotObject puts a runtime test gadget's object (runtime/testdata/<name>.bpf.c) and a
+// gadget.yaml in a directory.
+func snapshotObject(t *testing.T, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	obj := filepath.Join(dir, name+".bpf.o")
+	if err := os.WriteFile(obj, gadgettest.Compile(t, name), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "gadget.yaml"), []byte("name: test_"+name+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return obj
+}
+
+// TestRunIterSnapshotJSON: `gadgetry run` of an iterator gadget prints the snapshot as one JSON
+// array holding the gadgetry process itself, then the summary, and exits by itself.
+func TestRunIterSnapshotJSON(t *testing.T) {
+	gadgettest.RequireRoot(t)
+	bin := runTestBinary(t)
+	before := gadgettest.Objects(t, "gtest")
+	cmd := exec.Command(bin, "run", snapshotObject(t, "snapshot_task"), "-o", "json", "--fields", "pid,ppid,comm")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("gadgetry: %v; stderr: %s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("a snapshot run did not exit by itself; stderr: %s", stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want the snapshot and the summary, got %d lines:\n%s", len(lines), stdout.String())
+	}
+	var tasks []map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &tasks); err != nil {
+		t.Fatalf("first line is not a JSON array (%v): %.300s", err, lines[0])
+	}
+	want := map[string]any{"pid": float64(cmd.Process.Pid), "ppid": float64(os.Getpid()), "comm": "gadgetry"}
+	found := 0
+	for _, task := range tasks {
+		if task["pid"] == want["pid"] {
+			found++
+			if len(task) != 3 || task["ppid"] != want["ppid"] || task["comm"] != want["comm"] {
+				t.Errorf("gadgetry's own record %v, want %v", task, want)
+			}
+		}
+	}
+	if found != 1 {
+		t.Errorf("%d records of gadgetry (pid %d) in a snapshot of %d tasks, want 1", found, cmd.Process.Pid, len(tasks))
+	}
+	var sum struct {
+		Summary struct {
+			DataSources map[string]struct{ Events uint64 }
+		}
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &sum); err != nil || sum.Summary.DataSources["tasks"].Events != uint64(len(tasks)) {
+		t.Errorf("last line %q is not a summary of %d events (%v)", lines[1], len(tasks), err)
+	}
+	gadgettest.CheckClean(t, "gtest", before)
+}
+
+// TestRunMapIterJSON: `gadgetry run` of a map-iterator gadget prints a JSON array per dump;
+// getppid calls of this test process, made right after a dump, are counted exactly; the last
+// dump comes at SIGINT and nothing stays in the kernel.
+func TestRunMapIterJSON(t *testing.T) {
+	gadgettest.RequireRoot(t)
+	bin := runTestBinary(t)
+	before := gadgettest.Objects(t, "gtest")
+	pid := strconv.Itoa(os.Getpid())
+	cmd := exec.Command(bin, "run", snapshotObject(t, "mapiter"), "-o", "json",
+		"--map-fetch-interval", "300ms", "-F", "pid=="+pid, "--fields", "pid,calls")
+	stdout, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	next := func() (string, bool) {
+		select {
+		case l, ok := <-lines:
+			return l, ok
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no output in 30s; stderr: %s", stderr.String())
+		}
+		return "", false
+	}
+	calls := func(line string) uint64 {
+		var recs []struct {
+			Pid   int
+			Calls uint64
+		}
+		if err := json.Unmarshal([]byte(line), &recs); err != nil {
+			t.Fatalf("line %q is not a JSON array: %v", line, err)
+		}
+		var n uint64
+		for _, r := range recs {
+			if r.Pid != os.Getpid() {
+				t.Errorf("record of pid %d passed -F pid==%s", r.Pid, pid)
+			}
+			n += r.Calls
+		}
+		return n
+	}
+	// The first dump says the programs are attached; each burst follows a dump at once.
+	if l, ok := next(); !ok || calls(l) != 0 {
+		t.Fatalf("first dump %q; stderr: %s", l, stderr.String())
+	}
+	var got []uint64
+	for _, burst := range []int{6, 4} {
+		for i := 0; i < burst; i++ {
+			syscall.Getppid()
+		}
+		l, ok := next()
+		if !ok {
+			t.Fatalf("gadgetry exited early; stderr: %s", stderr.String())
+		}
+		got = append(got, calls(l))
+	}
+	for i := 0; i < 2; i++ {
+		syscall.Getppid()
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	var rest []string
+	for l := range lines {
+		rest = append(rest, l)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("gadgetry after SIGINT: %v; stderr: %s", err, stderr.String())
+	}
+	if len(rest) < 2 || !strings.HasPrefix(rest[len(rest)-1], `{"summary":`) {
+		t.Fatalf("output after SIGINT %q: want the last dump and the summary", rest)
+	}
+	var atStop uint64
+	for _, l := range rest[:len(rest)-1] {
+		atStop += calls(l)
+	}
+	if got[0] != 6 || got[1] != 4 || atStop != 2 {
+		t.Errorf("calls per dump %v, then %d up to the stop; want [6 4], then 2", got, atStop)
+	}
+	gadgettest.CheckClean(t, "gtest", before)
+}

@@ -122,6 +122,72 @@ func TestIterSnapshot(t *testing.T) {
 	}
 }
 
+// TestIterSnapshotWithTracer: a gadget with an iterator and a tracer takes its snapshot and
+// keeps streaming events until stopped.
+func TestIterSnapshotWithTracer(t *testing.T) {
+	gadgettest.RequireRoot(t)
+	before := gadgettest.Objects(t, prefix)
+	rt := runtime.New(runtime.Options{})
+	g, err := rt.Prepare(context.Background(), gadgettest.Image("snaptrace", gadgettest.Compile(t, "snapshot_task", "-DWITH_TRACER"), ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps := make(chan int, 4)
+	var mu sync.Mutex
+	execs := map[int]bool{}
+	run, err := rt.Start(context.Background(), g, runtime.RunOptions{Hooks: []runtime.Hooks{{Name: "test", Init: func(r *runtime.Run) error {
+		r.DataSource("tasks").SubscribeArray(0, func(_ *datasource.DataSource, arr []*datasource.Data) error {
+			snaps <- len(arr)
+			return nil
+		})
+		ev := r.DataSource("execs")
+		pid := field(t, ev, "pid")
+		ev.Subscribe(0, func(_ *datasource.DataSource, d *datasource.Data) error {
+			mu.Lock()
+			execs[int(pid.Uint(d))] = true
+			mu.Unlock()
+			return nil
+		})
+		return nil
+	}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Stop()
+	select {
+	case n := <-snaps:
+		if n == 0 {
+			t.Error("empty snapshot")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no snapshot in 10s")
+	}
+	bin := gadgettest.UniqueExecutable(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for seen := false; !seen; {
+		if time.Now().After(deadline) {
+			t.Fatal("no exec event after the snapshot: the run stopped streaming")
+		}
+		p := runBin(t, bin)
+		time.Sleep(100 * time.Millisecond)
+		mu.Lock()
+		seen = execs[p]
+		mu.Unlock()
+	}
+	select {
+	case <-run.Done():
+		t.Fatal("the run ended by itself although it has a tracer")
+	default:
+	}
+	if err := run.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if len(snaps) != 0 {
+		t.Errorf("%d more snapshots: want exactly one", len(snaps))
+	}
+	gadgettest.CheckClean(t, prefix, before)
+}
+
 // TestIterSnapshotBadSize: an iterator writing records of the wrong size fails the run with an
 // error that says so, and leaves the kernel clean.
 func TestIterSnapshotBadSize(t *testing.T) {

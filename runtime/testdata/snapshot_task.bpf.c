@@ -2,7 +2,7 @@
 /*
  * An iterator snapshot for the runtime's tests: one record per process (thread group leader),
  * written by a task iterator. -DBAD_SIZE writes one byte short of each record, which the
- * runtime must refuse.
+ * runtime must refuse; -DWITH_TRACER adds an exec tracer, so the run goes on after the snapshot.
  */
 #include <gadget.h>
 
@@ -37,5 +37,26 @@ int gtest_iter_task(struct bpf_iter__task *ctx)
 #endif
 	return 0;
 }
+
+#ifdef WITH_TRACER
+struct gtest_exec {
+	gadget_pid pid;
+};
+
+GADGET_TRACER_MAP(gtest_snap_events, 4096);
+GADGET_TRACER(execs, gtest_snap_events, gtest_exec);
+
+SEC("tracepoint/sched/sched_process_exec")
+int gtest_snap_exec(void *ctx)
+{
+	struct gtest_exec *e = gadget_reserve_buf(gtest_snap_events, sizeof(*e));
+
+	if (!e)
+		return 0;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	gadget_submit_buf(e);
+	return 0;
+}
+#endif
 
 char LICENSE[] SEC("license") = "GPL";

@@ -155,3 +155,27 @@ func TestUserAndGroupNames(t *testing.T) {
 		t.Errorf("columns:\n%s", got)
 	}
 }
+
+// TestColumnsNeverNarrowerThanHeader: a columns.width below the header's length widens the
+// column, so the values stay under their headers.
+func TestColumnsNeverNarrowerThanHeader(t *testing.T) {
+	ds, d := sample(t)
+	ds.Field("proc.pid").Annotations["columns.width"] = "3"
+	fields, err := output.Select(ds, output.Columns, "proc.pid,proc.comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w := output.New(&buf, output.Columns, fields, format.New())
+	if err := w.Write(d); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want a header and a row, got %q", buf.String())
+	}
+	if h, v := strings.Index(lines[0], "PROC.COMM"), strings.Index(lines[1], "bash"); h != v {
+		t.Errorf("PROC.COMM starts at %d, its value at %d:\n%s", h, v, buf.String())
+	}
+}

@@ -51,6 +51,8 @@ func New(w io.Writer, mode Mode, fields []*datasource.Field, fm *format.Formatte
 		} else if width < 16 && (f.Kind == datasource.KindCString || f.Kind == datasource.KindString) {
 			width = 16
 		}
+		// A column is never narrower than its header, or every later column would shift.
+		width = max(width, len(f.Name))
 		o.widths = append(o.widths, width)
 		right := f.Kind.Scalar() && f.Enum == nil && f.Type == ""
 		switch f.Annotations["columns.alignment"] {

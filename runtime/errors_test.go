@@ -148,6 +148,14 @@ func TestOptionalPrograms(t *testing.T) {
 		t.Fatalf("optional programs still fail the run: %v", err)
 	}
 	c.wait(t, run, 1, func() { runBin(t, bin) })
+	// A program skipped at attach is unloaded at once, not held until the run ends.
+	for _, name := range []string{"gtest_kprobe", "gtest_fentry"} {
+		for o := range gadgettest.Objects(t, name) {
+			if !before[o] {
+				t.Errorf("skipped program still loaded while the run goes on: %s", o)
+			}
+		}
+	}
 	run.Stop()
 	s := run.Summary()
 	if len(s.SkippedPrograms) == 0 {

@@ -487,6 +487,10 @@ func (r *Run) attachAll() error {
 			if attach.LacksKernelSupport(err) {
 				if p.Optional {
 					r.skip(p, err)
+					// Loaded but never to run (a kprobe program loads where kprobes are
+					// absent): unload it now rather than hold it until the run ends.
+					prog.Close()
+					delete(r.coll.Programs, p.Name)
 					continue
 				}
 				return r.lacksErr(p, "cannot attach", err)

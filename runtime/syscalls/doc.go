@@ -8,4 +8,4 @@
 // the kernel that produced the events.
 package syscalls
 
-//go:generate go run ./internal/gen
+//go:generate sh -c "go run ./internal/gen -uapi $(../../scripts/fetch-uapi.sh)"

@@ -10,7 +10,8 @@ import (
 
 func ciStrict() bool { return os.Getenv("CI") == "true" }
 
-// TestTablesMatchHeaders regenerates each table from the installed headers and compares.
+// TestTablesMatchHeaders reads each architecture's syscalls from the installed headers and
+// checks the table agrees on every one.
 func TestTablesMatchHeaders(t *testing.T) {
 	if _, err := headers.Clang(); err != nil {
 		if ciStrict() {
@@ -30,9 +31,11 @@ func TestTablesMatchHeaders(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The table is generated from newer headers than the installed ones (go generate
+			// fetches them): it holds every installed syscall, with the same number, and more.
 			tab := ForArch(s.Arch)
-			if got := len(tab.Names()); got != len(want) {
-				t.Errorf("table has %d syscalls, headers %d: run go generate", got, len(want))
+			if got := len(tab.Names()); got < len(want) {
+				t.Errorf("table has %d syscalls, the installed headers %d: run go generate", got, len(want))
 			}
 			for name, nr := range want {
 				if got, ok := tab.Number(name); !ok || got != nr {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +27,32 @@ type Source struct {
 	Probe string
 	// Package is the Debian package that ships the headers.
 	Package string
+	// Overlay lists include directories searched before Include: newer kernel headers whose
+	// syscall numbers override and extend the installed ones (see WithUAPI).
+	Overlay []string
+}
+
+// WithUAPI returns s reading the syscall table from newer kernel headers first: root is what
+// scripts/fetch-uapi.sh prints, the unpacked linux-headers-<ver>-common and -amd64 packages.
+// amd64 takes the generated <asm/unistd_64.h> of the -amd64 package; arm64 takes the generic
+// table <asm-generic/unistd.h> of the -common package, configured by the installed arm64
+// <asm/unistd.h>.
+func (s Source) WithUAPI(root string) (Source, error) {
+	var pattern string
+	switch s.Arch {
+	case "amd64":
+		pattern = "usr/src/linux-headers-*-amd64/arch/x86/include/generated/uapi"
+	case "arm64":
+		pattern = "usr/src/linux-headers-*-common/include/uapi"
+	default:
+		return s, fmt.Errorf("no newer headers for %s", s.Arch)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(root, pattern))
+	if len(dirs) != 1 {
+		return s, fmt.Errorf("%s: want one %s under %s, found %d (run scripts/fetch-uapi.sh)", s.Arch, pattern, root, len(dirs))
+	}
+	s.Overlay = dirs
+	return s, nil
 }
 
 // Sources are the header locations on a Debian machine.
@@ -72,7 +99,7 @@ func (s Source) macros(include string) (map[string]string, error) {
 		return nil, err
 	}
 	args := []string{"-target", s.Target, "-E", "-dM", "-nostdinc"}
-	for _, d := range s.Include {
+	for _, d := range append(append([]string{}, s.Overlay...), s.Include...) {
 		args = append(args, "-isystem", d)
 	}
 	args = append(args, "-x", "c", "-")

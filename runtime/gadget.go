@@ -45,8 +45,11 @@ type Gadget struct {
 type Tracer struct {
 	// DataSource is the data source's name.
 	DataSource string
-	// Map is the ring buffer's name.
+	// Map is the name of the ring buffer or perf event array the records are read from.
 	Map string
+	// PerfArray is set when Map is a perf event array (BPF_MAP_TYPE_PERF_EVENT_ARRAY: one buffer
+	// per CPU, read with cilium/ebpf/perf) rather than a ring buffer.
+	PerfArray bool
 	// Struct is the record type.
 	Struct *btf.Struct
 	// LostMap is `<map>_lost_samples`, empty when the object has none.
@@ -252,11 +255,12 @@ func (g *Gadget) findMarkers() error {
 			if !ok {
 				return fmt.Errorf("gadget %s: tracer %s names map %q, which the eBPF object does not define; declare it with GADGET_TRACER_MAP(%s, size)", g.Name, tr.DataSource, tr.Map, tr.Map)
 			}
-			if ms.Type == ebpf.PerfEventArray {
-				return fmt.Errorf("gadget %s: tracer %s reads map %s, a perf event array, and perf-array tracers are not supported yet: declare the map with GADGET_TRACER_MAP (a ring buffer)", g.Name, tr.DataSource, tr.Map)
-			}
-			if ms.Type != ebpf.RingBuf {
-				return fmt.Errorf("gadget %s: tracer %s: map %s is a %s, want a ring buffer (GADGET_TRACER_MAP)", g.Name, tr.DataSource, tr.Map, ms.Type)
+			switch ms.Type {
+			case ebpf.RingBuf:
+			case ebpf.PerfEventArray:
+				tr.PerfArray = true
+			default:
+				return fmt.Errorf("gadget %s: tracer %s: map %s is a %s, want a ring buffer (GADGET_TRACER_MAP) or a perf event array (GADGET_TRACER_PERF_MAP)", g.Name, tr.DataSource, tr.Map, ms.Type)
 			}
 			var st *btf.Struct
 			if err := g.spec.Types.TypeByName(parts[2], &st); err != nil {

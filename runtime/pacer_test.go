@@ -126,3 +126,130 @@ func TestPacerBurstAfterQuiet(t *testing.T) {
 		t.Errorf("the ring reached %d of %d bytes", peak, size)
 	}
 }
+
+// simulateBlind is simulate for blind gauges (perf event arrays): the pacer never reads their
+// fill, and each drain reports the bytes it consumed. peak is the highest fill after warmup.
+func simulateBlind(t *testing.T, rings []*simRing, size int, d, warmup time.Duration) (checks, drains, peak int) {
+	t.Helper()
+	start := time.Unix(1000, 0)
+	now := start
+	gauges := make([]*gauge, len(rings))
+	for i, r := range rings {
+		r.now = &now
+		if r.from.IsZero() {
+			r.from = start
+		}
+		gauges[i] = &gauge{size: size}
+	}
+	p := newPacer(50*time.Millisecond, now)
+	wait := checkInterval
+	for now.Sub(start) < d {
+		now = now.Add(wait)
+		checks++
+		if now.Sub(start) >= warmup {
+			for _, r := range rings {
+				peak = max(peak, r.fill())
+			}
+		}
+		if p.check(now, gauges) {
+			drains++
+			for i, r := range rings {
+				n := r.fill()
+				r.consumed += n
+				gauges[i].read += n
+			}
+			p.drained(now, gauges)
+		}
+		wait = p.next(now, gauges)
+		if wait < checkInterval || wait > 50*time.Millisecond {
+			t.Fatalf("wait %v outside [%v, 50ms]", wait, checkInterval)
+		}
+	}
+	return checks, drains, peak
+}
+
+func TestPacerPerfIdle(t *testing.T) {
+	// A blind gauge cannot be seen empty: it is drained once per interval, no more.
+	checks, drains, _ := simulateBlind(t, []*simRing{{rate: 0}}, 256<<10, 10*time.Second, 0)
+	if checks > 210 || drains > 201 {
+		t.Errorf("%d checks, %d drains in 10 s of idle; want ≤ 210 and ≤ 201 (one per 50 ms)", checks, drains)
+	}
+}
+
+func TestPacerPerfSteadyStream(t *testing.T) {
+	// 100 KiB/s into 256 KiB per-CPU buffers: a quarter takes 640 ms, so one drain per interval.
+	checks, drains, _ := simulateBlind(t, []*simRing{{rate: 100 << 10}}, 256<<10, 10*time.Second, 0)
+	if drains < 190 || drains > 201 || checks > 210 {
+		t.Errorf("%d checks, %d drains in 10 s of a steady stream; want 190–201 drains (one per 50 ms)", checks, drains)
+	}
+}
+
+func TestPacerPerfLoneRecord(t *testing.T) {
+	// A quiet run, then one record: the next interval's drain reads it.
+	start := time.Unix(1000, 0)
+	now := start
+	arrive := start.Add(3*time.Second + 7*time.Millisecond)
+	g := &gauge{size: 256 << 10}
+	p := newPacer(50*time.Millisecond, now)
+	wait := checkInterval
+	for {
+		now = now.Add(wait)
+		if p.check(now, []*gauge{g}) {
+			if !now.Before(arrive) {
+				break
+			}
+			p.drained(now, []*gauge{g})
+		}
+		wait = p.next(now, []*gauge{g})
+	}
+	if late := now.Sub(arrive); late > 50*time.Millisecond {
+		t.Errorf("lone record drained %v after it arrived; want ≤ 50ms", late)
+	}
+}
+
+func TestPacerPerfFastStream(t *testing.T) {
+	// 20 MB/s into 256 KiB buffers: once a drain has measured the rate, the next drains come
+	// before a quarter of a buffer fills (the checks at their shortest interval), so the buffer
+	// never fills. Before the first drain the pacer cannot know (warm-up not measured).
+	size := 256 << 10
+	checks, drains, peak := simulateBlind(t, []*simRing{{rate: 20 << 20}}, size, 2*time.Second, 100*time.Millisecond)
+	if peak >= size/2 {
+		t.Errorf("the buffer reached %d of %d bytes (%d checks, %d drains)", peak, size, checks, drains)
+	}
+}
+
+func TestPacerPerfBurstAfterQuiet(t *testing.T) {
+	// Quiet, then 100 MB/s into 8 MiB buffers: the burst waits at most one interval for its
+	// first drain (5 MB), which measures the rate; later drains keep up.
+	size := 8 << 20
+	_, _, peak := simulateBlind(t, []*simRing{{rate: 100 << 20, from: time.Unix(1002, 0)}}, size, 4*time.Second, 0)
+	if peak >= size {
+		t.Errorf("the buffer reached %d of %d bytes", peak, size)
+	}
+}
+
+func TestPacerPerfWithRing(t *testing.T) {
+	// A ring buffer and an idle perf event array: the ring's steady stream still costs one
+	// drain per interval, and the perf array adds none.
+	start := time.Unix(1000, 0)
+	now := start
+	ring := &simRing{rate: 5 << 20, from: start, now: &now}
+	idle := &simRing{rate: 0, from: start, now: &now}
+	gauges := []*gauge{{fill: ring.fill, size: 8 << 20}, {size: 256 << 10}}
+	p := newPacer(50*time.Millisecond, now)
+	wait := checkInterval
+	drains := 0
+	for now.Sub(start) < 10*time.Second {
+		now = now.Add(wait)
+		if p.check(now, gauges) {
+			drains++
+			ring.consumed += ring.fill()
+			gauges[1].read += idle.fill()
+			p.drained(now, gauges)
+		}
+		wait = p.next(now, gauges)
+	}
+	if drains < 190 || drains > 210 {
+		t.Errorf("%d drains in 10 s; want 190–210 (one per 50 ms)", drains)
+	}
+}

@@ -44,8 +44,12 @@ type RunOptions struct {
 	// Timeout stops the run after this long (0: run until Stop or the context ends).
 	Timeout time.Duration
 	// DrainInterval bounds how long a record waits in the ring buffer (default 50ms). The
-	// buffer is also drained as soon as it is a quarter full.
+	// buffer is also drained as soon as it is a quarter full. Perf event arrays are drained
+	// once per interval, and sooner when the rate they filled at predicts a quarter-full buffer.
 	DrainInterval time.Duration
+	// PerfBufferPages is the size, in memory pages, of each per-CPU buffer of a perf event
+	// array tracer (default DefaultPerfBufferPages; rounded up to a power of two).
+	PerfBufferPages int
 	// AfterDrain is called (on the stream goroutine) after each batch of records, e.g. to
 	// flush buffered output.
 	AfterDrain func()
@@ -98,7 +102,7 @@ type Summary struct {
 type Counts struct {
 	// Events were read from the kernel.
 	Events uint64 `json:"events"`
-	// Lost records could not be written by the kernel side (ring buffer full).
+	// Lost records could not be written by the kernel side (ring buffer or perf buffer full).
 	Lost uint64 `json:"lost"`
 	// Dropped records were dropped by a subscriber (e.g. a WASM guest).
 	Dropped uint64 `json:"dropped"`
@@ -569,7 +573,7 @@ func (r *Run) teardown(started bool) {
 		}
 	}
 	for _, s := range r.streams {
-		s.rd.Close()
+		s.close()
 	}
 	r.streams = nil
 	if started {

@@ -384,7 +384,6 @@ func TestSnapshotMarkerErrors(t *testing.T) {
 		{"ITER_NOT_ITER", []string{"gadget bad", "iterator snap", "program gtest_tp", "not an iterator", "iter/<target>"}},
 		{"MAPITER_NO_MAP", []string{"gadget bad", "map iterator dump", `map "gtest_nomap"`}},
 		{"MAPITER_ARRAY", []string{"gadget bad", "map iterator dump", "map gtest_array is of type Array", "only hash maps"}},
-		{"PERF_TRACER", []string{"gadget bad", "tracer perf", "map gtest_perf", "perf-array tracers are not supported yet"}},
 	} {
 		t.Run(tc.flag, func(t *testing.T) {
 			wantErr(t, prepareErr(t, "bad", gadgettest.Compile(t, "bad_markers", "-D"+tc.flag), ""), tc.parts...)

@@ -13,7 +13,7 @@ import (
 	"github.com/gadgetry/gadgetry/runtime/datasource"
 )
 
-// stream reads one tracer's ring buffer into its data source.
+// stream reads one tracer's ring buffer or perf event array (perf.go) into its data source.
 //
 // Programs submit with BPF_RB_NO_WAKEUP, so the kernel never wakes the reader: user space
 // checks the ring's available bytes (two loads from the mmapped ring, no system call) on a timer
@@ -26,10 +26,16 @@ import (
 //   - while the rings stay empty the checks back off from checkInterval to the interval, so an
 //     idle run costs 20 wake-ups a second and a lone record waits at most one interval.
 //
+// A perf event array's fill cannot be read without reading it (cilium/ebpf keeps its per-CPU
+// rings private), so its gauge is blind: it is drained once per DrainInterval, and sooner when
+// the rate its last drains found predicts a quarter-full per-CPU buffer (see gauge).
+//
 // One goroutine serves every stream of a run, so subscribers are never called concurrently.
 type stream struct {
-	ds     *datasource.DataSource
+	ds *datasource.DataSource
+	// rd is the ring buffer's reader; perf the perf event array's (one of them is set).
 	rd     *ringbuf.Reader
+	perf   *perfStream
 	lost   *ebpf.Map
 	counts *Counts
 	rec    ringbuf.Record
@@ -42,13 +48,18 @@ type stream struct {
 
 // gauge is what the pacer knows of one ring.
 type gauge struct {
-	// fill reads the bytes waiting in the ring; size is the ring's size in bytes.
+	// fill reads the bytes waiting in the ring; size is the ring's size in bytes (a perf
+	// event array's: one per-CPU buffer's). A nil fill makes the gauge blind (a perf event
+	// array): the pacer cannot see what waits, and the drains report the bytes they read in
+	// read instead.
 	fill func() int
 	size int
 	// avail is the fill at the last check, 0 after a drain; rate is the bytes per second that
-	// arrived between the last two checks.
+	// arrived between the last two checks (blind: between the last two drains).
 	avail int
 	rate  float64
+	// read is the bytes drained from a blind gauge's buffers since the pacer last counted them.
+	read int
 }
 
 // checkInterval is the shortest wait between two checks of the rings.
@@ -56,6 +67,12 @@ const checkInterval = 5 * time.Millisecond
 
 func (r *Run) openStreams() error {
 	for _, t := range r.g.Tracers {
+		if t.PerfArray {
+			if err := r.openPerfStream(t); err != nil {
+				return err
+			}
+			continue
+		}
 		m := r.coll.Maps[t.Map]
 		rd, err := ringbuf.NewReader(m)
 		if err != nil {
@@ -64,15 +81,29 @@ func (r *Run) openStreams() error {
 		ds := r.DataSource(t.DataSource)
 		s := &stream{ds: ds, rd: rd, counts: &Counts{}, data: ds.NewData()}
 		s.gauge = gauge{fill: rd.AvailableBytes, size: rd.BufferSize()}
-		if t.LostMap != "" {
-			s.lost = r.coll.Maps[t.LostMap]
-		}
-		r.mu.Lock()
-		r.summary.DataSources[ds.Name] = s.counts
-		r.mu.Unlock()
-		r.streams = append(r.streams, s)
+		r.addStream(t, s)
 	}
 	return nil
+}
+
+// addStream registers an opened stream of tracer t with the run.
+func (r *Run) addStream(t *Tracer, s *stream) {
+	if t.LostMap != "" {
+		s.lost = r.coll.Maps[t.LostMap]
+	}
+	r.mu.Lock()
+	r.summary.DataSources[s.ds.Name] = s.counts
+	r.mu.Unlock()
+	r.streams = append(r.streams, s)
+}
+
+// close releases the stream's reader.
+func (s *stream) close() {
+	if s.perf != nil {
+		s.perf.rd.Close()
+		return
+	}
+	s.rd.Close()
 }
 
 // loop drives every stream until the run stops, then tears the run down.
@@ -163,12 +194,27 @@ func newPacer(interval time.Duration, now time.Time) *pacer {
 }
 
 // check reads every ring's fill and reports whether to drain now.
+//
+// A blind gauge (perf event array) is due once an interval has passed since the last drain,
+// or when the rate its last drains found predicts a quarter-full buffer; while that rate is not
+// zero it counts as seen, so the checks keep their pace instead of backing off.
 func (p *pacer) check(now time.Time, streams []*gauge) bool {
 	since := now.Sub(p.lastCheck).Seconds()
 	p.lastCheck = now
 	p.seen = false
 	due := false
+	sinceDrain := now.Sub(p.lastDrain)
 	for _, s := range streams {
+		if s.fill == nil {
+			s.avail = int(s.rate * sinceDrain.Seconds())
+			if s.rate > 0 {
+				p.seen = true
+			}
+			if sinceDrain >= p.interval || s.avail >= s.size/4 {
+				due = true
+			}
+			continue
+		}
 		avail := s.fill()
 		arrived := avail - s.avail
 		if arrived < 0 {
@@ -189,10 +235,21 @@ func (p *pacer) check(now time.Time, streams []*gauge) bool {
 	return due
 }
 
-// drained records a drain at now: every ring is empty again.
+// drained records a drain at now: every ring is empty again. A blind gauge's rate is the bytes
+// the drain read over the time since the previous drain; records found count as seen.
 func (p *pacer) drained(now time.Time, streams []*gauge) {
+	since := now.Sub(p.lastDrain).Seconds()
 	p.lastDrain = now
 	for _, s := range streams {
+		if s.fill == nil {
+			if since > 0 {
+				s.rate = float64(s.read) / since
+			}
+			if s.read > 0 {
+				p.seen = true
+			}
+			s.read = 0
+		}
 		s.avail = 0
 	}
 }
@@ -221,7 +278,8 @@ func (p *pacer) next(now time.Time, streams []*gauge) time.Duration {
 	return max(wait, checkInterval)
 }
 
-// drainAll reads every record now in the ring buffers and returns how many it read.
+// drainAll reads every record now in the ring buffers and perf event arrays and returns how
+// many it read.
 func (r *Run) drainAll() (int, error) {
 	n := 0
 	for _, s := range r.streams {
@@ -238,6 +296,9 @@ func (r *Run) drainAll() (int, error) {
 }
 
 func (r *Run) drain(s *stream) (int, error) {
+	if s.perf != nil {
+		return r.drainPerf(s)
+	}
 	s.rd.SetDeadline(time.Now().Add(-time.Millisecond)) // never block: read what is there
 	n := 0
 	var events, dropped uint64
@@ -257,12 +318,9 @@ func (r *Run) drain(s *stream) (int, error) {
 		}
 		n++
 		events++
-		d := s.data
-		s.ds.Reset(d)
-		copy(d.Raw, s.rec.RawSample)
-		drop, err := s.ds.Emit(d)
+		drop, err := r.emit(s, s.rec.RawSample)
 		if err != nil {
-			return n, fmt.Errorf("gadget %s: data source %s: %w", r.g.Name, s.ds.Name, err)
+			return n, err
 		}
 		if drop {
 			dropped++
@@ -270,18 +328,38 @@ func (r *Run) drain(s *stream) (int, error) {
 	}
 }
 
-// checkLost reads the per-CPU lost-record counters and reports growth.
+// emit decodes one record into the stream's reused Data and hands it to the subscribers. A
+// record shorter than the struct leaves the rest of the struct zero; bytes past the struct
+// (a longer record, a perf sample's padding) are ignored.
+func (r *Run) emit(s *stream, raw []byte) (drop bool, err error) {
+	d := s.data
+	s.ds.Reset(d)
+	copy(d.Raw, raw)
+	drop, err = s.ds.Emit(d)
+	if err != nil {
+		return drop, fmt.Errorf("gadget %s: data source %s: %w", r.g.Name, s.ds.Name, err)
+	}
+	return drop, nil
+}
+
+// checkLost reads the lost-record counts and reports growth. A stream's total is its
+// `<map>_lost_samples` counter, or for a perf event array the larger of that counter and the
+// kernel's lost-sample records (both count the same failed writes when the program counts its
+// failures, and only the kernel's when it does not; see perf.go).
 func (r *Run) checkLost() {
 	for _, s := range r.streams {
-		if s.lost == nil {
-			continue
-		}
-		if err := s.lost.Lookup(uint32(0), &s.lostBuf); err != nil {
-			continue
-		}
 		var total uint64
-		for _, v := range s.lostBuf {
-			total += v
+		if s.perf != nil {
+			total = s.perf.lost
+		}
+		if s.lost != nil {
+			if err := s.lost.Lookup(uint32(0), &s.lostBuf); err == nil {
+				var n uint64
+				for _, v := range s.lostBuf {
+					n += v
+				}
+				total = max(total, n)
+			}
 		}
 		if total <= s.lostSeen {
 			continue
@@ -294,7 +372,11 @@ func (r *Run) checkLost() {
 		if r.opts.OnLost != nil {
 			r.opts.OnLost(s.ds.Name, newly, total)
 		} else {
-			r.rt.log.Warn(fmt.Sprintf("gadget %s: %d records of %s lost (ring buffer full; %d in total)", r.g.Name, newly, s.ds.Name, total))
+			what := "ring buffer full"
+			if s.perf != nil {
+				what = "perf buffer full"
+			}
+			r.rt.log.Warn(fmt.Sprintf("gadget %s: %d records of %s lost (%s; %d in total)", r.g.Name, newly, s.ds.Name, what, total))
 		}
 	}
 }

@@ -33,4 +33,26 @@ static __always_inline void gadget_discard_buf(void *rec)
 	bpf_ringbuf_discard(rec, BPF_RB_NO_WAKEUP);
 }
 
+/*
+ * gadget_output_perf(ctx, map, rec, size): writes the record rec of size bytes to the perf event
+ * array `map` declared with GADGET_TRACER_PERF_MAP, on the current CPU's buffer. A write that
+ * fails (the buffer is full) is counted in `<map>_lost_samples`. Send the whole struct
+ * (sizeof): the kernel pads samples to 8 bytes with unspecified bytes.
+ */
+#define gadget_output_perf(ctx, map, rec, size) \
+	__gadget_output_perf(ctx, &map, &map##_lost_samples, rec, size)
+
+static __always_inline long __gadget_output_perf(void *ctx, void *pa, void *lost, void *rec,
+						 __u64 size)
+{
+	long err = bpf_perf_event_output(ctx, pa, BPF_F_CURRENT_CPU, rec, size);
+	if (err) {
+		__u32 zero = 0;
+		__u64 *n = bpf_map_lookup_elem(lost, &zero);
+		if (n)
+			*n += 1;
+	}
+	return err;
+}
+
 #endif /* GADGETRY_BUFFER_H */

@@ -52,4 +52,25 @@
 	} map##_lost_samples SEC(".maps");                            \
 	const void *gadget_map_tracer_##map __GADGET_UNUSED
 
+/*
+ * GADGET_TRACER_PERF_MAP(map): a perf event array (one buffer per CPU, sized by the runtime)
+ * used as a tracer buffer, for kernels before 5.8 that lack ring buffers; GADGET_TRACER(ds,
+ * map, type) reads it like a ring buffer. Also declares the per-CPU counter `map_lost_samples`.
+ * Write records with gadget_output_perf() from buffer.h, which counts the writes that fail.
+ * Prefer GADGET_TRACER_MAP where the kernel has ring buffers (see docs/authoring.md).
+ */
+#define GADGET_TRACER_PERF_MAP(map)                                   \
+	struct {                                                      \
+		__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);          \
+		__uint(key_size, sizeof(__u32));                      \
+		__uint(value_size, sizeof(__u32));                    \
+	} map SEC(".maps");                                           \
+	struct {                                                      \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);              \
+		__uint(max_entries, 1);                               \
+		__type(key, __u32);                                   \
+		__type(value, __u64);                                 \
+	} map##_lost_samples SEC(".maps");                            \
+	const void *gadget_map_tracer_##map __GADGET_UNUSED
+
 #endif /* GADGETRY_MACROS_H */

@@ -5,9 +5,10 @@
 //	stop:
 //	    hooks Stop → detach → final drain → last map dumps → hooks PostStop → close collection
 //
-// Streaming is one goroutine: it drains the tracers' ring buffers, takes the iterators'
-// snapshots once after attach (a gadget with nothing else to stream then stops by itself), and
-// dumps the gadget_mapiter_ maps every map-fetch-interval (snapshot.go, docs/snapshots.md).
+// Streaming is one goroutine: it drains the tracers' ring buffers and perf arrays (perf.go),
+// takes the iterators' snapshots once after attach (a gadget with nothing else to stream then
+// stops by itself), and dumps the gadget_mapiter_ maps every map-fetch-interval (snapshot.go,
+// docs/snapshots.md).
 //
 // A Runtime is long-lived (a CLI run or a daemon): it caches parsed CollectionSpecs by image
 // digest. Prepare parses an image into a Gadget (params, data sources, programs) without

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Markers that name the wrong things, one per -D flag, for the runtime's Prepare errors:
- * ITER_NO_PROG, ITER_NOT_ITER, MAPITER_NO_MAP, MAPITER_ARRAY, PERF_TRACER.
+ * ITER_NO_PROG, ITER_NOT_ITER, MAPITER_NO_MAP, MAPITER_ARRAY; and PERF_TRACER, a tracer on a
+ * perf event array, which is valid (TestPerfTracerPrepare).
  */
 #include <gadget.h>
 

@@ -11,7 +11,7 @@
 
 /*
  * GADGET_TRACER(ds, map, type): data source `ds` streams records of `struct type` read from the
- * ring buffer `map`. The second global keeps `struct type` in BTF even when the program only
+ * ring buffer (GADGET_TRACER_MAP) or perf event array (GADGET_TRACER_PERF_MAP) `map`. The second global keeps `struct type` in BTF even when the program only
  * uses it through a reserved pointer.
  */
 #define GADGET_TRACER(ds, map, type)                                         \

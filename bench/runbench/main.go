@@ -544,7 +544,7 @@ func (r *report) markdown() string {
 	w("| noise: the same loop untraced twice in each round (second/first) | %+.1f %% (%s) | |\n", (median(l.noise)-1)*100, rg(l.noise))
 	w("| same loop, wall clock (medians) | %+.1f %% (%.2f s → %.2f s) | |\n", pct(l.base, l.traced), l.base.Seconds(), l.traced.Seconds())
 	g := r.Getpid
-	w("| slowdown of a tight loop of %d getpid calls, CPU time: median ratio (range) | %+.1f %% (%s) | < 2 %% |\n", *getpids, (median(g.ratios)-1)*100, rg(g.ratios))
+	w("| slowdown of a tight loop of %d getpid calls, CPU time: median ratio (range) | %+.1f %% (%s) | < 2 %% (nothing of the tracer runs on this path: next row; compare with the noise row) |\n", *getpids, (median(g.ratios)-1)*100, rg(g.ratios))
 	w("| the tracer's eBPF programs on the getpid path: runs while the getpid loops ran (kernel's statistics; execs elsewhere on the machine count too) | %d runs for %d getpid calls | 0 per call |\n", g.bpfRuns, *getpids*len(g.ratios))
 	w("| the getpid loop under `%s --ignore-failed=false` (execve syscall tracepoints attached: the kernel's syscall-tracing path on every syscall) | %+.1f %% (%s; %.0f ns per call) | said in its help |\n",
 		r.Ref, (median(g.variants[0])-1)*100, rg(g.variants[0]), (median(g.variants[0])-1)*float64(g.baseCPU.Nanoseconds())/float64(*getpids))

@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur=${1:-10s}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
 # fuzz_module runs the Fuzz* tests of every package of the module in the current directory.
 fuzz_module() {
@@ -14,7 +16,22 @@ fuzz_module() {
 		dir=$(go list -f '{{.Dir}}' "$pkg")
 		for fn in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
 			echo "fuzz: $pkg $fn ($dur)"
-			go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$dur" "$pkg" >/dev/null
+			# Quiet when it passes; the whole output when it does not. A failing input fails
+			# at once (go test keeps it under testdata/fuzz/$fn); the fuzzing engine stopping
+			# without one (a worker killed or starved on a loaded machine) is shown and retried
+			# once.
+			local try
+			for try in 1 2; do
+				if go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$dur" "$pkg" >"$log" 2>&1; then
+					break
+				fi
+				cat "$log"
+				if grep -q 'Failing input written to' "$log" || ((try == 2)); then
+					echo "fuzz: $pkg $fn failed" >&2
+					return 1
+				fi
+				echo "fuzz: $pkg $fn: the fuzzing engine stopped without a failing input; retrying once" >&2
+			done
 		done
 	done
 }

@@ -300,6 +300,12 @@ func (r *Run) callHooks(step string, pick func(Hooks) func(*Run) error) error {
 // load copies the cached spec, applies params and attach targets, and loads it. Optional
 // programs the kernel refuses are dropped (with a warning) and the load is retried.
 func (r *Run) load() error {
+	// Before anything reaches the kernel: without kernel BTF, the image's btfgen types or a
+	// clear error.
+	kernelTypes, err := r.rt.kernelTypes(r.g)
+	if err != nil {
+		return err
+	}
 	spec := r.g.spec.Copy()
 	for _, p := range r.g.Params {
 		if p.Source == ParamWASM || p.Source == ParamRuntime {
@@ -349,7 +355,8 @@ func (r *Run) load() error {
 		}
 	}
 	for {
-		coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: r.rt.kernelBTF()})
+		coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: r.rt.kernelBTF(),
+			Programs: ebpf.ProgramOptions{KernelTypes: kernelTypes}})
 		if err == nil {
 			r.coll = coll
 			return nil

@@ -31,6 +31,13 @@ type Options struct {
 	WASM *wasm.Engine
 	// Arch overrides the architecture images are resolved for (default: this host's GOARCH).
 	Arch string
+	// KernelBTFPath is the kernel's own BTF (default DefaultKernelBTFPath). When the file
+	// cannot be read the kernel is taken to have no BTF, and each load resolves its CO-RE
+	// relocations against the image's btfgen layer (the entry for this distribution, machine
+	// and kernel release) or fails with an error wrapping ErrNoKernelBTF. A readable path other
+	// than the default is parsed once and used as the kernel's types. Tests point it at a path
+	// that does not exist to run the no-BTF path on any kernel.
+	KernelBTFPath string
 }
 
 // Runtime runs gadgets. It is safe for concurrent use. It caches parsed images by digest, the
@@ -41,6 +48,8 @@ type Runtime struct {
 
 	// btfCache holds the kernel's parsed BTF for every load of this Runtime.
 	btfCache *btf.Cache
+	// kernelSpec is the parsed BTF at a non-default Options.KernelBTFPath (btfgen.go).
+	kernelSpec *btf.Spec
 
 	mu      sync.Mutex
 	gadgets map[string]*Gadget // by digest
@@ -110,6 +119,7 @@ func (rt *Runtime) Prepare(ctx context.Context, img *oci.Gadget) (*Gadget, error
 func (rt *Runtime) ReleaseKernelBTF() {
 	rt.mu.Lock()
 	rt.btfCache = btf.NewCache()
+	rt.kernelSpec = nil
 	rt.mu.Unlock()
 	debug.FreeOSMemory()
 }

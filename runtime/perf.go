@@ -81,24 +81,18 @@ const perfHeader = 8
 func (r *Run) drainPerf(s *stream) (int, error) {
 	p := s.perf
 	p.rd.SetDeadline(time.Now().Add(-time.Millisecond)) // never block: read what is there
-	n := 0
-	var events, dropped uint64
-	defer func() {
-		r.mu.Lock()
-		s.counts.Events += events
-		s.counts.Dropped += dropped
-		r.mu.Unlock()
-	}()
+	var t tally
+	defer r.count(s, &t)
 	for {
 		err := p.rd.ReadInto(&p.rec)
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, perf.ErrClosed) {
-				return n, nil
+				return t.n, nil
 			}
 			if perf.IsUnknownEvent(err) {
-				return n, fmt.Errorf("gadget %s: reading perf event array of %s: %w (the buffer holds a record that is neither a sample nor a lost-samples record; only bpf_perf_event_output may write to a tracer's perf event array)", r.g.Name, s.ds.Name, err)
+				return t.n, fmt.Errorf("gadget %s: reading perf event array of %s: %w (the buffer holds a record that is neither a sample nor a lost-samples record; only bpf_perf_event_output may write to a tracer's perf event array)", r.g.Name, s.ds.Name, err)
 			}
-			return n, fmt.Errorf("gadget %s: reading perf event array of %s: %w", r.g.Name, s.ds.Name, err)
+			return t.n, fmt.Errorf("gadget %s: reading perf event array of %s: %w", r.g.Name, s.ds.Name, err)
 		}
 		if p.rec.LostSamples > 0 {
 			p.lost += p.rec.LostSamples
@@ -106,14 +100,8 @@ func (r *Run) drainPerf(s *stream) (int, error) {
 			continue
 		}
 		s.gauge.read += perfHeader + 4 + len(p.rec.RawSample)
-		n++
-		events++
-		drop, err := r.emit(s, p.rec.RawSample)
-		if err != nil {
-			return n, err
-		}
-		if drop {
-			dropped++
+		if err := r.record(s, &t, p.rec.RawSample); err != nil {
+			return t.n, err
 		}
 	}
 }

@@ -300,32 +300,45 @@ func (r *Run) drain(s *stream) (int, error) {
 		return r.drainPerf(s)
 	}
 	s.rd.SetDeadline(time.Now().Add(-time.Millisecond)) // never block: read what is there
-	n := 0
-	var events, dropped uint64
-	defer func() {
-		r.mu.Lock()
-		s.counts.Events += events
-		s.counts.Dropped += dropped
-		r.mu.Unlock()
-	}()
+	var t tally
+	defer r.count(s, &t)
 	for {
 		err := s.rd.ReadInto(&s.rec)
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrClosed) {
-				return n, nil
+				return t.n, nil
 			}
-			return n, fmt.Errorf("gadget %s: reading %s: %w", r.g.Name, s.ds.Name, err)
+			return t.n, fmt.Errorf("gadget %s: reading %s: %w", r.g.Name, s.ds.Name, err)
 		}
-		n++
-		events++
-		drop, err := r.emit(s, s.rec.RawSample)
-		if err != nil {
-			return n, err
-		}
-		if drop {
-			dropped++
+		if err := r.record(s, &t, s.rec.RawSample); err != nil {
+			return t.n, err
 		}
 	}
+}
+
+// tally counts the records of one drain of a stream.
+type tally struct {
+	n               int
+	events, dropped uint64
+}
+
+// record emits one record of s and counts it (and whether a subscriber dropped it) in t.
+func (r *Run) record(s *stream, t *tally, raw []byte) error {
+	t.n++
+	t.events++
+	drop, err := r.emit(s, raw)
+	if drop {
+		t.dropped++
+	}
+	return err
+}
+
+// count adds a drain's tally to the stream's counts (read by Summary from other goroutines).
+func (r *Run) count(s *stream, t *tally) {
+	r.mu.Lock()
+	s.counts.Events += t.events
+	s.counts.Dropped += t.dropped
+	r.mu.Unlock()
 }
 
 // emit decodes one record into the stream's reused Data and hands it to the subscribers. A

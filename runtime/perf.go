@@ -87,12 +87,12 @@ func (r *Run) drainPerf(s *stream) (int, error) {
 		err := p.rd.ReadInto(&p.rec)
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, perf.ErrClosed) {
-				return t.n, nil
+				return t.n(), nil
 			}
 			if perf.IsUnknownEvent(err) {
-				return t.n, fmt.Errorf("gadget %s: reading perf event array of %s: %w (the buffer holds a record that is neither a sample nor a lost-samples record; only bpf_perf_event_output may write to a tracer's perf event array)", r.g.Name, s.ds.Name, err)
+				return t.n(), fmt.Errorf("gadget %s: reading perf event array of %s: %w (the buffer holds a record that is neither a sample nor a lost-samples record; only bpf_perf_event_output may write to a tracer's perf event array)", r.g.Name, s.ds.Name, err)
 			}
-			return t.n, fmt.Errorf("gadget %s: reading perf event array of %s: %w", r.g.Name, s.ds.Name, err)
+			return t.n(), fmt.Errorf("gadget %s: reading perf event array of %s: %w", r.g.Name, s.ds.Name, err)
 		}
 		if p.rec.LostSamples > 0 {
 			p.lost += p.rec.LostSamples
@@ -101,7 +101,7 @@ func (r *Run) drainPerf(s *stream) (int, error) {
 		}
 		s.gauge.read += perfHeader + 4 + len(p.rec.RawSample)
 		if err := r.record(s, &t, p.rec.RawSample); err != nil {
-			return t.n, err
+			return t.n(), err
 		}
 	}
 }

@@ -67,11 +67,10 @@ type Run struct {
 	attachTo map[string]string // program → target overrides from SetConfig
 	vars     map[string]any    // globals set by extensions (SetVariable), applied at load
 
-	dss       []*datasource.DataSource
-	coll      *ebpf.Collection
-	links     []link.Link
-	progLinks map[string]link.Link // program name → its link (iterators are opened through it)
-	dumps     []*mapDump           // the map iterators' state (snapshot.go)
+	dss   []*datasource.DataSource
+	coll  *ebpf.Collection
+	links map[string]link.Link // program name → its link (iterators are opened through it)
+	dumps []*mapDump           // the map iterators' state (snapshot.go)
 	// dumpFallback makes map dumps read key by key, as without batch operations (tests).
 	dumpFallback bool
 
@@ -508,11 +507,10 @@ func (r *Run) attachAll() error {
 			}
 			return fmt.Errorf("gadget %s: program %s: attaching to %s %q: %w", r.g.Name, p.Name, p.Kind, target, err)
 		}
-		r.links = append(r.links, l)
-		if r.progLinks == nil {
-			r.progLinks = map[string]link.Link{}
+		if r.links == nil {
+			r.links = map[string]link.Link{}
 		}
-		r.progLinks[p.Name] = l
+		r.links[p.Name] = l
 	}
 	return nil
 }
@@ -559,18 +557,20 @@ func (r *Run) teardown(started bool) {
 	// waits overlap instead of adding up.
 	detachErrs := make([]error, len(r.links))
 	var wg sync.WaitGroup
-	for i, l := range r.links {
+	i := 0
+	for name, l := range r.links {
 		wg.Add(1)
-		go func() {
+		go func(i int) {
 			defer wg.Done()
 			if err := l.Close(); err != nil {
-				detachErrs[i] = fmt.Errorf("detaching: %w", err)
+				detachErrs[i] = fmt.Errorf("detaching %s: %w", name, err)
 			}
-		}()
+		}(i)
+		i++
 	}
 	wg.Wait()
 	errs = append(errs, detachErrs...)
-	r.links, r.progLinks = nil, nil
+	r.links = nil
 	if started {
 		_, _ = r.drainAll() // the records written before detaching
 		r.checkLost()

@@ -96,7 +96,7 @@ func (r *Run) takeSnapshots() error {
 
 func (r *Run) snapshot(it *Iter) error {
 	ds := r.DataSource(it.DataSource)
-	l, ok := r.progLinks[it.Program].(*link.Iter)
+	l, ok := r.links[it.Program].(*link.Iter)
 	if !ok {
 		// Disabled in gadget.yaml or skipped as optional: there is nothing to read.
 		r.rt.log.Warn(fmt.Sprintf("gadget %s: iterator %s: program %s is not attached, so there is no snapshot", r.g.Name, it.DataSource, it.Program))

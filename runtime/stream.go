@@ -306,25 +306,26 @@ func (r *Run) drain(s *stream) (int, error) {
 		err := s.rd.ReadInto(&s.rec)
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrClosed) {
-				return t.n, nil
+				return t.n(), nil
 			}
-			return t.n, fmt.Errorf("gadget %s: reading %s: %w", r.g.Name, s.ds.Name, err)
+			return t.n(), fmt.Errorf("gadget %s: reading %s: %w", r.g.Name, s.ds.Name, err)
 		}
 		if err := r.record(s, &t, s.rec.RawSample); err != nil {
-			return t.n, err
+			return t.n(), err
 		}
 	}
 }
 
 // tally counts the records of one drain of a stream.
 type tally struct {
-	n               int
 	events, dropped uint64
 }
 
+// n is the number of records the drain read.
+func (t *tally) n() int { return int(t.events) }
+
 // record emits one record of s and counts it (and whether a subscriber dropped it) in t.
 func (r *Run) record(s *stream, t *tally, raw []byte) error {
-	t.n++
 	t.events++
 	drop, err := r.emit(s, raw)
 	if drop {

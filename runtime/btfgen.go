@@ -10,9 +10,9 @@ import (
 	"io"
 	"os"
 	"strings"
-	"syscall"
 
 	"github.com/cilium/ebpf/btf"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultKernelBTFPath is where the kernel exposes its own BTF (CONFIG_DEBUG_INFO_BTF).
@@ -113,11 +113,11 @@ func readHostInfo() (hostInfo, error) {
 	if h.ID == "" || h.VersionID == "" {
 		return h, fmt.Errorf("os-release has no ID or VERSION_ID (ID=%q VERSION_ID=%q)", h.ID, h.VersionID)
 	}
-	var u syscall.Utsname
-	if err := syscall.Uname(&u); err != nil {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
 		return h, fmt.Errorf("uname: %w", err)
 	}
-	h.Release, h.Arch = cString(u.Release[:]), cString(u.Machine[:])
+	h.Release, h.Arch = unix.ByteSliceToString(u.Release[:]), unix.ByteSliceToString(u.Machine[:])
 	return h, nil
 }
 
@@ -138,17 +138,6 @@ func parseOSRelease(data []byte) (id, versionID string) {
 		}
 	}
 	return id, versionID
-}
-
-func cString[T int8 | uint8](b []T) string {
-	s := make([]byte, 0, len(b))
-	for _, c := range b {
-		if c == 0 {
-			break
-		}
-		s = append(s, byte(c))
-	}
-	return string(s)
 }
 
 // btfGenEntry finds the first of names in a btfgen tar.gz and parses it as BTF. An archive

@@ -14,31 +14,25 @@ import (
 )
 
 func main() {
-	if p := os.Getenv("GADGETRY_CPUPROFILE"); p != "" {
-		stop, err := startProfile(p)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "Error:", err)
-			os.Exit(1)
-		}
-		defer stop()
-	}
-	if err := newRootCmd().Execute(); err != nil {
+	stopProfile, err := startProfile(os.Getenv("GADGETRY_CPUPROFILE"))
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)
-		exit(1)
+		os.Exit(1)
+	}
+	err = newRootCmd().Execute()
+	stopProfile()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		os.Exit(1)
 	}
 }
 
-// profileStop, when set, ends the CPU profile before the process exits.
-var profileStop func()
-
-func exit(code int) {
-	if profileStop != nil {
-		profileStop()
+// startProfile starts a CPU profile written to path (nothing when path is empty) and returns
+// the function that ends it.
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
 	}
-	os.Exit(code)
-}
-
-func startProfile(path string) (func(), error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("GADGETRY_CPUPROFILE: %w", err)
@@ -47,14 +41,8 @@ func startProfile(path string) (func(), error) {
 		f.Close()
 		return nil, fmt.Errorf("GADGETRY_CPUPROFILE: %w", err)
 	}
-	profileStop = func() {
+	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
-		profileStop = nil
-	}
-	return func() {
-		if profileStop != nil {
-			profileStop()
-		}
 	}, nil
 }

@@ -290,10 +290,8 @@ func (o *cliOutput) init(r *runtime.Run) error {
 		w := output.New(o.w, o.mode, fields, fm)
 		o.writers = append(o.writers, w)
 		ds.Subscribe(1000, func(_ *datasource.DataSource, d *datasource.Data) error {
-			for _, f := range flts {
-				if !f.Match(d) {
-					return nil
-				}
+			if !matchAll(flts, d) {
+				return nil
 			}
 			if err := w.Write(d); err != nil && o.err == nil {
 				o.err = fmt.Errorf("writing output: %w", err)
@@ -302,6 +300,16 @@ func (o *cliOutput) init(r *runtime.Run) error {
 		})
 	}
 	return nil
+}
+
+// matchAll reports whether d passes every -F filter.
+func matchAll(flts []*filter.Filter, d *datasource.Data) bool {
+	for _, f := range flts {
+		if !f.Match(d) {
+			return false
+		}
+	}
+	return true
 }
 
 func (o *cliOutput) flush() {

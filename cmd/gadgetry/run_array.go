@@ -49,15 +49,6 @@ func (o *cliOutput) initArray(ds *datasource.DataSource, fields []*datasource.Fi
 	})
 }
 
-func (p *arrayPrinter) match(d *datasource.Data) bool {
-	for _, f := range p.flts {
-		if !f.Match(d) {
-			return false
-		}
-	}
-	return true
-}
-
 func (p *arrayPrinter) print(arr []*datasource.Data) error {
 	p.o.flush() // records of other data sources read before this array come first
 	p.buf.Reset()
@@ -65,7 +56,7 @@ func (p *arrayPrinter) print(arr []*datasource.Data) error {
 		w := output.New(&p.buf, output.Columns, p.fields, p.fm) // a header per table
 		n := 0
 		for _, d := range arr {
-			if p.match(d) {
+			if matchAll(p.flts, d) {
 				if err := w.Write(d); err != nil {
 					return err
 				}
@@ -87,7 +78,7 @@ func (p *arrayPrinter) print(arr []*datasource.Data) error {
 		return err
 	}
 	for _, d := range arr {
-		if p.match(d) {
+		if matchAll(p.flts, d) {
 			if err := p.rec.Write(d); err != nil {
 				return err
 			}

@@ -142,21 +142,12 @@ func child(mode string) int {
 // requireKernel skips (or fails under CI=true) when the test cannot load BPF programs here.
 func requireKernel(t *testing.T) {
 	t.Helper()
-	skip := t.Skipf
-	if os.Getenv("CI") == "true" {
-		skip = t.Fatalf
-	}
 	if runtime.GOARCH != "amd64" {
 		t.Skipf("the test reads syscall numbers from the x86-64 headers; GOARCH is %s", runtime.GOARCH)
 	}
-	if os.Geteuid() != 0 {
-		skip("loading BPF programs needs root")
-	}
-	for _, tool := range []string{"clang-19", "llvm-strip-19"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			skip("%s not found: install it with scripts/setup.sh", tool)
-		}
-	}
+	gadgettest.RequireRoot(t)
+	gadgettest.RequireTool(t, "clang-19")
+	gadgettest.RequireTool(t, "llvm-strip-19")
 	if err := features.HaveProgramType(ebpf.RawTracepoint); err != nil {
 		if errors.Is(err, ebpf.ErrNotSupported) {
 			t.Skipf("kernel lacks raw tracepoint programs: %v", err)

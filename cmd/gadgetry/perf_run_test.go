@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -26,20 +24,7 @@ func TestRunPerfTracerJSON(t *testing.T) {
 	exe := gadgettest.UniqueExecutable(t)
 	comm := filepath.Base(exe)
 	cmd := exec.Command(bin, "run", obj, "-o", "json", "--comm", comm, "--fields", "proc.comm,proc.pid")
-	stdout, _ := cmd.StdoutPipe()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 64)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	lines, stderr := startLines(t, cmd, 64)
 	// The run is ready once a probe exec shows (probes before the programs attached show
 	// nothing; each later one shows once). Then n more execs must show exactly once each.
 	var probes []int

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -95,21 +94,8 @@ func TestRunMapIterJSON(t *testing.T) {
 	pid := strconv.Itoa(os.Getpid())
 	cmd := exec.Command(bin, "run", snapshotObject(t, "mapiter"), "-o", "json",
 		"--map-fetch-interval", "300ms", "-F", "pid=="+pid, "--fields", "pid,calls")
-	stdout, _ := cmd.StdoutPipe()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	lines, stderr := startLines(t, cmd, 64)
 	defer cmd.Process.Kill()
-	lines := make(chan string, 64)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
 	next := func() (string, bool) {
 		select {
 		case l, ok := <-lines:

@@ -70,20 +70,7 @@ func TestRunSignalsLeaveKernelClean(t *testing.T) {
 			exe := gadgettest.UniqueExecutable(t)
 			comm := filepath.Base(exe)
 			cmd := exec.Command(bin, "run", obj, "-o", "json", "--comm", comm, "--fields", "proc.comm,filename")
-			stdout, _ := cmd.StdoutPipe()
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			lines := make(chan string, 16)
-			go func() {
-				sc := bufio.NewScanner(stdout)
-				for sc.Scan() {
-					lines <- sc.Text()
-				}
-				close(lines)
-			}()
+			lines, stderr := startLines(t, cmd, 16)
 			var first string
 			deadline := time.After(30 * time.Second)
 		loop:
@@ -151,4 +138,28 @@ func TestRunBadParam(t *testing.T) {
 		t.Errorf("error %q lacks %q", out, want)
 	}
 	gadgettest.CheckClean(t, "gtest", before)
+}
+
+// startLines starts cmd and returns its stdout line by line (the channel, holding up to
+// buffered lines, is closed at EOF) and its stderr as it comes.
+func startLines(t *testing.T, cmd *exec.Cmd, buffered int) (<-chan string, *gadgettest.SyncBuffer) {
+	t.Helper()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &gadgettest.SyncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, buffered)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return lines, stderr
 }

@@ -13,6 +13,13 @@ const DefaultPrefix = "ghcr.io/inspektor-gadget/gadget"
 // DefaultTag is the tag a reference without tag or digest gets.
 const DefaultTag = "latest"
 
+// maxNameLength bounds registry/repository, as the distribution specification does.
+const maxNameLength = 255
+
+// maxReferenceLength bounds the input: a name of maxNameLength with the longest tag (128) and
+// digest (sha512) fits.
+const maxReferenceLength = 1024
+
 // dockerHub is the registry of a reference whose first path component is not a registry name.
 const dockerHub = "docker.io"
 
@@ -56,8 +63,11 @@ func ParseReferenceWithPrefix(s, prefix string) (Reference, error) {
 	if s == "" {
 		return bad("empty")
 	}
-	if len(s) > 512 {
-		return bad("longer than 512 characters")
+	// A cheap bound before any parsing; the real limit is on the normalized name below, which
+	// with the longest tag and digest stays under this one, so a normalized reference always
+	// parses again.
+	if len(s) > maxReferenceLength {
+		return bad(fmt.Sprintf("longer than %d characters", maxReferenceLength))
 	}
 	var r Reference
 	rest := s
@@ -87,14 +97,16 @@ func ParseReferenceWithPrefix(s, prefix string) (Reference, error) {
 		}
 		r.Bare = true
 		r.Name = parts[0]
-		pr, err := ParseReferenceWithPrefix(prefix+"/"+parts[0]+":x", "")
+		if !pathComponentRE.MatchString(parts[0]) {
+			return bad(fmt.Sprintf("%q: a name is lowercase letters and digits separated by '.', '_', '__' or '-'", parts[0]))
+		}
+		// The prefix is checked with a one-letter name; the real name's length is checked
+		// with everything else below.
+		pr, err := ParseReferenceWithPrefix(prefix+"/x:x", "")
 		if err != nil {
-			if !pathComponentRE.MatchString(parts[0]) {
-				return bad(fmt.Sprintf("%q: a name is lowercase letters and digits separated by '.', '_', '__' or '-'", parts[0]))
-			}
 			return bad(fmt.Sprintf("default prefix %q: %v", prefix, err))
 		}
-		r.Registry, r.Repository = pr.Registry, pr.Repository
+		r.Registry, r.Repository = pr.Registry, strings.TrimSuffix(pr.Repository, "x")+parts[0]
 	case strings.ContainsAny(parts[0], ".:") || parts[0] == "localhost":
 		r.Registry = parts[0]
 		r.Repository = strings.Join(parts[1:], "/")
@@ -109,6 +121,11 @@ func ParseReferenceWithPrefix(s, prefix string) (Reference, error) {
 		if !pathComponentRE.MatchString(c) {
 			return bad(fmt.Sprintf("path component %q: lowercase letters and digits separated by '.', '_', '__' or '-'", c))
 		}
+	}
+	// The limit holds for the name as normalized, not as typed: "trace_open" grows by the
+	// default prefix, "org/x" by "docker.io/".
+	if n := len(r.RepositoryName()); n > maxNameLength {
+		return bad(fmt.Sprintf("the name is %d characters once normalized (%s/...); registries accept at most %d", n, r.Registry, maxNameLength))
 	}
 	if r.Tag == "" && r.Digest == "" {
 		r.Tag = DefaultTag

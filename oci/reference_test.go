@@ -48,6 +48,10 @@ func TestParseReferenceErrors(t *testing.T) {
 		{"ghcr.io/", "path component"},
 		{":tag", "no repository"},
 		{"bad_host!.io/x", "registry"},
+		// Short enough as typed, too long once the default prefix is added.
+		{strings.Repeat("a", 230), "262 characters once normalized (ghcr.io/...)"},
+		{"org/" + strings.Repeat("a", 250), "264 characters once normalized (docker.io/...)"},
+		{strings.Repeat("a", 1025), "longer than 1024"},
 	} {
 		_, err := ParseReference(tc.in)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -57,7 +61,10 @@ func TestParseReferenceErrors(t *testing.T) {
 }
 
 func FuzzParseReference(f *testing.F) {
-	for _, s := range []string{"trace_open", "a/b:c", "127.0.0.1:5000/a/b:t@" + testDigest, "localhost/x", "::", "a@b"} {
+	for _, s := range []string{"trace_open", "a/b:c", "127.0.0.1:5000/a/b:t@" + testDigest, "localhost/x", "::", "a@b",
+		// Found by fuzzing in CI: under the input limit, over it once normalized.
+		strings.Repeat("0", 500),
+		"x.io/" + strings.Repeat("a", 250) + ":" + strings.Repeat("t", 128) + "@sha512:" + strings.Repeat("f", 128)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

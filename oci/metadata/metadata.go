@@ -91,8 +91,10 @@ type Program struct {
 	// ("ignore-failed=false"), so a gadget pays for a costly hook only when the user asks for
 	// what it feeds. A Gadgetry extension: hosts that do not know it attach the program always.
 	EnabledIf *Condition `yaml:"enabled_if,omitempty"`
-	// Affects names the fields an optional program feeds. When every program of a hook is
-	// skipped, the run warns once, naming the hook and these fields. A Gadgetry extension.
+	// Affects says what an optional program feeds, as a user should read it: field names,
+	// narrowed where only some events depend on the program ("fupper_layer of scripts"). When
+	// every program of a hook is skipped, the run warns once, naming the hook and these as
+	// unknown. A Gadgetry extension.
 	Affects []string `yaml:"affects,omitempty"`
 }
 

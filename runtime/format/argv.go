@@ -14,12 +14,13 @@ const (
 	// ValueFormatAnnotation names the layout of a char-array field's bytes. Its only value
 	// today is ValueFormatArgv.
 	ValueFormatAnnotation = "value.format"
-	// ValueFormatArgv: the bytes are NUL-separated strings (an argv). Columns show them joined
-	// by spaces, shell-quoted where needed; JSON and YAML show a list of strings.
+	// ValueFormatArgv: the bytes are NUL-terminated strings (an argv). Columns show them
+	// joined by spaces, shell-quoted where needed; JSON and YAML show a list of strings.
 	ValueFormatArgv = "argv"
 	// ValueSizeFieldAnnotation names an integer field of the same record that holds how many of
 	// the field's bytes are valid (e.g. args_size for args). Without it the value stops at the
-	// last NUL of the array (trailing NULs are dropped).
+	// last non-NUL byte of the array (trailing NULs are padding, so a trailing empty argument
+	// is lost).
 	ValueSizeFieldAnnotation = "value.size-field"
 )
 
@@ -50,14 +51,17 @@ func (fm *Formatter) argvOf(f *datasource.Field) argvSpec {
 	return s
 }
 
-// bytes returns the valid bytes of an argv field: the whole array (not cut at the first
-// NUL), limited by the size field, without trailing NULs.
+// bytes returns the valid bytes of an argv field: the whole array (not cut at the first NUL).
+// With a size field that is exactly the first size bytes, so a trailing empty argument
+// ("a\x00\x00": "a" and "") stays. Without one, trailing NULs are padding and are dropped (a
+// trailing empty argument cannot be told from them).
 func (s argvSpec) bytes(f *datasource.Field, d *datasource.Data) []byte {
 	b := rawBytes(f, d)
 	if s.size != nil {
 		if n := s.size.Uint(d); n < uint64(len(b)) {
 			b = b[:n]
 		}
+		return b
 	}
 	for len(b) > 0 && b[len(b)-1] == 0 {
 		b = b[:len(b)-1]
@@ -77,19 +81,15 @@ func rawBytes(f *datasource.Field, d *datasource.Data) []byte {
 	return d.Raw[off : off+size]
 }
 
-// AppendArgv appends NUL-separated strings b: a JSON list of strings when js, else the
-// arguments joined by spaces, each quoted like a shell would need it.
+// AppendArgv appends the arguments in b, each ended by a NUL as the kernel lays out an argv
+// (the last one's NUL may be missing: an argv cut at the captured size): a JSON list of strings
+// when js, else the arguments joined by spaces, each quoted as a shell would need it
+// (AppendShellWord). Empty b is no argument; "\x00" is one empty argument.
 func AppendArgv(dst, b []byte, js bool) []byte {
 	if js {
 		dst = append(dst, '[')
 	}
-	if len(b) == 0 {
-		if js {
-			dst = append(dst, ']')
-		}
-		return dst
-	}
-	for i := 0; ; i++ {
+	for i := 0; len(b) > 0; i++ {
 		end := 0
 		for end < len(b) && b[end] != 0 {
 			end++
@@ -105,9 +105,9 @@ func AppendArgv(dst, b []byte, js bool) []byte {
 		if js {
 			dst = appendJSONBytes(dst, arg)
 		} else {
-			dst = appendShellWord(dst, arg)
+			dst = AppendShellWord(dst, arg)
 		}
-		if end >= len(b) {
+		if end == len(b) {
 			break
 		}
 		b = b[end+1:]
@@ -118,28 +118,23 @@ func AppendArgv(dst, b []byte, js bool) []byte {
 	return dst
 }
 
-// appendShellWord appends arg as is when a shell would read it as one word, in single quotes
-// when it holds spaces or shell syntax, and Go-quoted when it holds control characters or
-// invalid UTF-8 (so a table line never breaks).
-func appendShellWord(dst, arg []byte) []byte {
+// AppendShellWord appends arg so that a POSIX shell reads it back as one word, and a terminal
+// shows it on one line without interpreting anything: as is when that is already so, in
+// single quotes when it holds spaces or shell syntax, and as a $'...' word (bash, zsh, ksh)
+// when it holds bytes a terminal would not show as themselves (NeedsEscape).
+func AppendShellWord(dst, arg []byte) []byte {
 	if len(arg) == 0 {
 		return append(dst, "''"...)
 	}
-	plain, control := true, false
+	if NeedsEscape(arg) {
+		return AppendEscaped(dst, arg)
+	}
+	plain := true
 	for _, c := range arg {
-		switch {
-		case c < 0x20 || c == 0x7f:
-			control = true
-		case c >= utf8.RuneSelf:
-			// checked below
-		case c == ' ' || c == '\'' || c == '"' || c == '\\' || c == '$' || c == '`' || c == '*' ||
-			c == '?' || c == '&' || c == ';' || c == '|' || c == '<' || c == '>' || c == '(' ||
-			c == ')' || c == '#' || c == '~' || c == '[' || c == ']' || c == '{' || c == '}':
+		switch c {
+		case ' ', '\'', '"', '\\', '$', '`', '*', '?', '&', ';', '|', '<', '>', '(', ')', '#', '~', '[', ']', '{', '}':
 			plain = false
 		}
-	}
-	if control || !utf8.Valid(arg) {
-		return strconv.AppendQuote(dst, string(arg))
 	}
 	if plain {
 		return append(dst, arg...)
@@ -151,6 +146,79 @@ func appendShellWord(dst, arg []byte) []byte {
 			continue
 		}
 		dst = append(dst, c)
+	}
+	return append(dst, '\'')
+}
+
+// NeedsEscape reports whether b holds something a terminal would not show as itself: a control
+// character (C0, DEL, or C1 such as CSI), another rune strconv.IsPrint rejects, or invalid
+// UTF-8. A file name or comm chosen by an attacker could otherwise break a table line or send
+// escape sequences to the user's terminal.
+func NeedsEscape(b []byte) bool {
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == 0x7f {
+				return true
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 || !strconv.IsPrint(r) {
+			return true
+		}
+		i += n
+	}
+	return false
+}
+
+// AppendEscaped appends b as a $'...' word: printable runes as themselves, \a \b \t \n \v \f
+// \r \e \\ \' by name, and every byte of anything else (NeedsEscape) as \xHH. Pasted into bash,
+// zsh or ksh it gives back b's exact bytes.
+func AppendEscaped(dst, b []byte) []byte {
+	dst = append(dst, '$', '\'')
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < utf8.RuneSelf {
+			i++
+			switch c {
+			case '\a':
+				dst = append(dst, `\a`...)
+			case '\b':
+				dst = append(dst, `\b`...)
+			case '\t':
+				dst = append(dst, `\t`...)
+			case '\n':
+				dst = append(dst, `\n`...)
+			case '\v':
+				dst = append(dst, `\v`...)
+			case '\f':
+				dst = append(dst, `\f`...)
+			case '\r':
+				dst = append(dst, `\r`...)
+			case 0x1b:
+				dst = append(dst, `\e`...)
+			case '\\', '\'':
+				dst = append(dst, '\\', c)
+			default:
+				if c < 0x20 || c == 0x7f {
+					dst = append(dst, '\\', 'x', hex[c>>4], hex[c&15])
+				} else {
+					dst = append(dst, c)
+				}
+			}
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 || !strconv.IsPrint(r) {
+			for _, c := range b[i : i+n] {
+				dst = append(dst, '\\', 'x', hex[c>>4], hex[c&15])
+			}
+		} else {
+			dst = append(dst, b[i:i+n]...)
+		}
+		i += n
 	}
 	return append(dst, '\'')
 }

@@ -1,8 +1,8 @@
 package format
 
 import (
-	"bytes"
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -16,13 +16,19 @@ func TestAppendArgv(t *testing.T) {
 		text, json string
 	}{
 		{"", "", `[]`},
-		{"ls\x00-l\x00/tmp", "ls -l /tmp", `["ls","-l","/tmp"]`},
-		{"sh\x00-c\x00echo a b", "sh -c 'echo a b'", `["sh","-c","echo a b"]`},
-		{"echo\x00it's", `echo 'it'\''s'`, `["echo","it's"]`},
-		{"a\x00\x00b", "a '' b", `["a","","b"]`},
-		{"printf\x00a\nb", `printf "a\nb"`, `["printf","a\nb"]`},
-		{"x\x00\"q\"", `x '"q"'`, `["x","\"q\""]`},
-		{"caf\xc3\xa9", "café", `["café"]`},
+		{"ls\x00-l\x00/tmp\x00", "ls -l /tmp", `["ls","-l","/tmp"]`},
+		{"ls\x00-l\x00/tm", "ls -l /tm", `["ls","-l","/tm"]`}, // cut: the last NUL is missing
+		{"sh\x00-c\x00echo a b\x00", "sh -c 'echo a b'", `["sh","-c","echo a b"]`},
+		{"echo\x00it's\x00", `echo 'it'\''s'`, `["echo","it's"]`},
+		{"a\x00\x00b\x00", "a '' b", `["a","","b"]`},
+		// Empty arguments at the end are arguments (found by a user: "true a ''" lost its '').
+		{"a\x00\x00", "a ''", `["a",""]`},
+		{"\x00", "''", `[""]`},
+		{"\x00\x00", "'' ''", `["",""]`},
+		{"printf\x00a\nb\x00", `printf $'a\nb'`, `["printf","a\nb"]`},
+		{"x\x00\"q\"\x00", `x '"q"'`, `["x","\"q\""]`},
+		{"caf\xc3\xa9\x00", "café", `["café"]`},
+		{"echo\x00\x1b[31mred\x00", `echo $'\e[31mred'`, `["echo","\u001b[31mred"]`},
 	} {
 		if got := string(AppendArgv(nil, []byte(c.in), false)); got != c.text {
 			t.Errorf("text of %q: got %s, want %s", c.in, got, c.text)
@@ -111,7 +117,7 @@ func BenchmarkArgvText(b *testing.B) {
 // FuzzAppendArgv: the JSON form is always a list of strings holding exactly the arguments, and
 // the text form never holds a newline (a table line stays one line).
 func FuzzAppendArgv(f *testing.F) {
-	for _, s := range []string{"", "ls\x00-l", "a b\x00'\x00\"", "x\ny", "\xff\x00z"} {
+	for _, s := range []string{"", "ls\x00-l", "a b\x00'\x00\"", "x\ny", "\xff\x00z", "\x00", "a\x00\x00"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -120,13 +126,49 @@ func FuzzAppendArgv(f *testing.F) {
 		if err := json.Unmarshal(js, &l); err != nil {
 			t.Fatalf("%q gives invalid JSON %s: %v", b, js, err)
 		}
-		if len(b) > 0 && utf8.Valid(b) && strings.Join(l, "\x00") != string(b) {
+		// Each argument ended by a NUL gives b, or b with the NUL the cut last one lacks.
+		var back strings.Builder
+		for _, a := range l {
+			back.WriteString(a + "\x00")
+		}
+		if utf8.Valid(b) && back.String() != string(b) && back.String() != string(b)+"\x00" {
 			t.Errorf("%q gives %q", b, l)
 		}
-		if txt := AppendArgv(nil, b, false); bytes.ContainsAny(txt, "\n\r") {
-			t.Errorf("%q gives text with a line break: %q", b, txt)
+		if txt := AppendArgv(nil, b, false); NeedsEscape(txt) {
+			t.Errorf("%q gives text a terminal would not show as is: %q", b, txt)
 		}
 	})
+}
+
+// TestShellWordsBash: what a table shows for an argument is a word bash reads back as the
+// argument's exact bytes, and shows nothing a terminal would act on.
+func TestShellWordsBash(t *testing.T) {
+	args := []string{
+		"plain", "a b", "it's", `"q"`, `back\slash`, "$HOME", "tab\there", "nl\nx", "\x1b[31mred",
+		"\x7fdel", "caf\u00e9", "c1\u009bcsi", "bad\xffutf8", "\xe2\x82", "\x01\x02a", "",
+	}
+	var words []string
+	for _, a := range args {
+		w := AppendShellWord(nil, []byte(a))
+		if NeedsEscape(w) {
+			t.Errorf("%q shows as %q, which a terminal would not show as is", a, w)
+		}
+		words = append(words, string(w))
+	}
+	// One printf per argument, NUL-terminated, so every byte (and empty ones) comes back.
+	out, err := exec.Command("bash", "-c", "printf '%s\\0' "+strings.Join(words, " ")).Output()
+	if err != nil {
+		t.Fatalf("bash: %v", err)
+	}
+	got := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+	if len(got) != len(args) {
+		t.Fatalf("bash read %d words from %s, want %d", len(got), strings.Join(words, " "), len(args))
+	}
+	for i := range args {
+		if got[i] != args[i] {
+			t.Errorf("%q shown as %s reads back as %q", args[i], words[i], got[i])
+		}
+	}
 }
 
 func TestCheckAnnotations(t *testing.T) {

@@ -154,6 +154,48 @@ func TestUserAndGroupNames(t *testing.T) {
 	if got := write(output.Columns); !strings.Contains(strings.Split(got, "\n")[1], "root") {
 		t.Errorf("columns:\n%s", got)
 	}
+	// An id without a name keeps the key, so every event has the same keys.
+	binary.LittleEndian.PutUint32(d.Raw[0:], 4000000123)
+	binary.LittleEndian.PutUint32(d.Raw[4:], 4000000456)
+	if got, want := write(output.JSON), `{"proc":{"creds":{"uid":4000000123,"user":"","gid":4000000456,"group":""}}}`+"\n"; got != want {
+		t.Errorf("json of ids without names:\n%s\nwant\n%s", got, want)
+	}
+	if got := write(output.YAML); !strings.Contains(got, "    uid: 4000000123\n    user: \"\"\n") {
+		t.Errorf("yaml of ids without names:\n%s", got)
+	}
+}
+
+// TestColumnsEscapeControlCharacters: a string holding a newline or an escape sequence (a file
+// name an attacker chose) shows as a $'...' word: the row stays one line and the terminal gets
+// no escape byte. JSON keeps the exact bytes, escaped the JSON way.
+func TestColumnsEscapeControlCharacters(t *testing.T) {
+	for _, c := range []struct{ comm, shown string }{
+		{"new\nline", `$'new\nline'`},
+		{"\x1b[2Jwipe", `$'\e[2Jwipe'`},
+		{"c1\u009b1m", `$'c1\xc2\x9b1m'`},
+		{"bad\xff", `$'bad\xff'`},
+		{"plain name", "plain name"},
+	} {
+		ds, d := sample(t)
+		copy(d.Raw[:16], make([]byte, 16))
+		copy(d.Raw, c.comm)
+		fields, err := output.Select(ds, output.Columns, "proc.comm,proc.pid")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		w := output.New(&buf, output.Columns, fields, format.New())
+		if err := w.Write(d); err != nil {
+			t.Fatal(err)
+		}
+		w.Flush()
+		lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+		if len(lines) != 2 || !strings.HasPrefix(lines[1], c.shown+" ") {
+			t.Errorf("comm %q: want one row starting with %s, got %q", c.comm, c.shown, buf.String())
+		} else if format.NeedsEscape([]byte(lines[1])) {
+			t.Errorf("comm %q: the row holds bytes a terminal would act on: %q", c.comm, lines[1])
+		}
+	}
 }
 
 // TestColumnsNeverNarrowerThanHeader: a columns.width below the header's length widens the

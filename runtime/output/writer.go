@@ -25,6 +25,7 @@ type Writer struct {
 	plan    []step // JSON/YAML nesting
 	line    []byte
 	scratch []byte
+	escaped []byte
 	header  bool
 }
 
@@ -166,16 +167,26 @@ func (o *Writer) appendJSON(dst []byte, d *datasource.Data) []byte {
 		dst = append(dst, ':')
 		dst = o.fm.AppendJSON(dst, s.field, d)
 		if s.idKey != "" {
-			if n, ok := o.fm.IDName(s.field, d); ok {
-				dst = append(dst, ',')
-				dst = format.AppendJSONString(dst, s.idKey)
-				dst = append(dst, ':')
-				dst = format.AppendJSONString(dst, n)
-			}
+			// The name key is always there, so every event has the same keys: "" when
+			// /etc/passwd or /etc/group has no name for the id, null when the id is unset.
+			dst = append(dst, ',')
+			dst = format.AppendJSONString(dst, s.idKey)
+			dst = append(dst, ':')
+			dst = o.appendIDName(dst, s.field, d)
 		}
 		first = false
 	}
 	return append(dst, '}')
+}
+
+// appendIDName appends the user or group name of a gadget_uid/gadget_gid field as a JSON
+// string ("" when the id has no name), or null when the field is unset.
+func (o *Writer) appendIDName(dst []byte, f *datasource.Field, d *datasource.Data) []byte {
+	if !f.Static() && !f.IsSet(d) {
+		return append(dst, "null"...)
+	}
+	n, _ := o.fm.IDName(f, d)
+	return format.AppendJSONString(dst, n)
 }
 
 func (o *Writer) writeYAML(d *datasource.Data) error {
@@ -197,15 +208,13 @@ func (o *Writer) writeYAML(d *datasource.Data) error {
 		o.line = o.fm.AppendJSON(o.line, s.field, d) // JSON scalars are YAML scalars
 		o.line = append(o.line, '\n')
 		if s.idKey != "" {
-			if n, ok := o.fm.IDName(s.field, d); ok {
-				for i := 0; i < s.depth; i++ {
-					o.line = append(o.line, ' ', ' ')
-				}
-				o.line = append(o.line, s.idKey...)
-				o.line = append(o.line, ": "...)
-				o.line = format.AppendJSONString(o.line, n)
-				o.line = append(o.line, '\n')
+			for i := 0; i < s.depth; i++ {
+				o.line = append(o.line, ' ', ' ')
 			}
+			o.line = append(o.line, s.idKey...)
+			o.line = append(o.line, ": "...)
+			o.line = o.appendIDName(o.line, s.field, d)
+			o.line = append(o.line, '\n')
 		}
 	}
 	_, err := o.w.Write(o.line)
@@ -227,7 +236,15 @@ func (o *Writer) writeColumns(d *datasource.Data) error {
 	o.line = o.line[:0]
 	for i, f := range o.fields {
 		o.scratch = o.fm.AppendText(o.scratch[:0], f, d)
-		o.line = o.pad(o.line, o.scratch, i)
+		v := o.scratch
+		// A comm, path or other string holding control characters (an attacker's file name:
+		// "x\n", "\x1b[2J") shows as a $'...' word: a table line stays one line, and the
+		// terminal receives no escape sequence.
+		if format.NeedsEscape(v) {
+			o.escaped = format.AppendEscaped(o.escaped[:0], v)
+			v = o.escaped
+		}
+		o.line = o.pad(o.line, v, i)
 	}
 	o.line = append(bytes.TrimRight(o.line, " "), '\n')
 	_, err := o.w.Write(o.line)

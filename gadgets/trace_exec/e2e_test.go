@@ -320,6 +320,14 @@ func TestE2EExec(t *testing.T) {
 		}
 	})
 
+	t.Run("empty arguments stay, trailing ones too", func(t *testing.T) {
+		pid := runChild(t, exec.Command("/bin/true", "", "x", ""))
+		e := r.waitFor("the exec with empty arguments", ofPid(pid), nil)
+		if got, want := e.args(), []string{"/bin/true", "", "x", ""}; !slices.Equal(got, want) {
+			t.Errorf("args %q, want %q", got, want)
+		}
+	})
+
 	t.Run("long argv is truncated and says so", func(t *testing.T) {
 		args := make([]string, 300)
 		for i := range args {

@@ -367,9 +367,9 @@ func (l *layout) decode(b []byte) (event, error) {
 		return ev, fmt.Errorf("args_size %d larger than args[%d]", ev.ArgsSize, ap.size)
 	}
 	raw := b[ap.off : ap.off+int(ev.ArgsSize)]
-	raw = bytes.TrimSuffix(raw, []byte{0})
+	// NUL-terminated strings ("\x00" is one empty argument); the last NUL is missing when cut.
 	if len(raw) > 0 {
-		ev.Args = strings.Split(string(raw), "\x00")
+		ev.Args = strings.Split(string(bytes.TrimSuffix(raw, []byte{0})), "\x00")
 	}
 	return ev, nil
 }

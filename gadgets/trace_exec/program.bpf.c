@@ -418,8 +418,13 @@ static long argv_step(__u32 i, void *ctx)
 
 	if (!s)
 		return 1;
-	if (bpf_probe_read_user(&arg, sizeof(arg), &c->argv[i & (ARGS_MAX_COUNT - 1)]) || !arg)
+	if (bpf_probe_read_user(&arg, sizeof(arg), &c->argv[i]) || !arg)
 		return 1;
+	if (i == ARGS_MAX_COUNT) {
+		/* One entry past those read: only tells whether argv went on. */
+		c->cut = true;
+		return 1;
+	}
 	c->count++;
 	__u32 off = c->off;
 	if (off >= ARGS_SIZE) {
@@ -469,8 +474,8 @@ static __always_inline int exec_exit(long ret)
 	bpf_probe_read_user_str(e->file, sizeof(e->file), (void *)call.filename);
 
 	struct argv_copy ac = {.argv = (const char *const *)call.argv};
-	bpf_loop(ARGS_MAX_COUNT, argv_step, &ac, 0);
-	bool cut = ac.cut || ac.count == ARGS_MAX_COUNT;
+	bpf_loop(ARGS_MAX_COUNT + 1, argv_step, &ac, 0);
+	bool cut = ac.cut;
 	__u32 off = ac.off;
 	if (off > ARGS_SIZE) {
 		off = ARGS_SIZE;

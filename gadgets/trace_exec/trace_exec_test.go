@@ -281,6 +281,14 @@ func TestExecForms(t *testing.T) {
 		}
 	})
 
+	t.Run("empty arguments, trailing ones too", func(t *testing.T) {
+		pid := run(t, exec.Command("/bin/true", "", "a", "", ""))
+		e := execOf(t, tr.snapshot(), pid, trueBin)
+		if want := []string{"/bin/true", "", "a", "", ""}; !slices.Equal(e.Args, want) || e.ArgsCount != 5 || e.ArgsTruncated {
+			t.Errorf("args %q count %d truncated %v, want %q 5 false", e.Args, e.ArgsCount, e.ArgsTruncated, want)
+		}
+	})
+
 	t.Run("failed execs are not reported by default", func(t *testing.T) {
 		missing := filepath.Join(dir, "missing")
 		if err := exec.Command(missing).Run(); err == nil {
@@ -340,6 +348,42 @@ func TestVMFailedExecs(t *testing.T) {
 			}
 			if e.Exepath != "" || e.Cwd != cwd || e.Upper != "unknown" || e.ParentPid != uint32(os.Getpid()) {
 				t.Errorf("exepath %q cwd %q (want %q) upper %s ppid %d", e.Exepath, e.Cwd, cwd, e.Upper, e.ParentPid)
+			}
+		})
+	}
+
+	// A failed exec's argv is read from user memory, 128 entries at most: exactly 128 is
+	// whole, 129 is cut, and a trailing empty argument stays.
+	for _, c := range []struct {
+		argc int
+		cut  bool
+	}{{127, false}, {128, false}, {129, true}} {
+		t.Run(fmt.Sprintf("argv of %d entries", c.argc), func(t *testing.T) {
+			missing := filepath.Join(dir, fmt.Sprintf("missing-%d", c.argc))
+			args := make([]string, c.argc-1)
+			for i := range args {
+				args[i] = fmt.Sprint(i)
+			}
+			args[len(args)-1] = ""
+			if err := exec.Command(missing, args...).Run(); err == nil {
+				t.Fatalf("exec of %s succeeded", missing)
+			}
+			var found []event
+			for _, e := range tr.snapshot() {
+				if e.File == missing {
+					found = append(found, e)
+				}
+			}
+			if len(found) != 1 {
+				t.Fatalf("want 1 event for %s, got %d", missing, len(found))
+			}
+			e := found[0]
+			want := min(c.argc, 128)
+			if e.ArgsTruncated != c.cut || int(e.ArgsCount) != want || len(e.Args) != want {
+				t.Errorf("truncated %v count %d args %d, want %v %d %d", e.ArgsTruncated, e.ArgsCount, len(e.Args), c.cut, want, want)
+			}
+			if !c.cut && e.Args[len(e.Args)-1] != "" {
+				t.Errorf("the trailing empty argument is missing: ...%q", e.Args[len(e.Args)-3:])
 			}
 		})
 	}

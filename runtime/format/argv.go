@@ -173,6 +173,9 @@ func NeedsEscape(b []byte) bool {
 	return false
 }
 
+// ansiCNames are the C0 controls a $'...' word writes by name.
+var ansiCNames = [0x20]string{'\a': `\a`, '\b': `\b`, '\t': `\t`, '\n': `\n`, '\v': `\v`, '\f': `\f`, '\r': `\r`, 0x1b: `\e`}
+
 // AppendEscaped appends b as a $'...' word: printable runes as themselves, \a \b \t \n \v \f
 // \r \e \\ \' by name, and every byte of anything else (NeedsEscape) as \xHH. Pasted into bash,
 // zsh or ksh it gives back b's exact bytes.
@@ -182,31 +185,15 @@ func AppendEscaped(dst, b []byte) []byte {
 		c := b[i]
 		if c < utf8.RuneSelf {
 			i++
-			switch c {
-			case '\a':
-				dst = append(dst, `\a`...)
-			case '\b':
-				dst = append(dst, `\b`...)
-			case '\t':
-				dst = append(dst, `\t`...)
-			case '\n':
-				dst = append(dst, `\n`...)
-			case '\v':
-				dst = append(dst, `\v`...)
-			case '\f':
-				dst = append(dst, `\f`...)
-			case '\r':
-				dst = append(dst, `\r`...)
-			case 0x1b:
-				dst = append(dst, `\e`...)
-			case '\\', '\'':
+			switch {
+			case c < 0x20 && ansiCNames[c] != "":
+				dst = append(dst, ansiCNames[c]...)
+			case c < 0x20 || c == 0x7f:
+				dst = append(dst, '\\', 'x', hex[c>>4], hex[c&15])
+			case c == '\\' || c == '\'':
 				dst = append(dst, '\\', c)
 			default:
-				if c < 0x20 || c == 0x7f {
-					dst = append(dst, '\\', 'x', hex[c>>4], hex[c&15])
-				} else {
-					dst = append(dst, c)
-				}
+				dst = append(dst, c)
 			}
 			continue
 		}

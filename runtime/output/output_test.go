@@ -38,6 +38,12 @@ func sample(t testing.TB) (*datasource.DataSource, *datasource.Data) {
 
 func render(t *testing.T, mode output.Mode, spec string) string {
 	ds, d := sample(t)
+	return writeOne(t, ds, d, mode, spec)
+}
+
+// writeOne writes d with the fields spec selects from ds and returns the output.
+func writeOne(t *testing.T, ds *datasource.DataSource, d *datasource.Data, mode output.Mode, spec string) string {
+	t.Helper()
 	fields, err := output.Select(ds, mode, spec)
 	if err != nil {
 		t.Fatal(err)
@@ -132,19 +138,7 @@ func TestUserAndGroupNames(t *testing.T) {
 	gid, _ := ds.AddStaticField("proc.creds.gid", datasource.KindUint32, 4, 4)
 	gid.Type = "gadget_gid"
 	d := ds.NewData() // uid 0, gid 0: root on every Linux
-	write := func(mode output.Mode) string {
-		fields, err := output.Select(ds, mode, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		w := output.New(&buf, mode, fields, format.New())
-		if err := w.Write(d); err != nil {
-			t.Fatal(err)
-		}
-		w.Flush()
-		return buf.String()
-	}
+	write := func(mode output.Mode) string { return writeOne(t, ds, d, mode, "") }
 	if got, want := write(output.JSON), `{"proc":{"creds":{"uid":0,"user":"root","gid":0,"group":"root"}}}`+"\n"; got != want {
 		t.Errorf("json:\n%s\nwant\n%s", got, want)
 	}
@@ -179,19 +173,10 @@ func TestColumnsEscapeControlCharacters(t *testing.T) {
 		ds, d := sample(t)
 		copy(d.Raw[:16], make([]byte, 16))
 		copy(d.Raw, c.comm)
-		fields, err := output.Select(ds, output.Columns, "proc.comm,proc.pid")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		w := output.New(&buf, output.Columns, fields, format.New())
-		if err := w.Write(d); err != nil {
-			t.Fatal(err)
-		}
-		w.Flush()
-		lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+		out := writeOne(t, ds, d, output.Columns, "proc.comm,proc.pid")
+		lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
 		if len(lines) != 2 || !strings.HasPrefix(lines[1], c.shown+" ") {
-			t.Errorf("comm %q: want one row starting with %s, got %q", c.comm, c.shown, buf.String())
+			t.Errorf("comm %q: want one row starting with %s, got %q", c.comm, c.shown, out)
 		} else if format.NeedsEscape([]byte(lines[1])) {
 			t.Errorf("comm %q: the row holds bytes a terminal would act on: %q", c.comm, lines[1])
 		}
@@ -203,21 +188,12 @@ func TestColumnsEscapeControlCharacters(t *testing.T) {
 func TestColumnsNeverNarrowerThanHeader(t *testing.T) {
 	ds, d := sample(t)
 	ds.Field("proc.pid").Annotations["columns.width"] = "3"
-	fields, err := output.Select(ds, output.Columns, "proc.pid,proc.comm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	w := output.New(&buf, output.Columns, fields, format.New())
-	if err := w.Write(d); err != nil {
-		t.Fatal(err)
-	}
-	w.Flush()
-	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+	out := writeOne(t, ds, d, output.Columns, "proc.pid,proc.comm")
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
 	if len(lines) != 2 {
-		t.Fatalf("want a header and a row, got %q", buf.String())
+		t.Fatalf("want a header and a row, got %q", out)
 	}
 	if h, v := strings.Index(lines[0], "PROC.COMM"), strings.Index(lines[1], "bash"); h != v {
-		t.Errorf("PROC.COMM starts at %d, its value at %d:\n%s", h, v, buf.String())
+		t.Errorf("PROC.COMM starts at %d, its value at %d:\n%s", h, v, out)
 	}
 }

@@ -432,8 +432,13 @@ static long argv_step(__u32 i, void *ctx)
 		return 0; /* keep counting */
 	}
 	long n = bpf_probe_read_user_str(&s->args[off & (ARGS_SIZE - 1)], ARGS_SIZE, arg);
-	if (n <= 0)
+	if (n < 0)
 		return 1;
+	if (n == 0) {
+		/* For an empty string some kernels (6.1, 6.12) return 0, not 1 for its NUL. */
+		s->args[off & (ARGS_SIZE - 1)] = 0;
+		n = 1;
+	}
 	c->off = off + n;
 	return 0;
 }

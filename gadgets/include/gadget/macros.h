@@ -34,6 +34,16 @@
 	const void *gadget_iter_##ds##___##type##___##prog __GADGET_UNUSED; \
 	const struct type *__gadget_iter_type_##ds __GADGET_UNUSED
 
+/* The per-CPU lost-record counter and the marker every tracer buffer declares. */
+#define __GADGET_TRACER_LOST_SAMPLES(map)                             \
+	struct {                                                      \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);              \
+		__uint(max_entries, 1);                               \
+		__type(key, __u32);                                   \
+		__type(value, __u64);                                 \
+	} map##_lost_samples SEC(".maps");                            \
+	const void *gadget_map_tracer_##map __GADGET_UNUSED
+
 /*
  * GADGET_TRACER_MAP(map, bytes): a ring buffer used as a tracer buffer, with the per-CPU counter
  * `map_lost_samples` of records that could not be reserved. Use gadget_reserve_buf() and
@@ -44,13 +54,7 @@
 		__uint(type, BPF_MAP_TYPE_RINGBUF);                   \
 		__uint(max_entries, bytes);                           \
 	} map SEC(".maps");                                           \
-	struct {                                                      \
-		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);              \
-		__uint(max_entries, 1);                               \
-		__type(key, __u32);                                   \
-		__type(value, __u64);                                 \
-	} map##_lost_samples SEC(".maps");                            \
-	const void *gadget_map_tracer_##map __GADGET_UNUSED
+	__GADGET_TRACER_LOST_SAMPLES(map)
 
 /*
  * GADGET_TRACER_PERF_MAP(map): a perf event array (one buffer per CPU, sized by the runtime)
@@ -65,12 +69,6 @@
 		__uint(key_size, sizeof(__u32));                      \
 		__uint(value_size, sizeof(__u32));                    \
 	} map SEC(".maps");                                           \
-	struct {                                                      \
-		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);              \
-		__uint(max_entries, 1);                               \
-		__type(key, __u32);                                   \
-		__type(value, __u64);                                 \
-	} map##_lost_samples SEC(".maps");                            \
-	const void *gadget_map_tracer_##map __GADGET_UNUSED
+	__GADGET_TRACER_LOST_SAMPLES(map)
 
 #endif /* GADGETRY_MACROS_H */

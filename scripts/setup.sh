@@ -6,7 +6,7 @@
 # Usage: scripts/setup.sh [--vm]    (--vm: also what `make vmtest` needs)
 set -euo pipefail
 
-want=(clang-19 llvm-19 bpftool libbpf-dev docker-registry apache2-utils runc busybox-static git make gcc libc6-dev)
+want=(clang-19 llvm-19 bpftool libbpf-dev linux-libc-dev-arm64-cross docker-registry apache2-utils runc busybox-static git make gcc libc6-dev)
 if [[ "${1:-}" == "--vm" ]]; then
 	want+=(qemu-system-x86 cpio busybox-static xz-utils)
 fi

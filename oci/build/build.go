@@ -45,6 +45,11 @@ type Options struct {
 	Strip string
 	// Go is the go binary used for the WASM module. Empty means $GO, then go from PATH.
 	Go string
+	// WASMToolchain builds the WASM module: ToolchainGo or ToolchainTinyGo. Empty means
+	// build.yaml's wasm-toolchain, else ToolchainGo.
+	WASMToolchain string
+	// TinyGo is the tinygo binary. Empty means $TINYGO, then tinygo from PATH.
+	TinyGo string
 	// IncludeDir holds gadget.h, gadget/*.h and vmlinux.h. Empty means the headers embedded in
 	// the gadgetry binary, written to a temporary directory for the build.
 	IncludeDir string
@@ -148,10 +153,15 @@ func Build(ctx context.Context, dir string, opts Options) (ocispec.Descriptor, e
 			return ocispec.Descriptor{}, err
 		}
 	case spec.WASMDir != "":
-		img.wasm, err = tc.buildWASM(ctx, absDir, spec.WASMDir, progress)
+		toolchainName := opts.WASMToolchain
+		if toolchainName == "" {
+			toolchainName = spec.WASMToolchain
+		}
+		wb, err := tc.buildWASM(ctx, absDir, spec.WASMDir, toolchainName, progress)
 		if err != nil {
 			return ocispec.Descriptor{}, err
 		}
+		img.wasm, img.wasmAnnotations = wb.module, wb.annotations
 	default:
 		fmt.Fprintf(progress, "no go/ directory: the image has no WASM module\n")
 	}
@@ -188,4 +198,21 @@ func joinArchs(archs []string) string {
 		s += a
 	}
 	return s
+}
+
+// WASM builds the Go module in modDir into a WASI reactor module the way Build builds a
+// gadget's go/ directory: the same toolchains (opts.WASMToolchain, opts.Go, opts.TinyGo) and
+// the SDK supplied the same way. Progress goes to opts.Progress; other options are ignored.
+func WASM(ctx context.Context, modDir string, opts Options) ([]byte, error) {
+	abs, err := filepath.Abs(modDir)
+	if err != nil {
+		return nil, err
+	}
+	progress := opts.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	tc := &toolchain{goBin: opts.Go, tinyGo: opts.TinyGo}
+	wb, err := tc.buildWASM(ctx, filepath.Dir(abs), filepath.Base(abs), opts.WASMToolchain, progress)
+	return wb.module, err
 }

@@ -300,6 +300,9 @@ func TestBuildCompileError(t *testing.T) {
 	if strings.Contains(err.Error(), dir) {
 		t.Errorf("error shows the absolute gadget path instead of a relative one:\n%v", err)
 	}
+	if !strings.Contains(err.Error(), "\ncommand, in the gadget directory: ") || !strings.Contains(err.Error(), " -target bpf ") || !strings.Contains(err.Error(), " -c program.bpf.c -o ") {
+		t.Errorf("error does not show the clang command that ran:\n%v", err)
+	}
 	if target.pushes != 0 {
 		t.Errorf("a failed build pushed %d blobs", target.pushes)
 	}

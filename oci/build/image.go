@@ -32,6 +32,8 @@ type image struct {
 	created     time.Time
 	archs       []archObject
 	wasm        []byte // nil: no WASM layer, the same blob in every manifest
+	// wasmAnnotations annotate the WASM layer: what built it.
+	wasmAnnotations map[string]string
 }
 
 // push stores the blobs, one manifest per architecture and the index, and returns the index's
@@ -59,6 +61,9 @@ func (img *image) push(ctx context.Context, target oras.Target) (ocispec.Descrip
 		d := descriptorFor(oci.MediaTypeWASM, img.wasm)
 		if err := pushBlob(ctx, target, d, img.wasm); err != nil {
 			return ocispec.Descriptor{}, err
+		}
+		if len(img.wasmAnnotations) > 0 {
+			d.Annotations = img.wasmAnnotations
 		}
 		wasm = &d
 	}

@@ -21,6 +21,7 @@ const SpecFile = "build.yaml"
 //
 //	ebpfsource: program.bpf.c   # the eBPF C source
 //	wasm: go                    # a Go module directory, or a prebuilt .wasm file
+//	wasm-toolchain: tinygo      # go (the default) or tinygo, for a Go module directory
 //	metadata: gadget.yaml       # the metadata file stored as the image config
 //	cflags: -DFOO -DBAR=1       # extra clang flags (a string or a list)
 //	btfgen: btf-{arch}.tar.gz   # prebuilt minimized-BTF archives, the btfgen layer; {arch}
@@ -32,6 +33,8 @@ type Spec struct {
 	WASMDir string
 	// WASMFile is a prebuilt WASM module; empty for none.
 	WASMFile string
+	// WASMToolchain is ToolchainGo or ToolchainTinyGo; empty for the default.
+	WASMToolchain string
 	// Metadata is the gadget.yaml file; empty when the image has no metadata.
 	Metadata string
 	// CFlags are extra clang flags.
@@ -45,6 +48,7 @@ type Spec struct {
 type specFile struct {
 	EBPFSource string    `yaml:"ebpfsource"`
 	WASM       string    `yaml:"wasm"`
+	WASMTC     string    `yaml:"wasm-toolchain"`
 	Metadata   string    `yaml:"metadata"`
 	CFlags     yaml.Node `yaml:"cflags"`
 	BTFGen     string    `yaml:"btfgen"`
@@ -58,7 +62,7 @@ func (s Spec) BTFGenFor(arch string) string {
 	return strings.ReplaceAll(s.BTFGen, ArchPlaceholder, arch)
 }
 
-var knownSpecKeys = map[string]bool{"ebpfsource": true, "wasm": true, "metadata": true, "cflags": true, "btfgen": true}
+var knownSpecKeys = map[string]bool{"ebpfsource": true, "wasm": true, "wasm-toolchain": true, "metadata": true, "cflags": true, "btfgen": true}
 
 // LoadSpec reads dir/build.yaml when it exists and fills in the defaults: program.bpf.c,
 // go/ when that directory exists, gadget.yaml when that file exists. Unknown keys are reported
@@ -89,7 +93,7 @@ func LoadSpec(dir string, warn io.Writer) (Spec, error) {
 		}
 		sort.Strings(unknown)
 		for _, k := range unknown {
-			fmt.Fprintf(warn, "warning: %s: unknown key %q ignored (known: cflags, ebpfsource, metadata, wasm, btfgen)\n", SpecFile, k)
+			fmt.Fprintf(warn, "warning: %s: unknown key %q ignored (known: btfgen, cflags, ebpfsource, metadata, wasm, wasm-toolchain)\n", SpecFile, k)
 		}
 		if err := yaml.Unmarshal(data, &f); err != nil {
 			return Spec{}, fmt.Errorf("parsing %s: %w", SpecFile, err)
@@ -125,6 +129,13 @@ func LoadSpec(dir string, warn io.Writer) (Spec, error) {
 		}
 	} else if fi, err := os.Stat(filepath.Join(dir, "go")); err == nil && fi.IsDir() {
 		s.WASMDir = "go"
+	}
+
+	switch f.WASMTC {
+	case "", ToolchainGo, ToolchainTinyGo:
+		s.WASMToolchain = f.WASMTC
+	default:
+		return Spec{}, fmt.Errorf("%s: wasm-toolchain %q is not supported: use %q or %q", SpecFile, f.WASMTC, ToolchainGo, ToolchainTinyGo)
 	}
 
 	if f.Metadata != "" {

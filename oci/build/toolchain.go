@@ -12,11 +12,12 @@ import (
 	"strings"
 
 	"github.com/gadgetry/gadgetry/gadgets/include"
+	"github.com/gadgetry/gadgetry/oci/build/sdk"
 )
 
 // toolchain holds the resolved paths of the external tools a build runs.
 type toolchain struct {
-	clang, strip, goBin string
+	clang, strip, goBin, tinyGo string
 	// headerAlias, when set, replaces the include directory's path in clang's diagnostics.
 	headerAlias string
 }
@@ -24,7 +25,7 @@ type toolchain struct {
 // newToolchain finds clang and llvm-strip. The go binary is looked up lazily, only when the
 // gadget has Go sources.
 func newToolchain(opts Options) (*toolchain, error) {
-	tc := &toolchain{goBin: opts.Go}
+	tc := &toolchain{goBin: opts.Go, tinyGo: opts.TinyGo}
 	var err error
 	tc.clang, err = findTool("clang", opts.Clang, "CLANG", "clang-19", "clang")
 	if err != nil {
@@ -120,13 +121,31 @@ func (tc *toolchain) compileEBPF(ctx context.Context, dir string, spec Spec, inc
 		// The shipped vmlinux.h is x86's; libbpf's arm64 PT_REGS macros need user_pt_regs.
 		args = append(args, "-include", arm64Shim)
 	}
+	// A program written the libbpf way includes <linux/bpf.h>, which reaches <asm/types.h>:
+	// that lives in the target architecture's multiarch directory, after everything else.
+	if d := multiarchInclude(arch); d != "" {
+		args = append(args, "-idirafter", d)
+	}
 	args = append(args, spec.CFlags...)
 	args = append(args, "-c", spec.EBPFSource, "-o", out)
 	if err := run(ctx, dir, nil, progress, tc.clang, args...); err != nil {
+		// The command as it ran in the gadget directory, with the temporary paths named as
+		// the diagnostics name them: "." for the gadget directory, the header alias for the
+		// embedded headers.
+		cmdline := strings.ReplaceAll(commandLine(tc.clang, args), out, filepath.Base(out))
 		if tc.headerAlias != "" {
-			err = errors.New(strings.ReplaceAll(err.Error(), absInclude+"/", tc.headerAlias+"/"))
+			cmdline = strings.ReplaceAll(cmdline, absInclude, tc.headerAlias)
 		}
-		return nil, fmt.Errorf("compiling %s for %s failed: %w", spec.EBPFSource, arch, err)
+		cmdline = strings.ReplaceAll(cmdline, dir, ".")
+		msg := err.Error()
+		if tc.headerAlias != "" {
+			msg = strings.ReplaceAll(msg, absInclude+"/", tc.headerAlias+"/")
+		}
+		msg += "\ncommand, in the gadget directory: " + cmdline
+		if strings.Contains(msg, "'asm/") && multiarchInclude(arch) == "" {
+			msg += "\n" + multiarchHint(arch)
+		}
+		return nil, fmt.Errorf("compiling %s for %s failed: %w", spec.EBPFSource, arch, errors.New(msg))
 	}
 	if err := run(ctx, dir, nil, progress, tc.strip, "-g", out); err != nil {
 		return nil, fmt.Errorf("stripping DWARF from the %s object of %s: %w", arch, spec.EBPFSource, err)
@@ -138,36 +157,148 @@ func (tc *toolchain) compileEBPF(ctx context.Context, dir string, spec Spec, inc
 	return data, nil
 }
 
-// buildWASM builds the Go module in dir/wasmDir as a WASI reactor.
-func (tc *toolchain) buildWASM(ctx context.Context, dir, wasmDir string, progress io.Writer) ([]byte, error) {
+// wasmBuild is a built WASM module and what built it.
+type wasmBuild struct {
+	module []byte
+	// annotations go on the WASM layer's descriptor: AnnotationWASMToolchain and, for a
+	// module using the SDK, AnnotationWASMSDK.
+	annotations map[string]string
+}
+
+// multiarchDirs are where Debian keeps each architecture's <asm/...> kernel headers: the
+// native multiarch directory, then the cross-compilation package's.
+var multiarchDirs = map[string][]string{
+	"amd64": {"/usr/include/x86_64-linux-gnu", "/usr/x86_64-linux-gnu/include"},
+	"arm64": {"/usr/include/aarch64-linux-gnu", "/usr/aarch64-linux-gnu/include"},
+}
+
+// multiarchInclude returns the first multiarch include directory of arch that has asm/types.h;
+// empty when the machine has none.
+func multiarchInclude(arch string) string {
+	for _, d := range multiarchDirs[arch] {
+		if _, err := os.Stat(filepath.Join(d, "asm", "types.h")); err == nil {
+			return d
+		}
+	}
+	return ""
+}
+
+// multiarchHint says how to get an architecture's <asm/...> headers.
+func multiarchHint(arch string) string {
+	pkg := map[string]string{"amd64": "linux-libc-dev-amd64-cross", "arm64": "linux-libc-dev-arm64-cross"}[arch]
+	return fmt.Sprintf("hint: the program includes kernel UAPI headers (<linux/bpf.h> needs <asm/types.h>) and this machine has none for %s (looked in %s): install them (Debian: apt-get install %s), include vmlinux.h instead, or build fewer architectures (--arch)", arch, strings.Join(multiarchDirs[arch], ", "), pkg)
+}
+
+// commandLine shows a command as a shell would read it back.
+func commandLine(name string, args []string) string {
+	parts := []string{shellQuote(name)}
+	for _, a := range args {
+		parts = append(parts, shellQuote(a))
+	}
+	return strings.Join(parts, " ")
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=+,:@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// buildWASM builds the Go module in dir/wasmDir as a WASI reactor with the toolchain the spec
+// or the options name, supplying the SDK when the module requires it (package sdk).
+func (tc *toolchain) buildWASM(ctx context.Context, dir, wasmDir, toolchainName string, progress io.Writer) (wasmBuild, error) {
 	modDir := filepath.Join(dir, wasmDir)
 	if _, err := os.Stat(filepath.Join(modDir, "go.mod")); err != nil {
-		return nil, fmt.Errorf("building the WASM module: %s/ has no go.mod; the gadget's Go code must be its own module: run `go mod init <module path>` in %s (and `go mod tidy`)", wasmDir, modDir)
+		return wasmBuild{}, fmt.Errorf("building the WASM module: %s/ has no go.mod; the gadget's Go code must be its own module: run `go mod init <module path>` in %s (and `go mod tidy`)", wasmDir, modDir)
 	}
-	goBin, err := findTool("go", tc.goBin, "GO", "go")
+	use, err := sdk.Resolve(modDir)
 	if err != nil {
-		return nil, fmt.Errorf("building the WASM module: %w", err)
+		return wasmBuild{}, fmt.Errorf("building the WASM module: %w", err)
 	}
 	tmpDir, err := os.MkdirTemp("", "gadgetry-wasm-")
 	if err != nil {
-		return nil, fmt.Errorf("building the WASM module: %w", err)
+		return wasmBuild{}, fmt.Errorf("building the WASM module: %w", err)
 	}
 	defer os.RemoveAll(tmpDir)
 	out := filepath.Join(tmpDir, "gadget.wasm")
 
-	fmt.Fprintf(progress, "building WASM module from %s/ (GOOS=wasip1 GOARCH=wasm)\n", wasmDir)
-	env := []string{"GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0"}
-	if err := run(ctx, modDir, env, progress, goBin, "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", out, "."); err != nil {
-		return nil, fmt.Errorf("building the WASM module in %s/ failed: %w", wasmDir, err)
+	var env []string
+	if use.Supplied {
+		work, err := sdk.Workspace(tmpDir, modDir, use)
+		if err != nil {
+			return wasmBuild{}, fmt.Errorf("building the WASM module: supplying the wasmapi SDK: %w", err)
+		}
+		env = append(env, "GOWORK="+work)
 	}
-	data, err := os.ReadFile(out)
+	b := wasmBuild{annotations: map[string]string{}}
+	if use.Version != "" {
+		b.annotations[AnnotationWASMSDK] = sdk.Module + " " + use.Version
+	} else if use.Replace != "" {
+		b.annotations[AnnotationWASMSDK] = sdk.Module + " => " + use.Replace
+	}
+
+	switch toolchainName {
+	case "", ToolchainGo:
+		goBin, err := findTool("go", tc.goBin, "GO", "go")
+		if err != nil {
+			return wasmBuild{}, fmt.Errorf("building the WASM module: %w", err)
+		}
+		version, err := goVersion(ctx, goBin)
+		if err != nil {
+			return wasmBuild{}, fmt.Errorf("building the WASM module: %w", err)
+		}
+		b.annotations[AnnotationWASMToolchain] = version
+		fmt.Fprintf(progress, "building WASM module from %s/ with %s (GOOS=wasip1 GOARCH=wasm)%s\n", wasmDir, version, sdkNote(use))
+		env = append(env, "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+		if err := run(ctx, modDir, env, progress, goBin, "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", out, "."); err != nil {
+			return wasmBuild{}, fmt.Errorf("building the WASM module in %s/ failed: %w", wasmDir, err)
+		}
+	case ToolchainTinyGo:
+		bin, version, err := tc.findTinyGo(ctx)
+		if err != nil {
+			return wasmBuild{}, fmt.Errorf("building the WASM module with TinyGo: %w", err)
+		}
+		b.annotations[AnnotationWASMToolchain] = version.String()
+		fmt.Fprintf(progress, "building WASM module from %s/ with %s (-target=wasip1 -buildmode=c-shared -scheduler=none)%s\n", wasmDir, version, sdkNote(use))
+		if err := run(ctx, modDir, env, progress, bin, tinyGoArgs(out)...); err != nil {
+			return wasmBuild{}, fmt.Errorf("building the WASM module in %s/ with TinyGo failed: %w", wasmDir, err)
+		}
+	default:
+		return wasmBuild{}, fmt.Errorf("WASM toolchain %q is not supported: use %q or %q", toolchainName, ToolchainGo, ToolchainTinyGo)
+	}
+	b.module, err = os.ReadFile(out)
 	if err != nil {
-		return nil, fmt.Errorf("reading the built WASM module: %w", err)
+		return wasmBuild{}, fmt.Errorf("reading the built WASM module: %w", err)
 	}
-	if err := checkWASM(wasmDir, data); err != nil {
-		return nil, err
+	if err := checkWASM(wasmDir, b.module); err != nil {
+		return wasmBuild{}, err
 	}
-	return data, nil
+	return b, nil
+}
+
+// sdkNote says where the SDK of a build comes from, for the progress line.
+func sdkNote(u sdk.Use) string {
+	switch {
+	case u.Supplied:
+		return ", SDK " + u.Version + " from gadgetry"
+	case u.Replace != "":
+		return ", SDK from " + u.Replace
+	}
+	return ""
+}
+
+// goVersion returns the Go toolchain's version ("go1.26.8").
+func goVersion(ctx context.Context, goBin string) (string, error) {
+	cmd := exec.CommandContext(ctx, goBin, "env", "GOVERSION")
+	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%s env GOVERSION: %w", goBin, err)
+	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 // checkWASM checks the WASM magic and version, so that a wrong file fails the build rather

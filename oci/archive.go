@@ -48,7 +48,7 @@ func Export(ctx context.Context, store *Store, refs []string, w io.Writer) error
 		}
 		d, err := store.Resolve(ctx, name)
 		if err != nil {
-			return fmt.Errorf("export: %w", notFound(ctx, store, name, err))
+			return fmt.Errorf("exporting %s: %w", name, notFound(ctx, store, name, err))
 		}
 		var walk func(d ocispec.Descriptor) error
 		walk = func(d ocispec.Descriptor) error {

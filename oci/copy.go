@@ -2,7 +2,6 @@ package oci
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -42,13 +41,14 @@ func Copy(ctx context.Context, src oras.ReadOnlyTarget, srcRef string, dst oras.
 		err = do()
 	}
 	if err != nil {
-		return root, fmt.Errorf("writing %s: %w", dstRef, err)
+		return root, fmt.Errorf("writing to %s: %w", place(dst), copyCause(err))
 	}
 	return root, nil
 }
 
 // Stage fetches the image ref names in src into a new in-memory store and checks that it is
-// a valid gadget image. It returns the store and the image's top-level descriptor.
+// a valid gadget image. It returns the store and the image's top-level descriptor. Its errors
+// do not repeat ref: the caller names the image.
 func Stage(ctx context.Context, src oras.ReadOnlyTarget, ref string) (*memory.Store, ocispec.Descriptor, error) {
 	mem := memory.New()
 	root, err := src.Resolve(ctx, ref)
@@ -59,23 +59,16 @@ func Stage(ctx context.Context, src oras.ReadOnlyTarget, ref string) (*memory.St
 		MaxMetadataBytes: MaxManifestSize,
 		PreCopy: func(_ context.Context, d ocispec.Descriptor) error {
 			if d.Size < 0 || d.Size > MaxBlobSize {
-				return fmt.Errorf("blob %s: size %d is outside 0..%d", d.Digest, d.Size, MaxBlobSize)
+				return fmt.Errorf("%s %s: size %d is outside 0..%d", blobKind(d), d.Digest, d.Size, MaxBlobSize)
 			}
 			return nil
 		},
 	}
-	if err := oras.CopyGraph(ctx, src, mem, root, opts); err != nil {
-		var ce *oras.CopyError
-		if errors.As(err, &ce) && ce.Err != nil {
-			err = ce.Err
-		}
-		if errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, content.ErrInvalidDescriptorSize) || errors.Is(err, content.ErrTrailingData) {
-			return nil, root, fmt.Errorf("%s: a blob does not match its descriptor (%v): the source is corrupt or tampered with", ref, err)
-		}
-		return nil, root, fmt.Errorf("fetching %s: %w", ref, err)
+	if err := oras.CopyGraph(ctx, checkedSource{src}, mem, root, opts); err != nil {
+		return nil, root, copyCause(err)
 	}
 	if err := Validate(ctx, mem, root); err != nil {
-		return nil, root, fmt.Errorf("%s: %w", ref, err)
+		return nil, root, err
 	}
 	return mem, root, nil
 }
@@ -94,7 +87,10 @@ func Validate(ctx context.Context, src content.Fetcher, root ocispec.Descriptor)
 			return err
 		}
 		if err := loadManifest(ctx, src, man, g); err != nil {
-			return fmt.Errorf("%s: %w", a, err)
+			if a == "" { // a single manifest: there is no other to tell it from
+				return err
+			}
+			return fmt.Errorf("the linux/%s manifest: %w", a, err)
 		}
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"runtime"
 	"sort"
 	"strings"
@@ -14,9 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
-	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
-	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
 // Size limits Load enforces before fetching, so a hostile image cannot exhaust memory.
@@ -42,7 +39,8 @@ var ErrNoArch = errors.New("no manifest for this architecture")
 
 // Load reads the gadget that ref names in src for arch ("" = this machine's), verifying every
 // digest and size. ref is what src resolves: a tag or digest for a remote repository, the full
-// normalized reference for the local store, a bare name for the built-in catalogue.
+// normalized reference for the local store, a bare name for the built-in catalogue. Its errors
+// do not repeat ref: the caller names the image.
 func Load(ctx context.Context, src oras.ReadOnlyTarget, ref string, arch string) (*Gadget, error) {
 	if arch == "" {
 		arch = runtime.GOARCH
@@ -54,43 +52,12 @@ func Load(ctx context.Context, src oras.ReadOnlyTarget, ref string, arch string)
 	g := &Gadget{Ref: ref, Digest: root.Digest.String(), Arch: arch}
 	man, err := chooseManifest(ctx, src, root, arch)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
+		return nil, err
 	}
 	if err := loadManifest(ctx, src, man, g); err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
+		return nil, err
 	}
 	return g, nil
-}
-
-// notFound turns a failed Resolve into an error that lists the tags src has, when it can.
-func notFound(ctx context.Context, src oras.ReadOnlyTarget, ref string, err error) error {
-	if !errors.Is(err, errdef.ErrNotFound) {
-		return fmt.Errorf("resolving %s: %w", ref, err)
-	}
-	tags, terr := Tags(ctx, src)
-	if r, err := ParseReference(ref); err == nil {
-		// In a store holding many repositories, the tags of the same repository matter.
-		var same []string
-		for _, t := range tags {
-			if tr, err := ParseReference(t); err == nil && tr.RepositoryName() == r.RepositoryName() {
-				same = append(same, t)
-			}
-		}
-		if len(same) > 0 {
-			tags = same
-		}
-	}
-	var er *errcode.ErrorResponse
-	switch {
-	case terr != nil && errors.As(terr, &er) && er.StatusCode == http.StatusNotFound:
-		return fmt.Errorf("%s: %w: the registry has no such repository", ref, ErrNotFound)
-	case terr != nil:
-		return fmt.Errorf("%s: %w (listing the available tags failed too: %v)", ref, ErrNotFound, terr)
-	case len(tags) == 0:
-		return fmt.Errorf("%s: %w (there are no images there at all)", ref, ErrNotFound)
-	default:
-		return fmt.Errorf("%s: %w: no such tag (available: %s)", ref, ErrNotFound, strings.Join(tags, ", "))
-	}
 }
 
 // Tags returns src's tags, sorted, when src can list them (registry.TagLister); nil otherwise.
@@ -109,16 +76,16 @@ func Tags(ctx context.Context, src oras.ReadOnlyTarget) ([]string, error) {
 }
 
 // fetch reads a blob, refusing one larger than limit, and verifies its size and digest.
-func fetch(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, what string, limit int64) ([]byte, error) {
+func fetch(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, limit int64) ([]byte, error) {
 	if desc.Size < 0 || desc.Size > limit {
-		return nil, fmt.Errorf("%s %s: size %d is outside 0..%d", what, desc.Digest, desc.Size, limit)
+		return nil, fmt.Errorf("%s %s: size %d is outside 0..%d", blobKind(desc), desc.Digest, desc.Size, limit)
 	}
 	b, err := content.FetchAll(ctx, src, desc)
 	if err != nil {
-		if errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, content.ErrInvalidDescriptorSize) || errors.Is(err, content.ErrTrailingData) {
-			return nil, fmt.Errorf("%s %s: content does not match its descriptor (%v): the source is corrupt or tampered with; delete and fetch it again", what, desc.Digest, err)
+		if isCorrupt(err) {
+			return nil, corrupt(src, desc, err)
 		}
-		return nil, fmt.Errorf("fetching %s %s: %w", what, desc.Digest, err)
+		return nil, fmt.Errorf("fetching %s %s: %w", blobKind(desc), desc.Digest, err)
 	}
 	return b, nil
 }
@@ -165,7 +132,7 @@ func chooseManifest(ctx context.Context, src content.Fetcher, root ocispec.Descr
 }
 
 func fetchIndex(ctx context.Context, src content.Fetcher, root ocispec.Descriptor) (*ocispec.Index, error) {
-	b, err := fetch(ctx, src, root, "index", MaxManifestSize)
+	b, err := fetch(ctx, src, root, MaxManifestSize)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +168,7 @@ func ParseManifest(b []byte) (*ocispec.Manifest, error) {
 }
 
 func loadManifest(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, g *Gadget) error {
-	b, err := fetch(ctx, src, desc, "manifest", MaxManifestSize)
+	b, err := fetch(ctx, src, desc, MaxManifestSize)
 	if err != nil {
 		return err
 	}
@@ -213,7 +180,7 @@ func loadManifest(ctx context.Context, src content.Fetcher, desc ocispec.Descrip
 	g.Annotations = m.Annotations
 	switch m.Config.MediaType {
 	case MediaTypeMetadata:
-		md, err := fetch(ctx, src, m.Config, "gadget.yaml", metadata.MaxSize)
+		md, err := fetch(ctx, src, m.Config, metadata.MaxSize)
 		if err != nil {
 			return err
 		}
@@ -242,7 +209,7 @@ func loadManifest(ctx context.Context, src content.Fetcher, desc ocispec.Descrip
 		if *dst != nil {
 			return fmt.Errorf("layer %d: a second %s layer; a manifest has at most one", i, l.MediaType)
 		}
-		if *dst, err = fetch(ctx, src, l, "layer", limit); err != nil {
+		if *dst, err = fetch(ctx, src, l, limit); err != nil {
 			return err
 		}
 	}

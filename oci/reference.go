@@ -40,6 +40,9 @@ type Reference struct {
 	Name string
 }
 
+// nameRule says what pathComponentRE accepts.
+const nameRule = "lowercase letters and digits separated by '.', '_', '__' or '-'"
+
 var (
 	pathComponentRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
 	tagRE           = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
@@ -82,6 +85,9 @@ func ParseReferenceWithPrefix(s, prefix string) (Reference, error) {
 	if i := strings.LastIndex(rest, ":"); i >= 0 && i > strings.LastIndex(rest, "/") {
 		r.Tag = rest[i+1:]
 		rest = rest[:i]
+		if r.Tag == "" {
+			return bad("nothing after the ':' of the tag")
+		}
 		if !tagRE.MatchString(r.Tag) {
 			return bad("tag must be letters, digits, '_', '.', '-' (at most 128, not starting with '.' or '-')")
 		}
@@ -98,7 +104,10 @@ func ParseReferenceWithPrefix(s, prefix string) (Reference, error) {
 		r.Bare = true
 		r.Name = parts[0]
 		if !pathComponentRE.MatchString(parts[0]) {
-			return bad(fmt.Sprintf("%q: a name is lowercase letters and digits separated by '.', '_', '__' or '-'", parts[0]))
+			if parts[0] == s { // the whole input: do not quote it twice
+				return bad("a name must be " + nameRule)
+			}
+			return bad(fmt.Sprintf("name %q must be %s", parts[0], nameRule))
 		}
 		// The prefix is checked with a one-letter name; the real name's length is checked
 		// with everything else below.
@@ -119,7 +128,7 @@ func ParseReferenceWithPrefix(s, prefix string) (Reference, error) {
 	}
 	for _, c := range strings.Split(r.Repository, "/") {
 		if !pathComponentRE.MatchString(c) {
-			return bad(fmt.Sprintf("path component %q: lowercase letters and digits separated by '.', '_', '__' or '-'", c))
+			return bad(fmt.Sprintf("path component %q must be %s", c, nameRule))
 		}
 	}
 	// The limit holds for the name as normalized, not as typed: "trace_open" grows by the

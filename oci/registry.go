@@ -6,11 +6,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"slices"
-	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote"
@@ -115,7 +113,7 @@ func (o *Registry) Pull(ctx context.Context, store *Store, ref string) (ocispec.
 	}
 	d, err := Copy(ctx, repo, r.Object(), store, r.String())
 	if err != nil {
-		return d, fmt.Errorf("pulling %s: %w", r, o.explain(r, err))
+		return d, fmt.Errorf("pulling %s: %w", r, Explain(repo, err))
 	}
 	return d, nil
 }
@@ -132,7 +130,7 @@ func (o *Registry) Push(ctx context.Context, store *Store, ref string) (ocispec.
 	}
 	d, err := Copy(ctx, store, r.String(), repo, r.Object())
 	if err != nil {
-		return d, fmt.Errorf("pushing %s: %w", r, o.explain(r, err))
+		return d, fmt.Errorf("pushing %s: %w", r, Explain(repo, err))
 	}
 	return d, nil
 }
@@ -157,7 +155,11 @@ func (o *Registry) Login(ctx context.Context, registry, user, password string) e
 		return err
 	}
 	if err := credentials.Login(ctx, cs, reg, auth.Credential{Username: user, Password: password}); err != nil {
-		return fmt.Errorf("logging in to %s: %w", registry, o.explain(Reference{Registry: registry}, err))
+		var er *errcode.ErrorResponse
+		if errors.As(err, &er) && er.StatusCode == http.StatusUnauthorized {
+			return fmt.Errorf("logging in to %s: %w", registry, &explained{fmt.Sprintf("the registry refused user %q with this password (401 unauthorized)", user), err})
+		}
+		return fmt.Errorf("logging in to %s: %w", registry, explain(Reference{Registry: registry}, reg.PlainHTTP, err))
 	}
 	return nil
 }
@@ -169,29 +171,4 @@ func (o *Registry) Logout(ctx context.Context, registry string) error {
 		return err
 	}
 	return credentials.Logout(ctx, cs, registry)
-}
-
-// explain adds what to do to the registry errors users meet.
-func (o *Registry) explain(r Reference, err error) error {
-	var er *errcode.ErrorResponse
-	var op *net.OpError
-	switch {
-	case errors.Is(err, auth.ErrBasicCredentialNotFound):
-		return fmt.Errorf("registry %s requires credentials and none are saved for it: run `gadgetry login %s` or pass --authfile with a Docker config file that has them: %w", r.Registry, r.Registry, err)
-	case errors.As(err, &er) && er.StatusCode == http.StatusUnauthorized:
-		return fmt.Errorf("registry %s refused the credentials (401 unauthorized): run `gadgetry login %s` or pass --authfile with a Docker config file that has them: %w", r.Registry, r.Registry, err)
-	case errors.As(err, &er) && er.StatusCode == http.StatusForbidden:
-		return fmt.Errorf("registry %s denied access (403 forbidden): the account lacks permission on %s: %w", r.Registry, r.Repository, err)
-	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
-		return fmt.Errorf("registry %s speaks plain HTTP; pass --insecure-registries %s to allow it: %w", r.Registry, r.Registry, err)
-	case strings.Contains(err.Error(), "certificate signed by unknown authority") || strings.Contains(err.Error(), "x509:"):
-		return fmt.Errorf("registry %s has a certificate this machine does not trust; pass --registry-ca FILE with its CA: %w", r.Registry, err)
-	case errors.As(err, &op) && op.Op == "dial":
-		hint := ""
-		if !o.plainHTTP(r.Registry) {
-			hint = " (for a plain-HTTP registry pass --insecure-registries " + r.Registry + ")"
-		}
-		return fmt.Errorf("cannot reach registry %s: %v; is it running and is the address right?%s", r.Registry, op.Err, hint)
-	}
-	return err
 }

@@ -67,7 +67,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref string, pull PullPolicy, arc
 			if _, err := r.Catalogue.Resolve(ctx, n); err == nil {
 				g, err := Load(ctx, r.Catalogue, n, arch)
 				if err != nil {
-					return nil, fmt.Errorf("built-in gadget %w", err)
+					return nil, fmt.Errorf("built-in gadget %s: %w", n, err)
 				}
 				g.Ref = p.Name
 				return g, nil
@@ -76,7 +76,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref string, pull PullPolicy, arc
 	}
 	name := p.String()
 	if r.Store != nil && pull != PullAlways {
-		g, err := Load(ctx, r.Store, name, arch)
+		g, err := r.loadStored(ctx, name, arch)
 		if err == nil {
 			return g, nil
 		}
@@ -99,7 +99,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref string, pull PullPolicy, arc
 		if _, err := reg.Pull(ctx, r.Store, name); err != nil {
 			return nil, err
 		}
-		return Load(ctx, r.Store, name, arch)
+		return r.loadStored(ctx, name, arch)
 	}
 	repo, err := reg.Repository(p)
 	if err != nil {
@@ -107,14 +107,23 @@ func (r *Resolver) Resolve(ctx context.Context, ref string, pull PullPolicy, arc
 	}
 	mem, root, err := Stage(ctx, repo, p.Object())
 	if err != nil {
-		return nil, fmt.Errorf("pulling %s: %w", name, reg.explain(p, err))
+		return nil, fmt.Errorf("pulling %s: %w", name, Explain(repo, err))
 	}
 	if err := mem.Tag(ctx, root, name); err != nil {
 		return nil, err
 	}
 	g, err := Load(ctx, mem, name, arch)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("loading %s: %w", name, err)
+	}
+	return g, nil
+}
+
+// loadStored loads name from the local store.
+func (r *Resolver) loadStored(ctx context.Context, name, arch string) (*Gadget, error) {
+	g, err := Load(ctx, r.Store, name, arch)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s from the local store: %w", name, err)
 	}
 	return g, nil
 }

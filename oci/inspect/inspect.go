@@ -63,6 +63,9 @@ type Layer struct {
 	MediaType string `json:"mediaType"`
 	Digest    string `json:"digest"`
 	Size      int64  `json:"size"`
+	// Annotations are the descriptor's annotations: for the WASM layer, the toolchain and
+	// SDK that built it (io.gadgetry.wasm.toolchain, io.gadgetry.wasm.sdk).
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // Program is one eBPF program of the object.
@@ -87,8 +90,17 @@ type Map struct {
 	MaxEntries uint32 `json:"maxEntries"`
 }
 
-// Inspect describes the image ref names in src.
+// Inspect describes the image ref names in src. Its errors name the image (oci.RefName) and,
+// for a remote repository, say what to do (oci.Explain).
 func Inspect(ctx context.Context, src oras.ReadOnlyTarget, ref string) (*Image, error) {
+	img, err := inspect(ctx, src, ref)
+	if err != nil {
+		return nil, fmt.Errorf("inspecting %s: %w", oci.RefName(src, ref), oci.Explain(src, err))
+	}
+	return img, nil
+}
+
+func inspect(ctx context.Context, src oras.ReadOnlyTarget, ref string) (*Image, error) {
 	root, err := src.Resolve(ctx, ref)
 	if err != nil {
 		if _, lerr := oci.Load(ctx, src, ref, ""); lerr != nil {
@@ -99,14 +111,17 @@ func Inspect(ctx context.Context, src oras.ReadOnlyTarget, ref string) (*Image, 
 	img := &Image{Ref: ref, Digest: root.Digest.String(), MediaType: root.MediaType}
 	archs, err := oci.Architectures(ctx, src, root)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
+		return nil, err
 	}
 	seen := map[string]bool{root.Digest.String(): true}
 	img.Size = root.Size
 	for _, arch := range archs {
 		g, err := oci.Load(ctx, src, root.Digest.String(), arch)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", ref, err)
+			if arch != "" {
+				err = fmt.Errorf("the linux/%s manifest: %w", arch, err)
+			}
+			return nil, err
 		}
 		if img.Metadata == nil && g.Metadata != nil {
 			if img.Metadata, err = metadata.Parse(g.Metadata); err != nil {
@@ -125,7 +140,7 @@ func Inspect(ctx context.Context, src oras.ReadOnlyTarget, ref string) (*Image, 
 		blobs := append([]ocispec.Descriptor{md, mb.Config}, mb.Layers...)
 		for i, l := range blobs {
 			if i > 0 {
-				m.Layers = append(m.Layers, Layer{MediaType: l.MediaType, Digest: l.Digest.String(), Size: l.Size})
+				m.Layers = append(m.Layers, Layer{MediaType: l.MediaType, Digest: l.Digest.String(), Size: l.Size, Annotations: l.Annotations})
 			}
 			if !seen[l.Digest.String()] {
 				seen[l.Digest.String()] = true

@@ -11,42 +11,80 @@ import (
 	"text/template"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gadgetry/gadgetry/oci/build/sdk"
 )
 
 func newGadgetCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "gadget",
-		Short: "Write gadgets: start a new one from a skeleton",
+		Short: "Write gadgets: start a new one from a skeleton, keep its SDK current",
 	}
-	cmd.AddCommand(newGadgetInitCmd())
+	cmd.AddCommand(newGadgetInitCmd(), newGadgetUpdateSDKCmd(), newGadgetSDKCmd())
 	return cmd
 }
-
-// wasmapiModule is the module path of the guest SDK.
-const wasmapiModule = "github.com/gadgetry/gadgetry/wasmapi"
 
 func newGadgetInitCmd() *cobra.Command {
 	var wasmapiDir string
 	cmd := &cobra.Command{
 		Use:   "init NAME",
 		Short: "Write a new gadget skeleton in directory NAME",
-		Long: `Writes NAME/ with program.bpf.c (an exec tracer), gadget.yaml, README.md and go/ (the
-WASM module, its own Go module using the wasmapi SDK). The skeleton builds and runs unchanged:
+		Long: `Writes NAME/ with program.bpf.c (an exec tracer), gadget.yaml, README.md, .gitignore and
+go/ (the WASM module, its own Go module using the wasmapi SDK). The skeleton builds and runs
+unchanged, anywhere, with no network:
 
   gadgetry gadget init mygadget
   gadgetry image build -t mygadget:v1 mygadget
   gadgetry run mygadget:v1
 
-NAME is lower case letters, digits and underscores, starting with a letter. The WASM module's
-go.mod points at a local wasmapi checkout with a replace directive: --wasmapi, or the wasmapi/
-of the gadgetry checkout the current directory is in.`,
+NAME is lower case letters, digits and underscores, starting with a letter. go/go.mod requires
+the SDK built into this gadgetry by version; ` + "`image build`" + ` supplies it. go/go.work (ignored by
+.gitignore) points at a copy of the SDK in the cache directory, so that go build, go vet and
+editors find it too; ` + "`gadgetry gadget update-sdk`" + ` refreshes both. With --wasmapi DIR, go.mod
+instead replaces the SDK with a checkout's wasmapi/ directory.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return gadgetInit(cmd.OutOrStdout(), args[0], wasmapiDir)
 		},
 	}
-	cmd.Flags().StringVar(&wasmapiDir, "wasmapi", "", "directory of the wasmapi SDK module (default: found in the enclosing gadgetry checkout)")
+	cmd.Flags().StringVar(&wasmapiDir, "wasmapi", "", "replace the SDK with the wasmapi/ directory of a gadgetry checkout (for SDK development)")
 	return cmd
+}
+
+func newGadgetUpdateSDKCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "update-sdk DIR",
+		Short: "Make a gadget's go/ use the SDK of this gadgetry",
+		Long: `Sets the wasmapi requirement in DIR/go/go.mod to the SDK version built into this gadgetry
+(` + sdk.Version + `) and rewrites DIR/go/go.work to the SDK's copy in the cache directory, for go
+build, go vet and editors. A go.mod that replaces the SDK keeps its replace directive. The
+module is not otherwise changed; ` + "`gadgetry image build`" + ` needs none of this, it supplies the
+SDK itself.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return gadgetUpdateSDK(cmd.OutOrStdout(), args[0])
+		},
+	}
+}
+
+func newGadgetSDKCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "sdk",
+		Short: "Show the SDK built into this gadgetry and write it to the cache directory",
+		Long: `Prints the module path and version of the wasmapi SDK built into this gadgetry and the
+directory of its copy in the cache ($GADGETRY_SDK_CACHE, else $XDG_CACHE_HOME/gadgetry/sdk),
+written if missing: add that directory to a go.work to build a gadget's go/ with plain go
+commands.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := sdk.Dir()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n%s\n", sdk.Module, sdk.Version, dir)
+			return nil
+		},
+	}
 }
 
 var gadgetNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
@@ -59,12 +97,15 @@ func gadgetInit(out io.Writer, dir, wasmapiDir string) error {
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return fmt.Errorf("gadget init: %s already exists and is not empty: choose another name or remove it", dir)
 	}
-	replace, note, err := wasmapiReplace(dir, wasmapiDir)
-	if err != nil {
-		return err
+	replace := ""
+	if wasmapiDir != "" {
+		var err error
+		if replace, err = wasmapiReplace(dir, wasmapiDir); err != nil {
+			return err
+		}
 	}
-	data := struct{ Name, Module, WasmapiModule, Replace string }{
-		Name: name, Module: "example.com/gadgets/" + name, WasmapiModule: wasmapiModule, Replace: replace,
+	data := struct{ Name, Module, WasmapiModule, Version, Replace string }{
+		Name: name, Module: "example.com/gadgets/" + name, WasmapiModule: sdk.Module, Version: sdk.Version, Replace: replace,
 	}
 	var written []string
 	for _, f := range skeleton {
@@ -81,64 +122,72 @@ func gadgetInit(out io.Writer, dir, wasmapiDir string) error {
 		}
 		written = append(written, path)
 	}
-	fmt.Fprintf(out, "wrote %s\n", strings.Join(written, "\n      "))
-	if note != "" {
-		fmt.Fprintln(out, note)
+	if replace == "" {
+		work, err := editorWorkspace(filepath.Join(dir, "go"))
+		if err != nil {
+			return fmt.Errorf("gadget init: %w", err)
+		}
+		written = append(written, work)
 	}
+	fmt.Fprintf(out, "wrote %s\n", strings.Join(written, "\n      "))
 	fmt.Fprintf(out, "\nnext:\n  gadgetry image build -t %s:v1 %s\n  gadgetry run %s:v1\n", name, dir, name)
 	return nil
 }
 
-// wasmapiReplace returns the replace target for the SDK, relative to dir/go when possible.
-func wasmapiReplace(dir, flag string) (replace, note string, err error) {
-	sdk := flag
-	if sdk == "" {
-		sdk = findWasmapi()
-	}
-	if sdk == "" {
-		return "", "note: no wasmapi checkout found: go/go.mod requires " + wasmapiModule +
-			" without a replace directive; add `replace " + wasmapiModule + " => <gadgetry checkout>/wasmapi` " +
-			"to go/go.mod, or rerun with --wasmapi", nil
-	}
-	abs, err := filepath.Abs(sdk)
+// editorWorkspace writes modDir/go.work naming the module and the SDK's cached copy, so that
+// plain go commands and editors resolve the SDK; returns its path.
+func editorWorkspace(modDir string) (string, error) {
+	use, err := sdk.Resolve(modDir)
 	if err != nil {
-		return "", "", err
+		return "", err
+	}
+	return sdk.Workspace(modDir, modDir, use)
+}
+
+// gadgetUpdateSDK points dir/go at this binary's SDK: the go.mod requirement and go.work.
+func gadgetUpdateSDK(out io.Writer, dir string) error {
+	modDir := filepath.Join(dir, "go")
+	use, err := sdk.Resolve(modDir)
+	if err != nil {
+		return fmt.Errorf("gadget update-sdk: %w", err)
+	}
+	if use.Replace != "" {
+		fmt.Fprintf(out, "%s/go.mod replaces %s with %s: left as it is\n", modDir, sdk.Module, use.Replace)
+		return nil
+	}
+	if err := sdk.SetRequirement(modDir); err != nil {
+		return fmt.Errorf("gadget update-sdk: %w", err)
+	}
+	work, err := editorWorkspace(modDir)
+	if err != nil {
+		return fmt.Errorf("gadget update-sdk: %w", err)
+	}
+	fmt.Fprintf(out, "%s/go.mod requires %s %s\nwrote %s\n", modDir, sdk.Module, sdk.Version, work)
+	return nil
+}
+
+// wasmapiReplace returns the replace target for the SDK checkout at flag, relative to dir/go
+// inside the checkout (the tree moves as a whole), absolute elsewhere.
+func wasmapiReplace(dir, flag string) (string, error) {
+	abs, err := filepath.Abs(flag)
+	if err != nil {
+		return "", err
 	}
 	mod, err := os.ReadFile(filepath.Join(abs, "go.mod"))
-	if err != nil || !bytes.Contains(mod, []byte("module "+wasmapiModule)) {
-		return "", "", fmt.Errorf("gadget init: --wasmapi %s: no go.mod of module %s there (give the wasmapi/ directory of a gadgetry checkout)", sdk, wasmapiModule)
+	if err != nil || !bytes.Contains(mod, []byte("module "+sdk.Module)) {
+		return "", fmt.Errorf("gadget init: --wasmapi %s: no go.mod of module %s there (give the wasmapi/ directory of a gadgetry checkout)", flag, sdk.Module)
 	}
 	goDir, err := filepath.Abs(filepath.Join(dir, "go"))
 	if err != nil {
-		return "", "", err
+		return "", err
 	}
-	// Relative inside the checkout (the tree moves as a whole), absolute elsewhere.
 	checkout := filepath.Dir(abs)
 	if inside, err := filepath.Rel(checkout, goDir); err == nil && !strings.HasPrefix(inside, "..") {
 		if rel, err := filepath.Rel(goDir, abs); err == nil {
-			return rel, "", nil
+			return rel, nil
 		}
 	}
-	return abs, "", nil
-}
-
-// findWasmapi looks for wasmapi/go.mod in the current directory and its parents.
-func findWasmapi() string {
-	d, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		p := filepath.Join(d, "wasmapi")
-		if b, err := os.ReadFile(filepath.Join(p, "go.mod")); err == nil && bytes.Contains(b, []byte("module "+wasmapiModule)) {
-			return p
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return ""
-		}
-		d = parent
-	}
+	return abs, nil
 }
 
 // skeleton is the new gadget, as templates over {Name, Module, WasmapiModule, Replace}.
@@ -218,11 +267,15 @@ gadgetry run {{.Name}}:v1 --greeting=hi
 
 See docs/authoring.md in the gadgetry repository for the whole path to a registry.
 `},
+	{".gitignore", `# written by gadgetry gadget init and update-sdk for this machine's SDK copy
+go/go.work
+go/go.work.sum
+`},
 	{"go/go.mod", `module {{.Module}}
 
 go 1.23
 
-require {{.WasmapiModule}} v0.0.0
+require {{.WasmapiModule}} {{.Version}}
 {{if .Replace}}
 replace {{.WasmapiModule}} => {{.Replace}}
 {{end -}}

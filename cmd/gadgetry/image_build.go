@@ -7,21 +7,28 @@ import (
 
 	"github.com/gadgetry/gadgetry/oci"
 	"github.com/gadgetry/gadgetry/oci/build"
+	"github.com/gadgetry/gadgetry/oci/build/sdk"
 )
+
+func sdkVersionLine() string { return sdk.Module + " " + sdk.Version }
 
 // newImageBuildCmd is `gadgetry image build`; newImageCmd adds it.
 func newImageBuildCmd() *cobra.Command {
 	var (
-		tag, clang, includeDir string
-		archs                  []string
+		tag, clang, includeDir, wasmToolchain, tinyGo string
+		archs                                         []string
 	)
 	cmd := &cobra.Command{
 		Use:   "build DIR",
 		Short: "Build a gadget image from its sources into the local store",
 		Long: `Build a gadget image from DIR: program.bpf.c is compiled with clang for each architecture
-(eBPF objects keep BTF, lose DWARF), go/ is built into a WASI reactor (GOOS=wasip1 GOARCH=wasm,
-its own Go module), and gadget.yaml becomes the image config. A build.yaml in DIR may name other
-sources: ebpfsource, wasm (a directory or a prebuilt .wasm), metadata, cflags, btfgen.
+(eBPF objects keep BTF, lose DWARF), go/ is built into a WASI reactor (its own Go module) with
+standard Go (GOOS=wasip1 GOARCH=wasm) or TinyGo (--wasm-toolchain=tinygo: -target=wasip1
+-buildmode=c-shared -scheduler=none, TinyGo ` + build.TinyGoMin + `.x up to ` + build.TinyGoMax + `), and gadget.yaml becomes
+the image config. A go.mod that requires the wasmapi SDK by version gets the SDK built into
+gadgetry (` + sdkVersionLine() + `): no network or checkout needed. A build.yaml in DIR may name other
+sources: ebpfsource, wasm (a directory or a prebuilt .wasm), wasm-toolchain, metadata, cflags,
+btfgen.
 
 Builds are reproducible: with SOURCE_DATE_EPOCH set, the same sources give the same digest.
 Progress goes to stderr; the image digest is printed on stdout.`,
@@ -49,11 +56,13 @@ Progress goes to stderr; the image digest is printed on stdout.`,
 			storeDir := store.Root()
 			ctx := cmd.Context()
 			desc, err := build.Build(ctx, args[0], build.Options{
-				Target:     store,
-				Archs:      archs,
-				Clang:      clang,
-				IncludeDir: includeDir,
-				Progress:   cmd.ErrOrStderr(),
+				Target:        store,
+				Archs:         archs,
+				Clang:         clang,
+				IncludeDir:    includeDir,
+				WASMToolchain: wasmToolchain,
+				TinyGo:        tinyGo,
+				Progress:      cmd.ErrOrStderr(),
 			})
 			if err != nil {
 				return err
@@ -75,6 +84,8 @@ Progress goes to stderr; the image digest is printed on stdout.`,
 	f.StringVar(&clang, "clang", "", "clang binary (default $CLANG, else clang-19, else clang)")
 	f.StringSliceVar(&archs, "arch", build.DefaultArchs, "architectures to build, in manifest order")
 	f.StringVar(&includeDir, "include-dir", "", "gadget header directory (default: the headers built into gadgetry)")
+	f.StringVar(&wasmToolchain, "wasm-toolchain", "", "build go/ with go or tinygo (default: build.yaml's wasm-toolchain, else go)")
+	f.StringVar(&tinyGo, "tinygo", "", "tinygo binary (default $TINYGO, else tinygo from PATH)")
 	return cmd
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gadgetry/gadgetry/gadgets/catalogue"
 	"github.com/gadgetry/gadgetry/oci"
+	"github.com/gadgetry/gadgetry/oci/build"
 	"github.com/gadgetry/gadgetry/oci/inspect"
 )
 
@@ -99,6 +100,16 @@ func printInspection(w io.Writer, img *inspect.Image) error {
 		fmt.Fprintf(tw, "\nManifest %s:\t%s (%d bytes)\n", m.Arch, m.Digest, m.Size)
 		for _, l := range m.Layers {
 			fmt.Fprintf(tw, "  layer\t%s\t%s\t%d bytes\n", l.MediaType, l.Digest, l.Size)
+			if l.MediaType == oci.MediaTypeWASM {
+				tc, sdkv := l.Annotations[build.AnnotationWASMToolchain], l.Annotations[build.AnnotationWASMSDK]
+				if tc == "" {
+					tc = "unknown toolchain"
+				}
+				if sdkv == "" {
+					sdkv = "no gadgetry SDK recorded"
+				}
+				fmt.Fprintf(tw, "  wasm built with\t%s, %s\n", tc, sdkv)
+			}
 		}
 		for _, p := range m.Programs {
 			fmt.Fprintf(tw, "  program\t%s\t%s\t%s\n", p.Name, p.Type, p.Section)

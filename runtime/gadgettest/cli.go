@@ -2,6 +2,7 @@ package gadgettest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,8 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/gadgetry/gadgetry/oci/build"
 )
 
 // RepoRoot returns the root of this repository's checkout.
@@ -94,35 +97,56 @@ func BuildImage(t testing.TB, cli, store, dir, tag string) {
 
 var wasmCache = map[string][]byte{}
 
-// WASM builds the Go package in dir as a WASI reactor module (GOOS=wasip1 GOARCH=wasm,
-// -buildmode=c-shared), the way `gadgetry image build` builds a gadget's go/ directory, and
-// returns the module (built once per test binary and directory). dir's own go.mod decides its
-// dependencies (GOWORK is off).
+// WASM builds the Go module in dir as a WASI reactor module exactly as `gadgetry image build`
+// builds a gadget's go/ directory (oci/build.WASM: standard Go, the SDK supplied when go.mod
+// requires it without a replace), and returns the module (built once per test binary and
+// directory).
 func WASM(t testing.TB, dir string) []byte {
 	t.Helper()
+	return WASMWith(t, dir, build.ToolchainGo)
+}
+
+// WASMWith is WASM with the toolchain named: build.ToolchainGo or build.ToolchainTinyGo (the
+// test skips, or fails in CI, when TinyGo is missing: RequireTinyGo).
+func WASMWith(t testing.TB, dir, toolchain string) []byte {
+	t.Helper()
 	RequireTool(t, "go")
+	if toolchain == build.ToolchainTinyGo {
+		RequireTinyGo(t)
+	}
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if b, ok := wasmCache[dir]; ok {
+	key := toolchain + ":" + dir
+	if b, ok := wasmCache[key]; ok {
 		return b
 	}
-	out := filepath.Join(t.TempDir(), "module.wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the WASM module in %s: %v\n%s", dir, err, msg)
-	}
-	b, err := os.ReadFile(out)
+	var progress bytes.Buffer
+	b, err := build.WASM(context.Background(), dir, build.Options{WASMToolchain: toolchain, Progress: &progress})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("building the WASM module in %s with %s: %v\n%s", dir, toolchain, err, progress.String())
 	}
-	wasmCache[dir] = b
+	wasmCache[key] = b
 	return b
+}
+
+// RequireTinyGo skips the test, naming TinyGo, when no TinyGo is found ($TINYGO, then tinygo
+// in PATH). TinyGo is in no package registry, so CI machines may lack it: unlike other tools,
+// its absence skips in CI too.
+func RequireTinyGo(t testing.TB) string {
+	t.Helper()
+	bin := os.Getenv("TINYGO")
+	if bin == "" {
+		bin = "tinygo"
+	}
+	p, err := exec.LookPath(bin)
+	if err != nil {
+		t.Skipf("TinyGo not found (%s: %v): install TinyGo %s.x or later (before %s) on PATH, or set $TINYGO, to run this test", bin, err, build.TinyGoMin, build.TinyGoMax)
+	}
+	return p
 }
 
 // SyncBuffer is a bytes.Buffer that one goroutine may write (a command's stderr, say) while

@@ -2,6 +2,4 @@ module github.com/gadgetry/gadgetry/examples/exec_annotate
 
 go 1.23
 
-require github.com/gadgetry/gadgetry/wasmapi v0.0.0
-
-replace github.com/gadgetry/gadgetry/wasmapi => ../../../wasmapi
+require github.com/gadgetry/gadgetry/wasmapi v0.2.0

@@ -18,15 +18,19 @@ import (
 )
 
 // TestAuthoringGuide runs the commands of docs/authoring.md, in order, as they are written there:
-// from `gadget init` to running the gadget by reference from a real registry. The only changes
-// are the ones a reader makes on their own machine: the registry's address (a docker-registry
-// started for the test instead of localhost:5000), the SDK's directory for `gadget init`, a
-// private store, and, for `run`, JSON output so the test can read the events.
+// from `gadget init` to running the gadget by reference from a real registry, as an author
+// outside this repository would: in a temporary directory, with an empty GOPATH, GOCACHE and
+// SDK cache, GOPROXY=off and GOFLAGS unset, so the SDK can only come from the gadgetry binary.
+// It runs twice: with standard Go, and with TinyGo, where the guide's TinyGo build command
+// (its ```sh tinygo block) replaces the build step. The only other changes are the ones a
+// reader makes on their own machine: the registry's address (a docker-registry started for the
+// test instead of localhost:5000), a private store (and an empty one for the last step, so the
+// gadget is pulled from the registry), and, for `run`, JSON output so the test can read the
+// events.
 func TestAuthoringGuide(t *testing.T) {
 	gadgettest.RequireRoot(t)
 	gadgettest.RequireTool(t, "clang-19")
 	bin := runTestBinary(t)
-	reg := testregistry.Start(t, testregistry.Options{})
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
@@ -35,39 +39,98 @@ func TestAuthoringGuide(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps := guideCommands(string(guide))
+	steps := guideCommands(string(guide), "sh")
 	if len(steps) < 5 {
 		t.Fatalf("docs/authoring.md has %d gadgetry commands in sh blocks; want init, build, push, rm, run", len(steps))
 	}
-	work := t.TempDir()
-	env := append(os.Environ(), "GADGETRY_STORE="+filepath.Join(work, "store"))
-	for i, step := range steps {
-		args := strings.Fields(strings.ReplaceAll(step, "localhost:5000", reg.Host))[1:]
-		switch args[0] {
-		case "gadget":
-			args = append(args, "--wasmapi", filepath.Join(root, "wasmapi"))
-		case "run":
-			if i != len(steps)-1 {
-				t.Fatalf("docs/authoring.md: `run` should be the last step, found %q", step)
-			}
-			runGuideGadget(t, bin, work, env, append(args, "-o", "json"))
-			return
-		}
-		cmd := exec.Command(bin, args...)
-		cmd.Dir, cmd.Env = work, env
-		out, err := cmd.CombinedOutput()
-		t.Logf("$ gadgetry %s\n%s", strings.Join(args, " "), out)
-		if err != nil {
-			t.Fatalf("step %d of docs/authoring.md (%s): %v", i+1, step, err)
-		}
+	tinyBuild := guideCommands(string(guide), "sh tinygo")
+	if len(tinyBuild) != 1 || !strings.HasPrefix(tinyBuild[0], "gadgetry image build ") {
+		t.Fatalf("docs/authoring.md should have one ```sh tinygo block with its TinyGo `gadgetry image build` command, found %q", tinyBuild)
 	}
-	t.Fatal("docs/authoring.md never runs the gadget")
+	for _, toolchain := range []string{"go", "tinygo"} {
+		t.Run(toolchain, func(t *testing.T) {
+			if toolchain == "tinygo" {
+				gadgettest.RequireTinyGo(t)
+			}
+			reg := testregistry.Start(t, testregistry.Options{})
+			work := t.TempDir()
+			if strings.HasPrefix(work, root) {
+				t.Fatalf("the temporary directory %s is inside the checkout", work)
+			}
+			env := outsideEnv(t, work)
+			for i, step := range steps {
+				if toolchain == "tinygo" && strings.HasPrefix(step, "gadgetry image build ") {
+					step = tinyBuild[0]
+				}
+				args := strings.Fields(strings.ReplaceAll(step, "localhost:5000", reg.Host))[1:]
+				if args[0] == "run" {
+					if i != len(steps)-1 {
+						t.Fatalf("docs/authoring.md: `run` should be the last step, found %q", step)
+					}
+					// Another machine: an empty store, the image comes from the registry.
+					runEnv := append(env, "GADGETRY_STORE="+filepath.Join(work, "empty-store"))
+					runGuideGadget(t, bin, work, runEnv, append(args, "-o", "json"))
+					if toolchain == "tinygo" {
+						checkToolchainAnnotation(t, bin, work, runEnv, args[1], "tinygo ")
+					}
+					return
+				}
+				cmd := exec.Command(bin, args...)
+				cmd.Dir, cmd.Env = work, env
+				out, err := cmd.CombinedOutput()
+				t.Logf("$ gadgetry %s\n%s", strings.Join(args, " "), out)
+				if err != nil {
+					t.Fatalf("step %d of docs/authoring.md (%s): %v", i+1, step, err)
+				}
+			}
+			t.Fatal("docs/authoring.md never runs the gadget")
+		})
+	}
 }
 
-// guideCommands returns the `gadgetry ...` lines of the guide's ```sh blocks.
-func guideCommands(md string) []string {
+// outsideEnv is the environment of an author outside this repository with nothing cached: an
+// empty GOPATH, GOCACHE and SDK cache, no module proxy, no GOFLAGS or GOWORK, a private store.
+func outsideEnv(t *testing.T, work string) []string {
+	t.Helper()
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "GOPATH", "GOCACHE", "GOPROXY", "GOFLAGS", "GOWORK", "GOMODCACHE", "GADGETRY_SDK_CACHE", "GADGETRY_STORE", "XDG_CACHE_HOME":
+			continue
+		}
+		env = append(env, kv)
+	}
+	fresh := t.TempDir()
+	return append(env,
+		"GOPATH="+filepath.Join(fresh, "gopath"),
+		"GOCACHE="+filepath.Join(fresh, "gocache"),
+		"GADGETRY_SDK_CACHE="+filepath.Join(fresh, "sdk"),
+		"GOPROXY=off",
+		"GADGETRY_STORE="+filepath.Join(work, "store"),
+	)
+}
+
+// checkToolchainAnnotation checks that `image inspect` of ref (pulled into the store by the
+// run) says which toolchain and SDK built its WASM module.
+func checkToolchainAnnotation(t *testing.T, bin, work string, env []string, ref, toolchainPrefix string) {
+	t.Helper()
+	cmd := exec.Command(bin, "image", "inspect", ref)
+	cmd.Dir, cmd.Env = work, env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("gadgetry image inspect %s: %v\n%s", ref, err, out)
+	}
+	if !regexp.MustCompile(`wasm built with +` + regexp.QuoteMeta(toolchainPrefix) + `.*, github.com/gadgetry/gadgetry/wasmapi v\d+\.\d+\.\d+`).Match(out) {
+		t.Errorf("image inspect does not say the module was built with %q and the SDK:\n%s", toolchainPrefix, out)
+	}
+}
+
+// guideCommands returns the `gadgetry ...` lines of the guide's code blocks whose info string
+// is exactly info ("sh", "sh tinygo").
+func guideCommands(md, info string) []string {
 	var cmds []string
-	block := regexp.MustCompile("(?s)```sh\n(.*?)```")
+	block := regexp.MustCompile("(?s)```" + regexp.QuoteMeta(info) + "\n(.*?)```")
 	for _, m := range block.FindAllStringSubmatch(md, -1) {
 		for _, line := range strings.Split(m[1], "\n") {
 			if line = strings.TrimSpace(line); strings.HasPrefix(line, "gadgetry ") {

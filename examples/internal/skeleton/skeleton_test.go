@@ -23,7 +23,7 @@ func TestInitRunsUnchanged(t *testing.T) {
 	tmp := t.TempDir()
 	cli := gadgettest.CLI(t)
 	dir := filepath.Join(tmp, "sk_gadget")
-	initCmd := exec.Command(cli, "gadget", "init", dir, "--wasmapi", filepath.Join(gadgettest.RepoRoot(), "wasmapi"))
+	initCmd := exec.Command(cli, "gadget", "init", dir)
 	if out, err := initCmd.CombinedOutput(); err != nil {
 		t.Fatalf("gadget init: %v\n%s", err, out)
 	}

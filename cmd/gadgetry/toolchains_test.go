@@ -215,3 +215,65 @@ func dump(evs []map[string]any) string {
 	}
 	return b.String()
 }
+
+// TestOlderSDKModuleRuns runs a module built against an older SDK (testdata/oldsdk: the
+// exec_annotate example's module as built before the SDK had a version) with today's host and
+// checks the field it computes on an exec of a child.
+func TestOlderSDKModuleRuns(t *testing.T) {
+	gadgettest.RequireRoot(t)
+	gadgettest.RequireTool(t, "clang-19")
+	bin := runTestBinary(t)
+	work := t.TempDir()
+	env := outsideEnv(t, work)
+	dir := filepath.Join(work, "old")
+	copyGadget(t, filepath.Join(gadgettest.RepoRoot(), "examples", "exec_annotate"), dir)
+	if err := os.RemoveAll(filepath.Join(dir, "go")); err != nil {
+		t.Fatal(err)
+	}
+	module, err := os.ReadFile(filepath.Join("testdata", "oldsdk", "exec_annotate.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "module.wasm"), module, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "build.yaml"), []byte("wasm: module.wasm\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cliOK(t, bin, work, env, "image", "build", "--arch", "amd64", "-t", "old:v1", dir)
+
+	cmd := exec.Command(bin, "run", "old:v1", "-o", "json")
+	cmd.Dir, cmd.Env = work, env
+	lines, stderr := startLines(t, cmd, 4096)
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		_ = cmd.Wait()
+	}()
+	child := gadgettest.UniqueExecutable(t)
+	comm := filepath.Base(child)
+	for round := 0; round < 600; round++ {
+		if err := exec.Command(child).Run(); err != nil {
+			t.Fatal(err)
+		}
+		for poll := 0; poll < 20; poll++ {
+			select {
+			case line, ok := <-lines:
+				if !ok {
+					t.Fatalf("the run ended; stderr:\n%s", stderr.String())
+				}
+				var ev map[string]any
+				if json.Unmarshal([]byte(line), &ev) != nil {
+					continue
+				}
+				if _, c := eventKey(ev); c == comm {
+					if want := "gadgetry.test > " + comm; ev["lineage"] != want {
+						t.Fatalf("lineage = %v, want %q (event %v)", ev["lineage"], want, ev)
+					}
+					return
+				}
+			case <-time.After(25 * time.Millisecond):
+			}
+		}
+	}
+	t.Fatalf("no event of %s; stderr:\n%s", comm, stderr.String())
+}

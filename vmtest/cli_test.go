@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -23,14 +24,23 @@ type execEvent struct {
 			Pid int `json:"pid"`
 		} `json:"parent"`
 	} `json:"proc"`
-	File        string `json:"file"`
-	UpperLayer  string `json:"upper_layer"`
-	FUpperLayer string `json:"fupper_layer"`
+	File string `json:"file"`
+	// Tri-states: JSON true, false, or null when unknown (nil).
+	UpperLayer  *bool `json:"upper_layer"`
+	FUpperLayer *bool `json:"fupper_layer"`
+}
+
+// triString shows a tri-state as JSON does.
+func triString(b *bool) string {
+	if b == nil {
+		return "null"
+	}
+	return strconv.FormatBool(*b)
 }
 
 // TestVMTraceExecUpperLayer runs the full trace_exec gadget through the gadgetry binary and
-// checks fupper_layer: YES for a script that lives in an overlay's upper layer and is executed
-// directly, NO when the same script is handed to /bin/sh (the executed file is then /bin/sh).
+// checks fupper_layer: true for a script that lives in an overlay's upper layer and is executed
+// directly, false when the same script is handed to /bin/sh (the executed file is then /bin/sh).
 // Telling them apart needs a security_bprm_check hook (fentry or kprobe).
 func TestVMTraceExecUpperLayer(t *testing.T) {
 	if kernel.Have(kernel.Fentry) != nil && kernel.Have(kernel.Kprobe) != nil {
@@ -93,10 +103,10 @@ func TestVMTraceExecUpperLayer(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		cmd    *exec.Cmd
-		fupper string
+		fupper bool
 	}{
-		{"script executed directly", exec.Command(script), "YES"},
-		{"script as an argument of /bin/sh", exec.Command("/bin/sh", script), "NO"},
+		{"script executed directly", exec.Command(script), true},
+		{"script as an argument of /bin/sh", exec.Command("/bin/sh", script), false},
 	} {
 		pid := runChild(t, c.cmd)
 		e := waitEvent(events, pid, 30*time.Second)
@@ -104,8 +114,8 @@ func TestVMTraceExecUpperLayer(t *testing.T) {
 			t.Errorf("%s: no event for pid %d", c.name, pid)
 			continue
 		}
-		if e.FUpperLayer != c.fupper {
-			t.Errorf("%s: fupper_layer %q (file %s, upper_layer %s), want %q", c.name, e.FUpperLayer, e.File, e.UpperLayer, c.fupper)
+		if e.FUpperLayer == nil || *e.FUpperLayer != c.fupper {
+			t.Errorf("%s: fupper_layer %s (file %s, upper_layer %s), want %v", c.name, triString(e.FUpperLayer), e.File, triString(e.UpperLayer), c.fupper)
 		}
 	}
 }

@@ -269,11 +269,14 @@ func TestE2EExec(t *testing.T) {
 		pid := runChild(t, cmd)
 		e := r.waitFor("./ls", ofPid(pid), nil)
 		want := map[string]string{"exepath": realPath(t, "/bin/ls"), "file": "./ls", "cwd": realPath(t, "/bin"),
-			"proc.comm": "ls", "error": "", "upper_layer": "NO", "interp": ""}
+			"proc.comm": "ls", "error": "", "interp": ""}
 		for k, v := range want {
 			if got := e.str(k); got != v {
 				t.Errorf("%s = %q, want %q", k, got, v)
 			}
+		}
+		if e.get("upper_layer") != false { // a tri-state: JSON true, false or null
+			t.Errorf("upper_layer = %#v, want false", e.get("upper_layer"))
 		}
 		if !slices.Equal(e.args(), []string{"./ls", "-d", spaced}) {
 			t.Errorf("args = %#v (%T), want a list [./ls -d %s]", e.get("args"), e.get("args"), spaced)
@@ -315,7 +318,7 @@ func TestE2EExec(t *testing.T) {
 		pid := runChild(t, helperCommand(t, "memfd", ""))
 		// The helper's own exec comes first: wait for the second one.
 		e := r.waitFor("the memfd exec", func(e ev) bool { return ofPid(pid)(e) && e.str("exepath") != e.str("file") }, nil)
-		if e.str("exepath") != "/memfd:gadgetry-test" || e.get("fileless") != true || e.str("upper_layer") != "NO" {
+		if e.str("exepath") != "/memfd:gadgetry-test" || e.get("fileless") != true || e.get("upper_layer") != false {
 			t.Errorf("memfd exec: %s", e)
 		}
 	})
@@ -426,25 +429,25 @@ func TestE2EOverlayUpperLayer(t *testing.T) {
 	writeFile(t, script, "#!/bin/sh\nexit 0\n", 0o755)
 
 	// Without a security_bprm_check hook (both programs skipped: warned before the run was
-	// ready), a script's fupper_layer is UNKNOWN, never NO.
+	// ready), a script's fupper_layer is unknown (JSON null), never false.
 	stderr := r.stderr.String()
-	scriptWant := "YES"
+	var scriptWant any = true
 	if strings.Contains(stderr, "bprm_check_fentry") && strings.Contains(stderr, "bprm_check_kprobe") {
-		scriptWant = "UNKNOWN"
+		scriptWant = nil
 	}
 	for _, c := range []struct {
 		name, path    string
-		upper, fupper string
+		upper, fupper any // JSON true, false or null (nil)
 	}{
-		{"binary from the lower layer", filepath.Join(merged, "lowertrue"), "NO", "NO"},
-		{"binary copied in through the merged dir", filepath.Join(merged, "uppertrue"), "YES", "YES"},
-		{"script in the upper layer run directly", script, "NO", scriptWant},
+		{"binary from the lower layer", filepath.Join(merged, "lowertrue"), false, false},
+		{"binary copied in through the merged dir", filepath.Join(merged, "uppertrue"), true, true},
+		{"script in the upper layer run directly", script, false, scriptWant},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			pid := runChild(t, exec.Command(c.path))
 			e := r.waitFor(c.path, ofPid(pid), nil)
-			if e.str("file") != c.path || e.str("upper_layer") != c.upper || e.str("fupper_layer") != c.fupper {
-				t.Errorf("file %q upper_layer %q fupper_layer %q, want %q %s %s", e.str("file"), e.str("upper_layer"), e.str("fupper_layer"), c.path, c.upper, c.fupper)
+			if e.str("file") != c.path || e.get("upper_layer") != c.upper || e.get("fupper_layer") != c.fupper {
+				t.Errorf("file %q upper_layer %#v fupper_layer %#v, want %q %#v %#v", e.str("file"), e.get("upper_layer"), e.get("fupper_layer"), c.path, c.upper, c.fupper)
 			}
 		})
 	}

@@ -107,18 +107,35 @@ func addRawSiblings(ds *datasource.DataSource) error {
 			return err
 		}
 		s.Type = f.Type
-		s.Annotations["decode.raw"] = f.Name
+		s.Annotations[rawAnnotation] = f.Name
 	}
 	return nil
 }
 
+// rawAnnotation, on a formatted `foo` field, names the `foo_raw` field it is made from.
+const rawAnnotation = "decode.raw"
+
 // RawSource returns the `foo_raw` field a formatted `foo` field is made from, or nil.
 func RawSource(f *datasource.Field) *datasource.Field {
-	n := f.Annotations["decode.raw"]
+	n := f.Annotations[rawAnnotation]
 	if n == "" {
 		return nil
 	}
 	return f.DataSource().Field(n)
+}
+
+// FormattedSibling returns the formatted `foo` field made from a `foo_raw` field, or nil when
+// f is not such a raw field. The raw field then carries the plain value (a number), the
+// sibling its meaning (a time, an errno name).
+func FormattedSibling(f *datasource.Field) *datasource.Field {
+	if !strings.HasSuffix(f.Name, RawSuffix) || f.DataSource() == nil {
+		return nil
+	}
+	sib := f.DataSource().Field(strings.TrimSuffix(f.Name, RawSuffix))
+	if sib == nil || sib.Annotations[rawAnnotation] != f.Name {
+		return nil
+	}
+	return sib
 }
 
 func addMembers(ds *datasource.DataSource, prefix string, st composite, base int, hidden bool) error {

@@ -74,6 +74,14 @@ func TestDataSourceFromBTF(t *testing.T) {
 		if f == nil || f.Static() || decode.RawSource(f) != ds.Field(sib+"_raw") {
 			t.Errorf("formatted sibling %s of %s_raw missing", sib, sib)
 		}
+		if decode.FormattedSibling(ds.Field(sib+"_raw")) != f {
+			t.Errorf("FormattedSibling(%s_raw) is not %s", sib, sib)
+		}
+	}
+	for _, other := range []string{"kind", "parent.pid", "ts"} {
+		if s := decode.FormattedSibling(ds.Field(other)); s != nil {
+			t.Errorf("FormattedSibling(%s) = %s, want none", other, s.Name)
+		}
 	}
 }
 

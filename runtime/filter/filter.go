@@ -42,7 +42,9 @@ type Filter struct {
 
 // Parse parses expr (e.g. "comm==bash,pid>100,filename~^/usr") for the fields of ds.
 // Values compare as numbers when both the field is numeric and the value parses as a number,
-// otherwise as the field's formatted text (so `error==ENOENT` and `uid==root` work).
+// otherwise as the field's formatted text (so `error==ENOENT` and `uid==root` work). A
+// tri-state field (format.TriState) also takes true, false and null, as JSON shows it
+// (`upper_layer==true` is `upper_layer==YES`).
 func Parse(ds *datasource.DataSource, expr string, fm *format.Formatter) (*Filter, error) {
 	f := &Filter{fm: fm}
 	for _, part := range strings.Split(expr, ",") {
@@ -98,6 +100,10 @@ func parseRule(ds *datasource.DataSource, s string) (rule, error) {
 		if n, err := strconv.ParseFloat(val, 64); err == nil {
 			r.num, r.isNum = n, true
 		}
+	}
+	if name, ok := format.TriName(fld, val); ok {
+		// upper_layer==true: the word JSON shows stands for the enumerator columns show.
+		r.text = name
 	}
 	return r, nil
 }

@@ -24,16 +24,13 @@ const (
 	ValueSizeFieldAnnotation = "value.size-field"
 )
 
-// argvSpec is the parsed argv annotation of one field, cached per Formatter.
+// argvSpec is the parsed argv annotation of one field.
 type argvSpec struct {
 	argv bool
 	size *datasource.Field
 }
 
-func (fm *Formatter) argvOf(f *datasource.Field) argvSpec {
-	if s, ok := fm.argv[f]; ok {
-		return s
-	}
+func parseArgv(f *datasource.Field) argvSpec {
 	var s argvSpec
 	if f.Annotations[ValueFormatAnnotation] == ValueFormatArgv &&
 		(f.Kind == datasource.KindCString || f.Kind == datasource.KindBytes || f.Kind == datasource.KindString) {
@@ -44,10 +41,6 @@ func (fm *Formatter) argvOf(f *datasource.Field) argvSpec {
 			}
 		}
 	}
-	if fm.argv == nil {
-		fm.argv = map[*datasource.Field]argvSpec{}
-	}
-	fm.argv[f] = s
 	return s
 }
 

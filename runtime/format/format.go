@@ -26,7 +26,26 @@ type Formatter struct {
 	users    map[uint32]string
 	groups   map[uint32]string
 	sysTable *syscalls.Table
-	argv     map[*datasource.Field]argvSpec // value.format: argv, parsed once per field
+	specs    map[*datasource.Field]*fieldSpec
+}
+
+// fieldSpec is how a field is shown, worked out once per field.
+type fieldSpec struct {
+	argv argvSpec      // value.format: argv
+	tri  map[int64]Tri // the states of a tri-state enum (TriState); nil for other fields
+	raw  bool          // a foo_raw field with a formatted sibling: shown as its plain value
+}
+
+func (fm *Formatter) spec(f *datasource.Field) *fieldSpec {
+	if s, ok := fm.specs[f]; ok {
+		return s
+	}
+	s := &fieldSpec{argv: parseArgv(f), tri: TriState(f), raw: decode.FormattedSibling(f) != nil}
+	if fm.specs == nil {
+		fm.specs = map[*datasource.Field]*fieldSpec{}
+	}
+	fm.specs[f] = s
+	return s
 }
 
 // New returns a Formatter for this host.
@@ -110,19 +129,26 @@ func IDNameKey(f *datasource.Field, key string) string {
 
 // AppendText appends the value of f in d as text for a table.
 func (fm *Formatter) AppendText(dst []byte, f *datasource.Field, d *datasource.Data) []byte {
-	if src := decode.RawSource(f); src != nil && !f.IsSet(d) {
-		return fm.appendTyped(dst, src, d, false)
-	}
-	return fm.appendTyped(dst, f, d, false)
+	return fm.appendValue(dst, f, d, false)
 }
 
 // AppendJSON appends the value of f in d as a JSON value. Numbers stay numbers unless their
-// typedef gives them a name (errno, signal, syscall, timestamp, file mode/flags).
+// typedef gives them a name (errno, signal, syscall, timestamp, file mode/flags); a tri-state
+// enum (TriState) is true, false or null; a foo_raw field with a formatted sibling foo is its
+// plain number.
 func (fm *Formatter) AppendJSON(dst []byte, f *datasource.Field, d *datasource.Data) []byte {
+	return fm.appendValue(dst, f, d, true)
+}
+
+func (fm *Formatter) appendValue(dst []byte, f *datasource.Field, d *datasource.Data, js bool) []byte {
 	if src := decode.RawSource(f); src != nil && !f.IsSet(d) {
-		return fm.appendTyped(dst, src, d, true)
+		// The formatted sibling: the raw field's value, shown by their typedef.
+		return fm.appendTyped(dst, src, d, js)
 	}
-	return fm.appendTyped(dst, f, d, true)
+	if fm.spec(f).raw {
+		return appendPlain(dst, f, d, js)
+	}
+	return fm.appendTyped(dst, f, d, js)
 }
 
 // Text returns the value of f in d as text.
@@ -137,8 +163,12 @@ func (fm *Formatter) appendTyped(dst []byte, f *datasource.Field, d *datasource.
 		}
 		return dst
 	}
-	if a := fm.argvOf(f); a.argv {
-		return AppendArgv(dst, a.bytes(f, d), js)
+	s := fm.spec(f)
+	if s.argv.argv {
+		return AppendArgv(dst, s.argv.bytes(f, d), js)
+	}
+	if s.tri != nil && js {
+		return appendTri(dst, s.tri[f.Int(d)]) // a value the enum does not name is unknown too
 	}
 	str := func(s string) []byte {
 		if js {

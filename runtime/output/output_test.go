@@ -86,8 +86,7 @@ func TestModes(t *testing.T) {
 
 func TestFilter(t *testing.T) {
 	ds, d := sample(t)
-	fm := format.New()
-	for expr, want := range map[string]bool{
+	checkFilters(t, ds, d, map[string]bool{
 		"proc.comm==bash":              true,
 		"proc.comm!=bash":              false,
 		"proc.pid>41,proc.pid<=42":     true,
@@ -97,18 +96,25 @@ func TestFilter(t *testing.T) {
 		"proc.comm~^sh":                false,
 		"ret<0":                        true,
 		"proc.comm==bash, proc.pid==1": false,
-	} {
+	})
+	for _, bad := range []string{"nofield==1", "proc.comm", "proc.comm~("} {
+		if _, err := filter.Parse(ds, bad, format.New()); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// checkFilters parses each filter expression for ds and checks whether it matches d.
+func checkFilters(t *testing.T, ds *datasource.DataSource, d *datasource.Data, want map[string]bool) {
+	t.Helper()
+	fm := format.New()
+	for expr, w := range want {
 		f, err := filter.Parse(ds, expr, fm)
 		if err != nil {
 			t.Fatalf("%s: %v", expr, err)
 		}
-		if got := f.Match(d); got != want {
-			t.Errorf("%s: match %v, want %v", expr, got, want)
-		}
-	}
-	for _, bad := range []string{"nofield==1", "proc.comm", "proc.comm~("} {
-		if _, err := filter.Parse(ds, bad, fm); err == nil {
-			t.Errorf("%q accepted", bad)
+		if got := f.Match(d); got != w {
+			t.Errorf("%s: match %v, want %v", expr, got, w)
 		}
 	}
 }

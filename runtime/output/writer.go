@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gadgetry/gadgetry/runtime/datasource"
+	"github.com/gadgetry/gadgetry/runtime/decode"
 	"github.com/gadgetry/gadgetry/runtime/format"
 )
 
@@ -55,7 +56,8 @@ func New(w io.Writer, mode Mode, fields []*datasource.Field, fm *format.Formatte
 		// A column is never narrower than its header, or every later column would shift.
 		width = max(width, len(f.Name))
 		o.widths = append(o.widths, width)
-		right := f.Kind.Scalar() && f.Enum == nil && f.Type == ""
+		// Numbers align right: plain ones, and foo_raw ones, which show no typedef's meaning.
+		right := f.Kind.Scalar() && f.Enum == nil && (f.Type == "" || decode.FormattedSibling(f) != nil)
 		switch f.Annotations["columns.alignment"] {
 		case "left":
 			right = false

@@ -4,7 +4,8 @@
 # REF is the exec tracer to measure (default: trace_exec if the binary resolves it, else the
 # runtime's test gadget runtime/testdata/exec.bpf.c compiled here). Writes BENCH_OUT (default
 # docs/benchmarks.md), then appends bench/traceloop.sh's section (TRACELOOP_ROUNDS rounds,
-# default 5; 0 skips it). BENCH_ROUNDS: rounds of the slowdown measurements (default 12).
+# default 5; 0 skips it) and bench/toolchains.sh's (TOOLCHAIN_ROUNDS, default 3). BENCH_ROUNDS:
+# rounds of the slowdown measurements (default 12).
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: run as root (loads eBPF programs)" >&2; exit 1; }
@@ -58,4 +59,20 @@ if [ "$rounds" -gt 0 ]; then
 		exit 1
 	fi
 	rm -f "$tl"
+fi
+
+# Go and TinyGo guests (TOOLCHAIN_ROUNDS rounds, default 3; 0 skips it), appended as its own
+# section. Without TinyGo the section says so.
+trounds=${TOOLCHAIN_ROUNDS:-3}
+if [ "$trounds" -gt 0 ]; then
+	tt=$(mktemp)
+	if bench/toolchains.sh "$trounds" >"$tt"; then
+		cat "$tt" >>"$OUT"
+		cat "$tt"
+	else
+		echo "bench/run.sh: bench/toolchains.sh failed; $OUT has no toolchains section" >&2
+		rm -f "$tt"
+		exit 1
+	fi
+	rm -f "$tt"
 fi

@@ -36,10 +36,20 @@
 //
 // # Compatibility
 //
-// Verified here: standard Go 1.24 and later (the host's tests build every guest with it).
-// Not verified: TinyGo. The package is written for it (Go 1.23 module, no dependencies, no
-// reflection, no goroutines, //go:wasmexport which TinyGo supports since 0.34) but TinyGo
-// could not be installed where this SDK was developed.
+// Both toolchains are tested: standard Go 1.24 and later, and TinyGo 0.34 up to (not
+// including) 0.40 with -scheduler=none (the host's tests build the skeleton, the examples and
+// the built-in gadgets' modules with each and compare their events). The package keeps to
+// what TinyGo compiles well: a Go 1.23 module, no dependencies, no reflection, no goroutines,
+// //go:wasmexport. With TinyGo's default scheduler (asyncify) every exported call, so every
+// event's callback, is about 200 times slower: build with -scheduler=none, as `gadgetry image
+// build --wasm-toolchain=tinygo` does.
+//
+// # Versions
+//
+// The SDK has its own version, Version, independent of Gadgetry's. A gadget's go.mod requires
+// it by version; `gadgetry image build` supplies a copy built into the gadgetry binary, so no
+// module proxy or checkout is needed. Minor versions only add: a module built against an older
+// SDK keeps running.
 //
 // Outside wasm (GOARCH other than wasm) the package builds so that documentation, examples
 // and tools work, but every host call returns ErrNotWasm.

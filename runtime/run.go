@@ -56,6 +56,10 @@ type RunOptions struct {
 	// OnLost is called (on the stream goroutine) when a tracer's lost-record counter grows;
 	// by default a warning is logged.
 	OnLost func(ds string, newlyLost, total uint64)
+	// WASMMemoryLimitMiB bounds the memory of the gadget's WASM module (0: the engine's,
+	// wasm.DefaultMemoryLimitMiB unless configured). A module that goes past it fails the run
+	// with an error wrapping wasm.ErrMemoryLimit.
+	WASMMemoryLimitMiB uint32
 }
 
 // Run is one running gadget.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -351,6 +352,9 @@ func (r *Run) emit(s *stream, raw []byte) (drop bool, err error) {
 	copy(d.Raw, raw)
 	drop, err = s.ds.Emit(d)
 	if err != nil {
+		if strings.HasPrefix(err.Error(), "gadget "+r.g.Name+": ") {
+			return drop, err // already names the gadget and what failed (the WASM host's errors)
+		}
 		return drop, fmt.Errorf("gadget %s: data source %s: %w", r.g.Name, s.ds.Name, err)
 	}
 	return drop, nil

@@ -39,6 +39,7 @@ func (rt *Runtime) wasmHooks(ctx context.Context, g *Gadget) Hooks {
 				SetConfig:   r.SetConfig,
 				// Resolved per call: ContainerHooks sets the selection after the guest's Init.
 				ShouldDiscardMntnsID: r.ShouldDiscardMntnsID,
+				MemoryLimitMiB:       r.opts.WASMMemoryLimitMiB,
 			})
 			if err != nil {
 				return err

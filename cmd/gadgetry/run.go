@@ -46,6 +46,8 @@ type runFlags struct {
 	containerNames string
 	containersOnly bool
 	runcRoots      []string
+	// wasmMemoryLimit bounds the gadget's WASM module's memory, in MiB.
+	wasmMemoryLimit uint32
 }
 
 func (f *runFlags) register(fs *pflag.FlagSet) {
@@ -58,6 +60,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.containerNames, "containername", "c", "", "show only events of these containers (name,name,!excluded), filtered in the kernel")
 	fs.BoolVar(&f.containersOnly, "containers-only", false, "show only events from containers (not the host)")
 	fs.StringSliceVar(&f.runcRoots, "runc-root", nil, "extra runc state roots (runc --root) to learn container names from, beside /run/runc and containerd's and docker's")
+	fs.Uint32Var(&f.wasmMemoryLimit, "wasm-memory-limit", wasm.DefaultMemoryLimitMiB, fmt.Sprintf("memory the gadget's WASM module may use, in MiB (1 to %d); a module that needs more fails the run", wasm.MaxMemoryLimitMiB))
 }
 
 func newRunCmd() *cobra.Command {
@@ -166,6 +169,9 @@ func runGadget(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	if final.wasmMemoryLimit == 0 || final.wasmMemoryLimit > wasm.MaxMemoryLimitMiB {
+		return fmt.Errorf("--wasm-memory-limit %d: want 1 to %d (MiB)", final.wasmMemoryLimit, wasm.MaxMemoryLimitMiB)
+	}
 	// Every event of a gadget that records mount namespaces gets container fields (empty for
 	// the host); -c and --containers-only select in the kernel.
 	var hooks []runtime.Hooks
@@ -190,6 +196,8 @@ func runGadget(cmd *cobra.Command, args []string) error {
 		Timeout:    timeout,
 		Hooks:      append(hooks, runtime.Hooks{Name: "output", Init: out.init}),
 		AfterDrain: out.flush,
+		// The gadget's WASM module's memory (the flag's default is the engine's).
+		WASMMemoryLimitMiB: final.wasmMemoryLimit,
 		OnLost: func(ds string, newly, total uint64) {
 			fmt.Fprintf(cmd.ErrOrStderr(), "warning: %d records of %s lost (ring buffer full; %d so far)\n", newly, ds, total)
 		},

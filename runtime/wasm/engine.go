@@ -18,8 +18,10 @@ import (
 type Options struct {
 	// CacheDir holds compiled modules across processes; "" disables the disk cache.
 	CacheDir string
-	// MemoryLimitPages bounds a guest's memory in 64 KiB pages (default 2048: 128 MiB).
-	MemoryLimitPages uint32
+	// MemoryLimitMiB bounds each guest's memory (default DefaultMemoryLimitMiB, at most
+	// MaxMemoryLimitMiB); Env.MemoryLimitMiB overrides it for one instance. A guest whose
+	// memory.grow goes past it fails its call with an error wrapping ErrMemoryLimit.
+	MemoryLimitMiB uint32
 	// HookTimeout bounds each lifecycle hook (default 30s).
 	HookTimeout time.Duration
 	// CallbackTimeout bounds each data callback (default 2s).
@@ -57,8 +59,11 @@ func NewEngine(cacheDir string) (*Engine, error) {
 
 // NewEngineWithOptions returns an engine configured by opts.
 func NewEngineWithOptions(opts Options) (*Engine, error) {
-	if opts.MemoryLimitPages == 0 {
-		opts.MemoryLimitPages = 2048
+	if opts.MemoryLimitMiB == 0 {
+		opts.MemoryLimitMiB = DefaultMemoryLimitMiB
+	}
+	if err := checkMemoryLimit(opts.MemoryLimitMiB); err != nil {
+		return nil, err
 	}
 	if opts.HookTimeout <= 0 {
 		opts.HookTimeout = 30 * time.Second
@@ -66,9 +71,9 @@ func NewEngineWithOptions(opts Options) (*Engine, error) {
 	if opts.CallbackTimeout <= 0 {
 		opts.CallbackTimeout = 2 * time.Second
 	}
-	cfg := wazero.NewRuntimeConfig().
-		WithMemoryLimitPages(opts.MemoryLimitPages).
-		WithCloseOnContextDone(true)
+	// wazero's own page limit stays at the 4 GiB a memory can address: each instance's
+	// allocator (guestMemory) enforces the configured limit, so that a grow past it is seen.
+	cfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
 	e := &Engine{opts: opts, compiled: map[string]wazero.CompiledModule{}}
 	if opts.CacheDir != "" {
 		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {

@@ -47,4 +47,6 @@ type Env struct {
 	// KallsymsSymbolExists reports whether the kernel has a symbol. Nil uses Kallsyms, which
 	// reads /proc/kallsyms once per process.
 	KallsymsSymbolExists func(name string) bool
+	// MemoryLimitMiB bounds this guest's memory (0: the engine's Options.MemoryLimitMiB).
+	MemoryLimitMiB uint32
 }

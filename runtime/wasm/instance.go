@@ -16,6 +16,7 @@ import (
 	"github.com/gadgetry/gadgetry/runtime/datasource"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 )
 
@@ -55,6 +56,12 @@ type Instance struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	done   chan struct{}
+
+	mem         *guestMemory // the guest's linear memory, which enforces its limit
+	memLimitMiB uint32
+	// hookTimeout and callbackTimeout bound each lifecycle hook and each data callback (the
+	// engine's options; tests shorten them for the one call they expect to hang).
+	hookTimeout, callbackTimeout time.Duration
 
 	// mu serializes guest calls: the guest has one thread.
 	mu          sync.Mutex
@@ -101,11 +108,19 @@ func (e *Engine) Instantiate(ctx context.Context, name string, module []byte, di
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("gadget", name)
-	inst := &Instance{name: name, env: env, log: log, eng: e, objects: map[any]uint32{}, done: make(chan struct{})}
+	limit := e.opts.MemoryLimitMiB
+	if env.MemoryLimitMiB != 0 {
+		limit = env.MemoryLimitMiB
+	}
+	if err := checkMemoryLimit(limit); err != nil {
+		return nil, fmt.Errorf("gadget %s: %w", name, err)
+	}
+	inst := &Instance{name: name, env: env, log: log, eng: e, objects: map[any]uint32{}, done: make(chan struct{}),
+		mem: newGuestMemory(limit), memLimitMiB: limit, hookTimeout: e.opts.HookTimeout, callbackTimeout: e.opts.CallbackTimeout}
 	inst.curHook = "instantiate"
 	base := context.WithValue(context.Background(), instKey{}, inst)
 	inst.ctx, inst.cancel = context.WithCancelCause(base)
-	go inst.watchdog()
+	go inst.watchdog(min(max(min(inst.hookTimeout, inst.callbackTimeout)/4, 5*time.Millisecond), time.Second))
 
 	cfg := wazero.NewModuleConfig().
 		WithName("").
@@ -115,19 +130,26 @@ func (e *Engine) Instantiate(ctx context.Context, name string, module []byte, di
 		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
 		WithRandSource(rand.Reader)
 	inst.mu.Lock()
-	inst.begin("instantiate", e.opts.HookTimeout)
-	mod, err := e.runtime.InstantiateModule(inst.ctx, compiled, cfg)
+	inst.begin("instantiate", inst.hookTimeout)
+	mod, err := e.runtime.InstantiateModule(experimental.WithMemoryAllocator(inst.ctx, inst.mem), compiled, cfg)
 	inst.end()
+	if err == nil && inst.mem.refused != 0 {
+		// The module's initial memory alone is over the limit (the allocator cannot refuse it).
+		err = inst.limitError()
+		inst.failed = err
+		mod.Close(context.Background())
+	} else if err != nil {
+		err = inst.callError("instantiate", err)
+	}
 	inst.mu.Unlock()
 	if err != nil {
-		err = inst.callError("instantiate", err)
 		inst.Close()
 		return nil, err
 	}
 	inst.mod = mod
 	v := mod.ExportedFunction("gadgetAPIVersion")
 	inst.mu.Lock()
-	inst.begin("gadgetAPIVersion", e.opts.HookTimeout)
+	inst.begin("gadgetAPIVersion", inst.hookTimeout)
 	res, err := v.Call(inst.ctx)
 	inst.end()
 	inst.mu.Unlock()
@@ -192,13 +214,16 @@ func (i *Instance) runHook(p Phase) error {
 	if fn != nil {
 		i.lastErr, i.lastHostErr = "", ""
 		i.inPhase, i.heldErrs = true, nil
-		i.begin(hook, i.eng.opts.HookTimeout)
+		i.begin(hook, i.hookTimeout)
 		err = fn.CallWithStack(i.ctx, i.stack[:])
 		i.end()
 		i.inPhase = false
 		i.releaseTemps()
 		if err != nil {
 			err = i.callError(hook, err)
+		} else if len(fn.Definition().ResultTypes()) == 1 && int32(i.stack[0]) != 0 && i.mem.refused != 0 {
+			// The guest saw its memory.grow fail and gave up: that is why.
+			err = i.callError(hook, errors.New("returned an error"))
 		} else if len(fn.Definition().ResultTypes()) == 1 && int32(i.stack[0]) != 0 {
 			msg := i.lastErr
 			if msg == "" {
@@ -208,6 +233,8 @@ func (i *Instance) runHook(p Phase) error {
 				msg += " (last failed host call: " + i.lastHostErr + ")"
 			}
 			err = fmt.Errorf("gadget %s: wasm %s returned %d: %s", i.name, hook, int32(i.stack[0]), msg)
+		} else {
+			i.survivedRefusal(hook)
 		}
 		// The guest's error logs of this hook: the one the returned error quotes is not
 		// printed twice.
@@ -227,6 +254,15 @@ func (i *Instance) runHook(p Phase) error {
 // callError turns a failed guest call into an error naming the gadget and hook; the instance
 // is unusable afterwards.
 func (i *Instance) callError(hook string, err error) error {
+	if i.mem.refused != 0 {
+		// The guest's memory.grow past its limit was refused during this call: whatever it
+		// did then (a Go guest throws "out of memory"), that is the cause.
+		// Debug only: the error says it all, and the caller shows it.
+		e := i.limitError()
+		i.failed = e
+		i.log.Debug("wasm guest failed", "hook", hook, "error", fmt.Sprintf("its memory.grow to %d MiB was refused (limit %d MiB)", i.mem.refused>>20, i.memLimitMiB), "trace", err.Error())
+		return e
+	}
 	var exit *sys.ExitError
 	var why string
 	switch {
@@ -242,10 +278,23 @@ func (i *Instance) callError(hook string, err error) error {
 	if i.lastErr != "" {
 		why += ": " + i.lastErr
 	}
+	if i.mem.err != nil {
+		why += " (" + i.mem.err.Error() + ")"
+	}
 	e := fmt.Errorf("gadget %s: wasm %s failed: %s", i.name, hook, why)
 	i.failed = e
 	i.log.Error("wasm guest failed", "hook", hook, "error", why)
 	return e
+}
+
+// survivedRefusal handles a call that succeeded although its memory.grow past the limit was
+// refused (a guest that handles a failed allocation): a warning, and the instance goes on.
+func (i *Instance) survivedRefusal(hook string) {
+	if i.mem.refused == 0 {
+		return
+	}
+	i.log.Warn("wasm guest memory limit", "hook", hook, "reason", fmt.Sprintf("its memory.grow to %d MiB was refused (limit %d MiB, --wasm-memory-limit); it carried on", i.mem.refused>>20, i.memLimitMiB))
+	i.mem.refused = 0
 }
 
 // begin and end bracket a guest call for the watchdog; mu is held.
@@ -257,9 +306,8 @@ func (i *Instance) begin(hook string, limit time.Duration) {
 
 func (i *Instance) end() { i.seq.Add(1) }
 
-// watchdog kills the guest when one call runs longer than its limit.
-func (i *Instance) watchdog() {
-	tick := min(max(i.eng.opts.CallbackTimeout/4, 5*time.Millisecond), time.Second)
+// watchdog kills the guest when one call runs longer than its limit, checking every tick.
+func (i *Instance) watchdog(tick time.Duration) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	var last uint64
@@ -316,7 +364,7 @@ func (i *Instance) runCallback(ds *datasource.DataSource, dsHandle uint32, cbID 
 	e.temp = true
 	h := i.h.add(e)
 	i.stack[0], i.stack[1], i.stack[2] = cbID, uint64(dsHandle), uint64(h)
-	i.begin("dataSourceCallback", i.eng.opts.CallbackTimeout)
+	i.begin("dataSourceCallback", i.callbackTimeout)
 	err := i.callback.CallWithStack(i.ctx, i.stack[:])
 	i.end()
 	i.h.release(h)
@@ -325,9 +373,12 @@ func (i *Instance) runCallback(ds *datasource.DataSource, dsHandle uint32, cbID 
 	drop := false
 	if err != nil {
 		err = i.callError("dataSourceCallback", err)
-	} else if i.dropping && uint32(i.stack[0]) == 1 {
-		drop = true
-		i.dropped.Add(1)
+	} else {
+		i.survivedRefusal("dataSourceCallback")
+		if i.dropping && uint32(i.stack[0]) == 1 {
+			drop = true
+			i.dropped.Add(1)
+		}
 	}
 	var pending []pendingEmit
 	if len(i.pending) > 0 {
@@ -426,7 +477,13 @@ func (l *lineLogger) Write(p []byte) (int, error) {
 		if strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") {
 			l.inst.lastErr = line
 		}
-		l.inst.log.Log(context.Background(), l.level, line, "stream", l.stream)
+		level := l.level
+		if l.inst.mem.refused != 0 {
+			// What a guest prints once its memory is exhausted (a Go runtime's crash dump) is
+			// explained by the limit error: kept for debugging, not shown as warnings.
+			level = slog.LevelDebug
+		}
+		l.inst.log.Log(context.Background(), level, line, "stream", l.stream)
 	}
 	if len(l.buf) > 64<<10 {
 		l.buf = l.buf[:0]

@@ -45,34 +45,24 @@ cat bench/notes.md >>"$OUT"
 	echo '```'
 } | tee -a "$OUT"
 
-# traceloop's syscall-tracing cost (a minute or two; TRACELOOP_ROUNDS=0 skips it), appended as
-# its own section. Optional: a missing tool (gcc for the static getpid loop, bpftool) skips it.
-rounds=${TRACELOOP_ROUNDS:-5}
-if [ "$rounds" -gt 0 ]; then
-	tl=$(mktemp)
-	if bench/traceloop.sh "$rounds" >"$tl"; then
-		cat "$tl" >>"$OUT"
-		cat "$tl"
+# append SCRIPT ROUNDS: runs a benchmark script that prints a markdown section and appends it
+# to the report (ROUNDS 0 skips it).
+append() {
+	[ "$2" -gt 0 ] || return 0
+	sect=$(mktemp)
+	if "$1" "$2" >"$sect"; then
+		cat "$sect" >>"$OUT"
+		cat "$sect"
+		rm -f "$sect"
 	else
-		echo "bench/run.sh: bench/traceloop.sh failed; $OUT has no traceloop section" >&2
-		rm -f "$tl"
+		echo "bench/run.sh: $1 failed; $OUT has no section of it" >&2
+		rm -f "$sect"
 		exit 1
 	fi
-	rm -f "$tl"
-fi
+}
 
-# Go and TinyGo guests (TOOLCHAIN_ROUNDS rounds, default 3; 0 skips it), appended as its own
-# section. Without TinyGo the section says so.
-trounds=${TOOLCHAIN_ROUNDS:-3}
-if [ "$trounds" -gt 0 ]; then
-	tt=$(mktemp)
-	if bench/toolchains.sh "$trounds" >"$tt"; then
-		cat "$tt" >>"$OUT"
-		cat "$tt"
-	else
-		echo "bench/run.sh: bench/toolchains.sh failed; $OUT has no toolchains section" >&2
-		rm -f "$tt"
-		exit 1
-	fi
-	rm -f "$tt"
-fi
+# traceloop's syscall-tracing cost (a minute or two). Optional: a missing tool (gcc for the
+# static getpid loop, bpftool) skips it.
+append bench/traceloop.sh "${TRACELOOP_ROUNDS:-5}"
+# Go and TinyGo guests (about a minute a round); without TinyGo the section says so.
+append bench/toolchains.sh "${TOOLCHAIN_ROUNDS:-3}"

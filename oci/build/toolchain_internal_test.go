@@ -78,3 +78,32 @@ func TestShellQuote(t *testing.T) {
 		t.Errorf("%s, want %s", got, want)
 	}
 }
+
+func TestSpecWASMToolchain(t *testing.T) {
+	for _, tc := range []struct{ yaml, want, err string }{
+		{yaml: "wasm-toolchain: tinygo\n", want: ToolchainTinyGo},
+		{yaml: "wasm-toolchain: go\n", want: ToolchainGo},
+		{yaml: "wasm: go\n", want: ""},
+		{yaml: "wasm-toolchain: rust\n", err: `build.yaml: wasm-toolchain "rust" is not supported: use "go" or "tinygo"`},
+	} {
+		dir := t.TempDir()
+		for name, text := range map[string]string{"program.bpf.c": "", "build.yaml": tc.yaml} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Mkdir(filepath.Join(dir, "go"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		s, err := LoadSpec(dir, nil)
+		if tc.err != "" {
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("%q: error %v, want %q", tc.yaml, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || s.WASMToolchain != tc.want {
+			t.Errorf("%q: %q, %v; want %q", tc.yaml, s.WASMToolchain, err, tc.want)
+		}
+	}
+}

@@ -214,8 +214,8 @@ func growModule(minPages, growPages uint32, ret int32) []byte {
 	initCode = append(append(initCode, sleb(int64(ret))...), 0x0b)
 	mod := []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
 	mod = append(mod, section(1, vec([]byte{0x60, 0x00, 0x01, 0x7e}, []byte{0x60, 0x00, 0x01, 0x7f}))...) // types
-	mod = append(mod, section(3, vec([]byte{0x00}, []byte{0x01}))...)                                       // funcs
-	mod = append(mod, section(5, vec(append([]byte{0x00}, uleb(minPages)...)))...)                          // memory
+	mod = append(mod, section(3, vec([]byte{0x00}, []byte{0x01}))...)                                     // funcs
+	mod = append(mod, section(5, vec(append([]byte{0x00}, uleb(minPages)...)))...)                        // memory
 	mod = append(mod, section(7, vec(
 		append(name("memory"), 0x02, 0x00),
 		append(name("gadgetAPIVersion"), 0x00, 0x00),

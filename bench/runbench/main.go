@@ -58,14 +58,20 @@ func main() {
 	var r report
 	r.Ref = *ref
 
-	// 1. Time to first event.
-	var starts []time.Duration
+	// 1. Time to first event, of the tracer and of the floor tracer, alternating.
+	var starts, floorStarts []time.Duration
 	for i := 0; i < *reps; i++ {
-		starts = append(starts, timeToFirstEvent(exe, comm))
+		starts = append(starts, timeToFirstEvent(*ref, exe, comm))
+		if *floor != "" {
+			floorStarts = append(floorStarts, timeToFirstEvent(*floor, exe, comm))
+		}
 	}
 	sort.Slice(starts, func(i, j int) bool { return starts[i] < starts[j] })
 	r.FirstEvent = starts[len(starts)/2]
 	r.FirstEventAll = starts
+	if len(floorStarts) > 0 {
+		r.FloorFirstEvent = median(floorStarts)
+	}
 
 	// 2. bash loop of /bin/true and 3. tight getpid loop: rounds of untraced, traced, untraced.
 	bashLoop := fmt.Sprintf("for i in $(seq %d); do /bin/true; done", *loops)
@@ -210,9 +216,9 @@ func (t *tracer) lost() uint64 {
 	return n
 }
 
-func timeToFirstEvent(exe, comm string) time.Duration {
+func timeToFirstEvent(ref, exe, comm string) time.Duration {
 	start := time.Now()
-	t := startTracer("--comm", comm)
+	t := startRef(ref, "--comm", comm)
 	stopExec := make(chan struct{})
 	go func() {
 		for {
@@ -244,6 +250,10 @@ type measure struct {
 	ratios, noise []float64
 	// variants: the same ratios under each other tracer run beside the measured one.
 	variants [][]float64
+	// variantCPU and variantEvents: each variant tracer's threads' CPU while the workload ran
+	// and the events it printed meanwhile (summed over rounds).
+	variantCPU    []time.Duration
+	variantEvents []int64
 	// Medians of the workload's CPU time and wall clock, untraced and traced.
 	baseCPU, tracedCPU, base, traced time.Duration
 	// The tracer's threads' CPU while the workload ran, the events it printed meanwhile, and the
@@ -274,10 +284,14 @@ func compare(work func() time.Duration, variants ...variant) measure {
 		baseCPU = append(baseCPU, c)
 		return c
 	}
-	under := func(v variant) time.Duration {
+	under := func(k int, v variant) time.Duration {
 		t := startRef(v.ref, v.args...)
 		time.Sleep(300 * time.Millisecond) // let it attach (startup is measured separately)
+		ev0, cpu0 := t.events.Load(), threadsCPU(t.cmd.Process.Pid)
 		c := work()
+		time.Sleep(100 * time.Millisecond) // > the 50 ms drain bound: the last records are out
+		m.variantCPU[k] += threadsCPU(t.cmd.Process.Pid) - cpu0
+		m.variantEvents[k] += t.events.Load() - ev0
 		t.stop()
 		return c
 	}
@@ -309,6 +323,8 @@ func compare(work func() time.Duration, variants ...variant) measure {
 	work() // warm-up: page cache, bash
 	slots := 3 + len(variants)
 	m.variants = make([][]float64, len(variants))
+	m.variantCPU = make([]time.Duration, len(variants))
+	m.variantEvents = make([]int64, len(variants))
 	for i := 0; i < *rounds; i++ {
 		var u1, u2, tr time.Duration
 		vs := make([]time.Duration, len(variants))
@@ -321,7 +337,7 @@ func compare(work func() time.Duration, variants ...variant) measure {
 			case 2:
 				u2 = untraced()
 			default:
-				vs[k-3] = under(variants[k-3])
+				vs[k-3] = under(k-3, variants[k-3])
 			}
 		}
 		mean := float64(u1+u2) / 2
@@ -497,6 +513,7 @@ type report struct {
 	CPUs                 int
 	FirstEvent           time.Duration
 	FirstEventAll        []time.Duration
+	FloorFirstEvent      time.Duration // zero without -floor
 	Loop, Getpid         measure
 	IdleCPU              time.Duration // per second
 	BurstWant, BurstSeen int
@@ -524,6 +541,9 @@ func (r *report) markdown() string {
 	w("(shared with other work: read the noise rows before the slowdowns), gadget `%s`.\n\n", r.Ref)
 	w("| measure | result | goal |\n|---|---|---|\n")
 	w("| time from `gadgetry run` to its first event (median of %d) | %.3f s | < 0.1 s (IG: 0.30 s) |\n", len(r.FirstEventAll), r.FirstEvent.Seconds())
+	if r.FloorFirstEvent > 0 {
+		w("| ↳ the floor: the same for the minimal exec tracer, runs alternating | %.3f s (%s takes %.2f× the floor's) | |\n", r.FloorFirstEvent.Seconds(), r.Ref, r.FirstEvent.Seconds()/r.FloorFirstEvent.Seconds())
+	}
 	w("| peak RSS during a 4-way burst of %d execs | %.1f MiB, of which %.1f MiB are the gadget's ring buffer as the kernel maps it | < 40 MiB |\n", r.BurstWant, float64(r.PeakRSS)/1024, float64(r.MapRSS)/1024)
 	w("| lost events in a 4-way parallel burst of %d execs | %d lost, %d of %d seen | none |\n", r.BurstWant, r.BurstLost, r.BurstSeen, r.BurstWant)
 	perExec := float64(l.baseCPU.Nanoseconds()) / float64(*loops) / 1000 // µs of CPU per loop iteration
@@ -551,6 +571,10 @@ func (r *report) markdown() string {
 	w("| noise: the getpid loop untraced twice | %+.1f %% (%s) | |\n", (median(g.noise)-1)*100, rg(g.noise))
 	if l.events > 0 {
 		w("| gadgetry CPU per event: its threads' CPU while the loop ran (schedstat; decoding, JSON to a pipe, and the ring checks), over the %d events it printed | **%.1f µs** | < 20 µs |\n", l.events, userUS)
+		if len(l.variantEvents) > 0 && l.variantEvents[0] > 0 {
+			floorUS := float64(l.variantCPU[0].Nanoseconds()) / float64(l.variantEvents[0]) / 1000
+			w("| ↳ the floor: the minimal exec tracer's CPU per event in the same rounds, over its %d events | %.1f µs (%s costs %.2f× the floor) | |\n", l.variantEvents[0], floorUS, r.Ref, userUS/floorUS)
+		}
 	}
 	w("| gadgetry CPU while idle (no matching event; its threads' CPU over 2 s) | %.2f ms per second | |\n", float64(r.IdleCPU.Microseconds())/1000)
 	w("\nStartup samples: %v. Programs counted in the kernel figure: %s (%d runs for %d events).\n", r.FirstEventAll, strings.Join(l.bpfNames, ", "), l.bpfRuns, l.events)

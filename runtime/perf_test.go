@@ -3,14 +3,19 @@ package runtime_test
 import (
 	"context"
 	"encoding/json"
+	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gadgetry/gadgetry/runtime"
+	"github.com/gadgetry/gadgetry/runtime/datasource"
 	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 	"github.com/gadgetry/gadgetry/runtime/output"
 )
@@ -63,7 +68,7 @@ func TestPerfExecEvents(t *testing.T) {
 		pids = append(pids, runBin(t, bin))
 	}
 	c.wait(t, run, n, func() {})
-	time.Sleep(200 * time.Millisecond) // an extra event would show by now
+	// Stop reads every record written before it detaches: an extra event would be in the output.
 	if err := run.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +108,12 @@ func TestPerfExecEvents(t *testing.T) {
 // every record is either read or counted as lost, reported through OnLost and the summary.
 // With `<map>_lost_samples` (the program counts its failed writes) the accounting is exact;
 // without it the count comes from the kernel's lost-samples records, which arrive with a later
-// sample on the same CPU (hence the trickle of execs after the burst).
+// sample on the same CPU.
+//
+// Nothing depends on how fast the reader is: the burst runs while the run's reader is held in a
+// subscriber (one goroutine reads every buffer of a run), so the buffers surely overflow, and
+// every exec runs on one CPU, so the execs after the burst write to the buffer that lost
+// records; they go on until a loss is reported.
 func TestPerfOverrunIsCounted(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -122,9 +132,19 @@ func TestPerfOverrunIsCounted(t *testing.T) {
 			bin := gadgettest.UniqueExecutable(t)
 			var mu sync.Mutex
 			var reported uint64
+			held, release := make(chan struct{}), make(chan struct{})
+			hold := runtime.Hooks{Name: "hold", Init: func(r *runtime.Run) error {
+				var once sync.Once
+				r.DataSource("exec").Subscribe(0, func(*datasource.DataSource, *datasource.Data) error {
+					once.Do(func() { close(held); <-release })
+					return nil
+				})
+				return nil
+			}}
 			run, err := rt.Start(context.Background(), g, runtime.RunOptions{
 				Params:          map[string]string{"comm": filepath.Base(bin)},
 				PerfBufferPages: 1,
+				Hooks:           []runtime.Hooks{hold},
 				OnLost: func(ds string, newly, total uint64) {
 					mu.Lock()
 					defer mu.Unlock()
@@ -137,45 +157,94 @@ func TestPerfOverrunIsCounted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			const workers, each, trickle = 4, 75, 20
-			var wg sync.WaitGroup
-			for range workers {
-				wg.Go(func() {
-					for range each {
-						runBin(t, bin)
+			cpu := firstCPU(t)
+			total := 0
+			execs := func(n int) {
+				onCPU(t, cpu, func() {
+					for range n {
+						if err := exec.Command(bin).Run(); err != nil {
+							t.Errorf("running %s: %v", bin, err)
+							return
+						}
 					}
 				})
+				total += n
 			}
-			wg.Wait()
-			time.Sleep(200 * time.Millisecond)
-			for range trickle {
-				runBin(t, bin)
-				time.Sleep(10 * time.Millisecond)
+			execs(1)
+			select {
+			case <-held:
+			case <-time.After(time.Minute):
+				run.Stop()
+				t.Fatal("no event of the first exec in a minute (hang guard)")
 			}
-			time.Sleep(100 * time.Millisecond)
+			execs(300) // a record is 1.5 KB: a one-page buffer holds two
+			close(release)
+			guard := time.After(time.Minute)
+			for lost := uint64(0); lost == 0; {
+				execs(1)
+				select {
+				case <-guard:
+					run.Stop()
+					t.Fatalf("no loss reported a minute after a burst of %d execs into a held one-page buffer", total)
+				case <-time.After(20 * time.Millisecond):
+				}
+				mu.Lock()
+				lost = reported
+				mu.Unlock()
+			}
 			if err := run.Stop(); err != nil {
 				t.Fatal(err)
 			}
 			gadgettest.CheckClean(t, prefix, before)
 			s := run.Summary().DataSources["exec"]
-			total := uint64(workers*each + trickle)
 			t.Logf("%d execs: %d events, %d lost", total, s.Events, s.Lost)
-			if s.Lost == 0 {
-				t.Fatalf("summary %+v: no record lost in a burst of %d execs into one-page buffers", s, total)
-			}
 			mu.Lock()
 			if reported != s.Lost {
 				t.Errorf("OnLost reported %d lost records, summary %d", reported, s.Lost)
 			}
 			mu.Unlock()
-			if tc.exact && s.Events+s.Lost != total {
+			if tc.exact && s.Events+s.Lost != uint64(total) {
 				t.Errorf("%d events + %d lost, want %d execs", s.Events, s.Lost, total)
 			}
-			if !tc.exact && s.Events+s.Lost > total {
+			if !tc.exact && s.Events+s.Lost > uint64(total) {
 				t.Errorf("%d events + %d lost, more than %d execs", s.Events, s.Lost, total)
 			}
 		})
 	}
+}
+
+// firstCPU returns the first CPU this process may run on.
+func firstCPU(t *testing.T) int {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		t.Fatal(err)
+	}
+	for cpu := range 1024 {
+		if set.IsSet(cpu) {
+			return cpu
+		}
+	}
+	t.Fatal("no CPU in this process's affinity mask")
+	return 0
+}
+
+// onCPU runs fn on a thread bound to cpu, so that the processes fn starts run there too (they
+// inherit the thread's affinity) and their exec events go to that CPU's buffer.
+func onCPU(t *testing.T, cpu int, fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// Never unlocked: the thread, with its affinity, ends with this goroutine.
+		goruntime.LockOSThread()
+		var set unix.CPUSet
+		set.Set(cpu)
+		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			t.Errorf("binding a thread to CPU %d: %v", cpu, err)
+			return
+		}
+		fn()
+	}()
+	<-done
 }
 
 // TestPerfFailedStartCleans: a run that fails after its perf reader is open (a program cannot

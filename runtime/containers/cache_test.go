@@ -14,21 +14,21 @@ import (
 	"github.com/gadgetry/gadgetry/internal/testutil/runc"
 )
 
-// events collects cache events for a test; wait blocks until one matches or fails the test.
+// events collects cache events for a test; wait blocks until one matches or fails the test (the
+// one given: a subtest's).
 type events struct {
-	t  *testing.T
 	ch chan Event
 }
 
 func subscribe(t *testing.T, c *Cache) *events {
-	e := &events{t: t, ch: make(chan Event, 256)}
+	e := &events{ch: make(chan Event, 256)}
 	cancel := c.Subscribe(func(ev Event) { e.ch <- ev })
 	t.Cleanup(cancel)
 	return e
 }
 
-func (e *events) wait(typ EventType, mntns uint64, what string) *Container {
-	e.t.Helper()
+func (e *events) wait(t *testing.T, typ EventType, mntns uint64, what string) *Container {
+	t.Helper()
 	timeout := time.After(30 * time.Second) // a hang guard, not a performance assertion
 	for {
 		select {
@@ -37,7 +37,23 @@ func (e *events) wait(typ EventType, mntns uint64, what string) *Container {
 				return ev.Container
 			}
 		case <-timeout:
-			e.t.Fatalf("no %s event for %s (mntns %d)", typ, what, mntns)
+			t.Fatalf("no %s event for %s (mntns %d) in 30s (hang guard)", typ, what, mntns)
+		}
+	}
+}
+
+// waitKnown blocks until an event shows the container with id is known (added or updated).
+func (e *events) waitKnown(t *testing.T, id, what string) {
+	t.Helper()
+	timeout := time.After(30 * time.Second) // a hang guard, not a performance assertion
+	for {
+		select {
+		case ev := <-e.ch:
+			if ev.Container.ID == id && (ev.Type == EventAdd || ev.Type == EventUpdate) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no event for %s (id %s) in 30s (hang guard)", what, id)
 		}
 	}
 }
@@ -106,7 +122,7 @@ func TestCacheWithRunc(t *testing.T) {
 
 	b := env.Start(runc.Options{Name: nameB})
 	t.Run("started after the cache", func(t *testing.T) {
-		evs.wait(EventAdd, b.MntNS, nameB)
+		evs.wait(t, EventAdd, b.MntNS, nameB)
 		checkContainer(t, c.Lookup(b.MntNS), b, nameB)
 	})
 
@@ -159,11 +175,17 @@ func TestCacheWithRunc(t *testing.T) {
 	})
 
 	t.Run("short-lived container", func(t *testing.T) {
-		s := env.Start(runc.Options{Name: nameShort, Args: []string{"/bin/sleep", "0.5"}})
+		// It exits once the test creates /exit in its root, after the cache has seen it: how
+		// long the cache takes to see it decides nothing.
+		s := env.Start(runc.Options{Name: nameShort, Args: []string{"/bin/sh", "-c", "while [ ! -e /exit ]; do sleep 0.05; done"}})
 		if s.MntNS == 0 {
-			t.Fatal("container exited before its namespace could be read by the test")
+			t.Fatal("the container's namespace could not be read")
 		}
-		if err := s.WaitStopped(30 * time.Second); err != nil {
+		evs.waitKnown(t, s.ID, nameShort)
+		if err := os.WriteFile(filepath.Join(s.Bundle, "rootfs", "exit"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.WaitStopped(time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		// Its namespace is gone now (a zombie's ns links are unreadable): only what inotify
@@ -176,7 +198,7 @@ func TestCacheWithRunc(t *testing.T) {
 
 	t.Run("removed container lingers", func(t *testing.T) {
 		b.Delete()
-		evs.wait(EventRemove, b.MntNS, nameB)
+		evs.wait(t, EventRemove, b.MntNS, nameB)
 		got := c.Lookup(b.MntNS)
 		if got == nil || !got.Stopped || got.Name != nameB {
 			t.Fatalf("after delete: %+v", got)
@@ -262,7 +284,7 @@ func TestRootCreatedLater(t *testing.T) {
 	evs := subscribe(t, c)
 	env.Root = late // runc creates it
 	x := env.Start(runc.Options{Name: "late"})
-	evs.wait(EventAdd, x.MntNS, "late")
+	evs.wait(t, EventAdd, x.MntNS, "late")
 	if got := c.Lookup(x.MntNS); got == nil || got.Name != "late" || got.ID != x.ID {
 		t.Fatalf("container in a late root: %+v", got)
 	}

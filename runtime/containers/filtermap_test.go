@@ -60,14 +60,14 @@ func TestMntnsFilterMap(t *testing.T) {
 	// A matching container started later is added; deleting it removes it.
 	evs := subscribe(t, c)
 	fc := env.Start(runc.Options{Name: "fc"})
-	evs.wait(EventAdd, fc.MntNS, "fc")
+	evs.wait(t, EventAdd, fc.MntNS, "fc")
 	want := []uint64{a.MntNS, fc.MntNS}
 	slices.Sort(want)
 	if got := mapKeys(t, m); !slices.Equal(got, want) {
 		t.Fatalf("after fc started: map %v, want %v", got, want)
 	}
 	fc.Delete()
-	evs.wait(EventRemove, fc.MntNS, "fc")
+	evs.wait(t, EventRemove, fc.MntNS, "fc")
 	if got := mapKeys(t, m); !slices.Equal(got, []uint64{a.MntNS}) {
 		t.Fatalf("after fc deleted: map %v", got)
 	}

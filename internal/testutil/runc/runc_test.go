@@ -29,7 +29,7 @@ func TestStartAndDelete(t *testing.T) {
 		t.Fatalf("state %q %v", st, err)
 	}
 	short := e.Start(Options{Name: "short", Args: []string{"/bin/true"}})
-	if err := short.WaitStopped(10 * time.Second); err != nil {
+	if err := short.WaitStopped(time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	c.Delete()

@@ -58,7 +58,7 @@ wait:
 		}
 		pids = append(pids, c.Process.Pid)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// Stopping reads every record written before it detaches: no wait needed for the last ones.
 	cmd.Process.Signal(syscall.SIGINT)
 	for l := range lines {
 		events = append(events, l)

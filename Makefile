@@ -6,7 +6,7 @@ BIN       := bin/gadgetry
 GOFLAGS_B := -trimpath -ldflags "-s -w"
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: all setup build demo test test-host test-modules test-fuzz vet fmt-check gadgets check-generated vmtest bench bench-ci clean
+.PHONY: all setup build demo test test-host test-modules test-fuzz test-stress vet fmt-check gadgets check-generated vmtest bench bench-ci clean
 
 all: build
 
@@ -40,6 +40,12 @@ test-modules:
 
 test-fuzz:
 	@scripts/fuzz.sh 10s
+
+# Not part of test (it takes hours): the kernel, WASM, registry and container tests -count=20
+# while stress-ng keeps every CPU busy, so a test that decides by timing shows. One part:
+# make test-stress STRESS_PACKAGES=./runtime/wasm
+test-stress: setup
+	@scripts/stress.sh $(STRESS_PACKAGES)
 
 # Rebuilds the built-in gadgets' objects (clang, Go for WASM) from their sources.
 gadgets:

@@ -134,7 +134,8 @@ func (e *Engine) Instantiate(ctx context.Context, name string, module []byte, di
 	mod, err := e.runtime.InstantiateModule(experimental.WithMemoryAllocator(inst.ctx, inst.mem), compiled, cfg)
 	inst.end()
 	if err == nil && inst.mem.refused != 0 {
-		// The module's initial memory alone is over the limit (the allocator cannot refuse it).
+		// Over the limit at start-up: its initial memory (which the allocator cannot refuse)
+		// or a grow in _initialize that the guest survived.
 		err = inst.limitError()
 		inst.failed = err
 		mod.Close(context.Background())

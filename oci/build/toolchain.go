@@ -262,7 +262,7 @@ func (tc *toolchain) buildWASM(ctx context.Context, dir, wasmDir, toolchainName 
 			return wasmBuild{}, fmt.Errorf("building the WASM module with TinyGo: %w", err)
 		}
 		b.annotations[AnnotationWASMToolchain] = version.String()
-		fmt.Fprintf(progress, "building WASM module from %s/ with %s (-target=wasip1 -buildmode=c-shared -scheduler=none)%s\n", wasmDir, version, sdkNote(use))
+		fmt.Fprintf(progress, "building WASM module from %s/ with %s (-target=wasip1 -buildmode=c-shared -scheduler=none -opt=s)%s\n", wasmDir, version, sdkNote(use))
 		if err := run(ctx, modDir, env, progress, bin, tinyGoArgs(out)...); err != nil {
 			return wasmBuild{}, fmt.Errorf("building the WASM module in %s/ with TinyGo failed: %w", wasmDir, err)
 		}

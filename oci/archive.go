@@ -33,13 +33,15 @@ const (
 var archiveTime = time.Unix(0, 0).UTC()
 
 // Export writes the images refs name in the store as an OCI image layout tarball: oci-layout,
-// index.json (the refs, with their ref.name annotations, sorted), blobs/sha256/… sorted; every
-// entry owned by 0:0 with a fixed mtime, so the same images give the same bytes.
+// index.json (the refs, with their ref.name annotations, and the store's signatures of each,
+// as registry/repository:sha256-<hex>.sig; sorted), blobs/sha256/… sorted; every entry owned
+// by 0:0 with a fixed mtime, so the same images give the same bytes.
 func Export(ctx context.Context, store *Store, refs []string, w io.Writer) error {
 	if len(refs) == 0 {
 		return errors.New("export: name at least one image")
 	}
 	var roots []ocispec.Descriptor
+	exported := map[string]bool{}
 	blobs := map[digest.Digest]ocispec.Descriptor{}
 	for _, ref := range refs {
 		name := ref
@@ -75,6 +77,26 @@ func Export(ctx context.Context, store *Store, refs []string, w io.Writer) error
 		}
 		d.Annotations = map[string]string{ocispec.AnnotationRefName: name}
 		roots = append(roots, d)
+		// The image's signatures go along, tagged as in the store, so that a host without the
+		// registry can still verify it.
+		r, err := ParseReference(name)
+		if err != nil {
+			continue
+		}
+		sigName := signatureRef(store, r, d.Digest)
+		if exported[sigName] {
+			continue
+		}
+		sd, err := store.Resolve(ctx, sigName)
+		if err != nil {
+			continue
+		}
+		if err := walk(sd); err != nil {
+			return err
+		}
+		exported[sigName] = true
+		sd.Annotations = map[string]string{ocispec.AnnotationRefName: sigName}
+		roots = append(roots, sd)
 	}
 	sort.Slice(roots, func(i, j int) bool {
 		return roots[i].Annotations[ocispec.AnnotationRefName] < roots[j].Annotations[ocispec.AnnotationRefName]
@@ -160,7 +182,8 @@ func (m blobMap) Exists(_ context.Context, d ocispec.Descriptor) (bool, error) {
 }
 
 // Import reads an OCI image layout tarball (as Export writes it) into the store and tags
-// every image its index.json names with a ref.name annotation. The tarball is checked
+// every image its index.json names with a ref.name annotation, and the signatures tagged
+// sha256-<hex>.sig beside them (checked to be signature manifests). The tarball is checked
 // entirely first (only the layout's own regular files and directories, no links, no path
 // leaving the layout, sizes within limits, every blob matching its digest, every image a valid
 // gadget); a bad tarball leaves the store as it was.
@@ -261,7 +284,15 @@ func Import(ctx context.Context, store *Store, r io.Reader) ([]Entry, error) {
 			return nil, fmt.Errorf("import: index.json: %v", err)
 		}
 		d = stripRefName(d)
-		if err := Validate(ctx, blobs, d); err != nil {
+		if IsCosignTag(r.Tag) && r.Digest == "" {
+			// The signatures of an image (Export writes them beside it), not an image.
+			if !strings.HasSuffix(r.Tag, ".sig") {
+				return nil, fmt.Errorf("import: %s: cosign attestations and SBOMs are not imported, only images and their signatures", name)
+			}
+			if _, err := readSignatures(ctx, blobs, d); err != nil {
+				return nil, fmt.Errorf("import: %s: %w", name, err)
+			}
+		} else if err := Validate(ctx, blobs, d); err != nil {
 			return nil, fmt.Errorf("import: %s: %w", name, err)
 		}
 		entries = append(entries, Entry{Ref: r.String(), Descriptor: d})

@@ -55,6 +55,13 @@ func RefName(src any, ref string) string {
 	return r.String()
 }
 
+// NotFound turns a failed Resolve of ref in src into an error that lists the tags src has
+// (of ref's repository, when src holds many), when it can; it wraps ErrNotFound. Other
+// failures are returned as they are.
+func NotFound(ctx context.Context, src oras.ReadOnlyTarget, ref string, err error) error {
+	return notFound(ctx, src, ref, err)
+}
+
 // notFound turns a failed Resolve of ref in src into an error that lists the tags src has,
 // when it can. Other failures are returned as they are.
 func notFound(ctx context.Context, src oras.ReadOnlyTarget, ref string, err error) error {

@@ -26,4 +26,12 @@ type Gadget struct {
 	Annotations map[string]string
 	// Warnings are things Load skipped and a user may want to know (unknown layer types).
 	Warnings []string
+	// BuiltIn is true for a gadget of the built-in catalogue, trusted as part of the binary.
+	BuiltIn bool
+	// Pulled is true when Resolver.Resolve fetched the image from its registry (rather than
+	// finding it in the built-in catalogue or the local store).
+	Pulled bool
+	// Signature is what verifying the image's signatures found (Resolver.Keys); nil when
+	// nothing was verified (a built-in gadget, or no trusted keys).
+	Signature *Verification
 }

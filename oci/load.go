@@ -61,6 +61,8 @@ func Load(ctx context.Context, src oras.ReadOnlyTarget, ref string, arch string)
 }
 
 // Tags returns src's tags, sorted, when src can list them (registry.TagLister); nil otherwise.
+// The tags cosign derives from digests (sha256-<hex>.sig, .att, .sbom) are left out: they
+// name signatures and attestations, not images.
 func Tags(ctx context.Context, src oras.ReadOnlyTarget) ([]string, error) {
 	tl, ok := src.(registry.TagLister)
 	if !ok {
@@ -68,7 +70,11 @@ func Tags(ctx context.Context, src oras.ReadOnlyTarget) ([]string, error) {
 	}
 	var tags []string
 	err := tl.Tags(ctx, "", func(t []string) error {
-		tags = append(tags, t...)
+		for _, tag := range t {
+			if !IsCosignTag(tag) {
+				tags = append(tags, tag)
+			}
+		}
 		return nil
 	})
 	sort.Strings(tags)

@@ -10,7 +10,10 @@ import (
 	"os"
 	"slices"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
@@ -100,22 +103,77 @@ func (o *Registry) Repository(ref Reference) (*remote.Repository, error) {
 }
 
 // Pull copies the image ref names from its registry into the store, tagged with the
-// normalized reference. Nothing is written to the store unless the whole image is fetched,
-// verified and valid.
+// normalized reference, with its signatures (PullVerified without keys).
 func (o *Registry) Pull(ctx context.Context, store *Store, ref string) (ocispec.Descriptor, error) {
+	d, _, err := o.PullVerified(ctx, store, ref, nil)
+	return d, err
+}
+
+// PullVerified copies the image ref names from its registry into the store, tagged with the
+// normalized reference, and its signatures (the registry's sha256-<hex>.sig of the image's
+// digest; when the registry has none, the store keeps none either). With keys, one of them
+// must verify a signature of the image's digest (VerifyImage), else the error is a
+// *VerifyError; the Verification says which key did. Nothing is written to the store unless
+// the whole image is fetched, verified and valid.
+func (o *Registry) PullVerified(ctx context.Context, store *Store, ref string, keys []*PublicKey) (ocispec.Descriptor, *Verification, error) {
 	r, err := ParseReference(ref)
 	if err != nil {
-		return ocispec.Descriptor{}, err
+		return ocispec.Descriptor{}, nil, err
 	}
 	repo, err := o.Repository(r)
 	if err != nil {
-		return ocispec.Descriptor{}, err
+		return ocispec.Descriptor{}, nil, err
 	}
-	d, err := Copy(ctx, repo, r.Object(), store, r.String())
+	staged, root, err := Stage(ctx, repo, r.Object())
 	if err != nil {
-		return d, fmt.Errorf("pulling %s: %w", r, Explain(repo, err))
+		return root, nil, fmt.Errorf("pulling %s: %w", r, Explain(repo, err))
 	}
-	return d, nil
+	set, err := fetchSignatures(ctx, repo, SignatureTag(root.Digest))
+	if err != nil && !errors.Is(err, errdef.ErrNotFound) {
+		return root, nil, fmt.Errorf("pulling %s: reading its signatures (%s): %w", r, SignatureTag(root.Digest), Explain(repo, err))
+	}
+	var v *Verification
+	if len(keys) > 0 {
+		if v, err = verifyPulled(ctx, repo, store, r, root.Digest, set, keys); err != nil {
+			return root, nil, fmt.Errorf("verifying %s: %w", r, Explain(repo, err))
+		}
+	}
+	sigRef := signatureRef(store, r, root.Digest)
+	err = store.holdForCopy(func() error {
+		if err := oras.CopyGraph(ctx, staged, store, root, oras.DefaultCopyGraphOptions); err != nil {
+			return copyCause(err)
+		}
+		if set == nil {
+			if err := store.untag(sigRef); err != nil {
+				return err
+			}
+		} else if err := set.writeTo(ctx, store, sigRef); err != nil {
+			return err
+		}
+		return store.Tag(ctx, root, r.String())
+	})
+	if err != nil {
+		return root, nil, fmt.Errorf("pulling %s: writing to the local store: %w", r, err)
+	}
+	return root, v, nil
+}
+
+// verifyPulled checks the signatures set the registry has for the image with digest d
+// against keys. When the registry has none but store holds a signature of d that a trusted
+// key verifies (from an earlier pull), the signature was deleted from the registry: that is
+// said rather than "not signed".
+func verifyPulled(ctx context.Context, repo *remote.Repository, store *Store, r Reference, d digest.Digest, set *signatureSet, keys []*PublicKey) (*Verification, error) {
+	v := check(ctx, repo, r, d, set, keys)
+	if v.Verified {
+		return v, nil
+	}
+	if v.err.Reason == Unsigned && store != nil {
+		if sv, err := CheckSignatures(ctx, store, r, d, keys); err == nil && sv.Verified {
+			return nil, &VerifyError{Reason: Withdrawn, msg: fmt.Sprintf("its signature was deleted from the registry: the registry has no signature for %s (no tag %s), but the local store holds one from an earlier pull, by trusted key %s; the publisher may have withdrawn it: ask them before using the image",
+				d, SignatureTag(d), (&PublicKey{ID: sv.KeyID, Source: sv.KeySource}).String())}
+		}
+	}
+	return nil, v.err
 }
 
 // Push copies the image ref names in the store to its registry.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/opencontainers/go-digest"
 	"oras.land/oras-go/v2"
 )
 
@@ -43,6 +44,11 @@ type Resolver struct {
 	Registry *Registry
 	// DefaultPrefix is the registry prefix of bare names; empty means DefaultPrefix.
 	DefaultPrefix string
+	// Keys are the trusted keys. With any, an image from the local store or a registry is
+	// returned only when one of them verifies a signature of its digest (VerifyImage): the
+	// store's signatures for a stored image, the registry's for a pulled one. Built-in gadgets
+	// are trusted as part of the binary.
+	Keys []*PublicKey
 }
 
 // Resolve returns the gadget ref names, for arch ("" = this machine's).
@@ -70,6 +76,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref string, pull PullPolicy, arc
 					return nil, fmt.Errorf("built-in gadget %s: %w", n, err)
 				}
 				g.Ref = p.Name
+				g.BuiltIn = true
 				return g, nil
 			}
 		}
@@ -78,6 +85,13 @@ func (r *Resolver) Resolve(ctx context.Context, ref string, pull PullPolicy, arc
 	if r.Store != nil && pull != PullAlways {
 		g, err := r.loadStored(ctx, name, arch)
 		if err == nil {
+			if len(r.Keys) > 0 {
+				// The digest of what was loaded (every blob checked against it) is what must
+				// be signed.
+				if g.Signature, err = VerifyImage(ctx, r.Store, p, digest.Digest(g.Digest), r.Keys); err != nil {
+					return nil, fmt.Errorf("verifying %s: %w", name, err)
+				}
+			}
 			return g, nil
 		}
 		if !errors.Is(err, ErrNotFound) {
@@ -96,10 +110,17 @@ func (r *Resolver) Resolve(ctx context.Context, ref string, pull PullPolicy, arc
 		reg = &Registry{}
 	}
 	if r.Store != nil {
-		if _, err := reg.Pull(ctx, r.Store, name); err != nil {
+		root, v, err := reg.PullVerified(ctx, r.Store, name, r.Keys)
+		if err != nil {
 			return nil, err
 		}
-		return r.loadStored(ctx, name, arch)
+		// Load what was pulled and verified by its digest: the tag may move meanwhile.
+		g, err := Load(ctx, r.Store, root.Digest.String(), arch)
+		if err != nil {
+			return nil, fmt.Errorf("loading %s from the local store: %w", name, err)
+		}
+		g.Ref, g.Signature, g.Pulled = name, v, true
+		return g, nil
 	}
 	repo, err := reg.Repository(p)
 	if err != nil {
@@ -109,6 +130,12 @@ func (r *Resolver) Resolve(ctx context.Context, ref string, pull PullPolicy, arc
 	if err != nil {
 		return nil, fmt.Errorf("pulling %s: %w", name, Explain(repo, err))
 	}
+	var v *Verification
+	if len(r.Keys) > 0 {
+		if v, err = VerifyImage(ctx, repo, p, root.Digest, r.Keys); err != nil {
+			return nil, fmt.Errorf("verifying %s: %w", name, Explain(repo, err))
+		}
+	}
 	if err := mem.Tag(ctx, root, name); err != nil {
 		return nil, err
 	}
@@ -116,6 +143,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref string, pull PullPolicy, arc
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", name, err)
 	}
+	g.Signature, g.Pulled = v, true
 	return g, nil
 }
 

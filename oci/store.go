@@ -57,14 +57,7 @@ func DefaultStoreDir() string {
 	if os.Geteuid() == 0 {
 		return "/var/lib/gadgetry/oci-store"
 	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "gadgetry", "oci-store")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		home = os.TempDir()
-	}
-	return filepath.Join(home, ".local", "share", "gadgetry", "oci-store")
+	return xdgPath("XDG_DATA_HOME", filepath.Join(".local", "share"), "gadgetry", "oci-store")
 }
 
 // OpenStore opens the store at root, creating an empty layout when the directory is missing
@@ -337,28 +330,20 @@ func (s *Store) Tag(ctx context.Context, desc ocispec.Descriptor, ref string) er
 		return fmt.Errorf("tagging %s: %s is not in the store: %w", r, desc.Digest, errdef.ErrNotFound)
 	}
 	name := r.String()
-	return s.withLock(indexLock, unix.LOCK_EX, func() error {
-		idx, err := s.readIndex()
-		if err != nil {
-			return err
-		}
-		keep := idx.Manifests[:0]
-		for _, m := range idx.Manifests {
-			if m.Annotations[ocispec.AnnotationRefName] != name {
-				keep = append(keep, m)
-			}
-		}
+	return s.untagThen(name, func(keep []ocispec.Descriptor) []ocispec.Descriptor {
 		d := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size, ArtifactType: desc.ArtifactType, Platform: desc.Platform}
 		d.Annotations = map[string]string{}
 		for k, v := range desc.Annotations {
 			d.Annotations[k] = v
 		}
 		d.Annotations[ocispec.AnnotationRefName] = name
-		return s.writeIndex(append(keep, d))
+		return append(keep, d)
 	})
 }
 
-// List returns the store's tags, sorted by reference.
+// List returns the store's tags, sorted by reference. The tags of signatures
+// (registry/repository:sha256-<hex>.sig, and cosign's .att and .sbom) are left out: they name
+// no image.
 func (s *Store) List(context.Context) ([]Entry, error) {
 	idx, err := s.readIndex()
 	if err != nil {
@@ -366,7 +351,7 @@ func (s *Store) List(context.Context) ([]Entry, error) {
 	}
 	var out []Entry
 	for _, m := range idx.Manifests {
-		if n := m.Annotations[ocispec.AnnotationRefName]; n != "" {
+		if n := m.Annotations[ocispec.AnnotationRefName]; n != "" && !isCosignRef(n) {
 			out = append(out, Entry{Ref: n, Descriptor: stripRefName(m)})
 		}
 	}
@@ -392,8 +377,9 @@ func (s *Store) Tags(ctx context.Context, last string, fn func([]string) error) 
 	return fn(tags)
 }
 
-// Remove untags ref and deletes the blobs no remaining tag needs. It returns the digests
-// deleted.
+// Remove untags ref and deletes the blobs no remaining tag needs. The signatures stored for
+// an image of ref's repository that no remaining tag of the repository names go too. It
+// returns the digests deleted.
 func (s *Store) Remove(ctx context.Context, ref string) ([]string, error) {
 	name := ref
 	if r, err := ParseReference(ref); err == nil {
@@ -427,7 +413,7 @@ func (s *Store) Remove(ctx context.Context, ref string) ([]string, error) {
 				}
 				return fmt.Errorf("removing %s: %w: no such tag in the store %s (it has: %s)", name, ErrNotFound, s.root, strings.Join(names, ", "))
 			}
-			return s.writeIndex(keep)
+			return s.writeIndex(dropOrphanSignatures(keep))
 		})
 		if err != nil {
 			return err
@@ -436,6 +422,57 @@ func (s *Store) Remove(ctx context.Context, ref string) ([]string, error) {
 		return err
 	})
 	return removed, err
+}
+
+// dropOrphanSignatures leaves out the signature tags (repository:sha256-<hex>.sig) of digests
+// no other tag of their repository names.
+func dropOrphanSignatures(ms []ocispec.Descriptor) []ocispec.Descriptor {
+	named := map[string]bool{}
+	for _, m := range ms {
+		if r, err := ParseReference(m.Annotations[ocispec.AnnotationRefName]); err == nil && !isCosignRef(r.String()) {
+			named[r.RepositoryName()+"@"+m.Digest.String()] = true
+		}
+	}
+	keep := ms[:0]
+	for _, m := range ms {
+		r, err := ParseReference(m.Annotations[ocispec.AnnotationRefName])
+		if err == nil && isCosignRef(r.String()) && !named[r.RepositoryName()+"@"+cosignTagDigest(r.Tag)] {
+			continue
+		}
+		keep = append(keep, m)
+	}
+	return keep
+}
+
+// untag removes the tag ref (a full reference) from the index, if it is there. Its blobs stay
+// until the next garbage collection.
+func (s *Store) untag(ref string) error {
+	return s.untagThen(ref, nil)
+}
+
+// untagThen removes the entry tagged ref (a full reference) from the index, passes the others
+// to then (when not nil) and writes what it returns, all under the index lock. The index is
+// left alone when nothing changes.
+func (s *Store) untagThen(ref string, then func(keep []ocispec.Descriptor) []ocispec.Descriptor) error {
+	return s.withLock(indexLock, unix.LOCK_EX, func() error {
+		idx, err := s.readIndex()
+		if err != nil {
+			return err
+		}
+		n := len(idx.Manifests)
+		keep := idx.Manifests[:0]
+		for _, m := range idx.Manifests {
+			if m.Annotations[ocispec.AnnotationRefName] != ref {
+				keep = append(keep, m)
+			}
+		}
+		if then != nil {
+			keep = then(keep)
+		} else if len(keep) == n {
+			return nil
+		}
+		return s.writeIndex(keep)
+	})
 }
 
 // GC deletes every blob that no tag reaches, and leftovers of interrupted writes.

@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -57,7 +58,13 @@ type Registry struct {
 	AuthFile string
 	// Dir is the registry's storage directory.
 	Dir string
+
+	stop func()
 }
+
+// Stop stops the registry before the test ends (to show that something works without it).
+// Stopping twice, or letting the test end after Stop, is fine.
+func (r *Registry) Stop() { r.stop() }
 
 // need reports a missing tool: a skip normally, a failure when CI=true.
 func need(t testing.TB, tool string) string {
@@ -121,10 +128,14 @@ func Start(t testing.TB, opts Options) *Registry {
 		exited := make(chan struct{})
 		go func() { cmd.Wait(); close(exited) }()
 		if waitReady(client, r, exited) {
-			t.Cleanup(func() {
-				cmd.Process.Kill()
-				<-exited
-			})
+			var once sync.Once
+			r.stop = func() {
+				once.Do(func() {
+					cmd.Process.Kill()
+					<-exited
+				})
+			}
+			t.Cleanup(r.stop)
 			break
 		}
 		cmd.Process.Kill()

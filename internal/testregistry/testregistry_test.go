@@ -15,6 +15,12 @@ func TestStart(t *testing.T) {
 		t.Fatalf("plain registry: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	stopped := Start(t, Options{})
+	stopped.Stop()
+	if _, err := http.Get("http://" + stopped.Host + "/v2/"); err == nil {
+		t.Fatal("the registry answers after Stop")
+	}
+	stopped.Stop()
 
 	auth := Start(t, Options{Auth: true})
 	pem, err := os.ReadFile(auth.CAFile)

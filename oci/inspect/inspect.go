@@ -33,6 +33,9 @@ type Image struct {
 	Metadata *metadata.Metadata `json:"metadata,omitempty"`
 	// Manifests has one entry per architecture.
 	Manifests []Manifest `json:"manifests"`
+	// Signature is what a check of the image's signatures found (oci.CheckSignatures); nil
+	// when not checked (a built-in gadget). The caller fills it in: it knows the trusted keys.
+	Signature *oci.Verification `json:"signature,omitempty"`
 }
 
 // Manifest describes one architecture's manifest.

@@ -1,7 +1,13 @@
 package main
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
+	"oras.land/oras-go/v2"
+
+	"github.com/gadgetry/gadgetry/gadgets/catalogue"
+	"github.com/gadgetry/gadgetry/oci"
 )
 
 // imageFlags are the persistent flags of `image` and its subcommands.
@@ -14,7 +20,7 @@ type imageFlags struct {
 func newImageCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "image",
-		Short: "Manage gadget images: build, list, inspect, tag, remove, push, pull, export, import",
+		Short: "Manage gadget images: build, list, inspect, tag, remove, push, pull, sign, verify, export, import",
 		Long: `Manage gadget images. Images live in the local store, a standard OCI image layout
 (--store, $GADGETRY_STORE, default /var/lib/gadgetry/oci-store for root), tagged with full
 normalized references: "trace_open" means ghcr.io/inspektor-gadget/gadget/trace_open:latest.`,
@@ -29,10 +35,56 @@ normalized references: "trace_open" means ghcr.io/inspektor-gadget/gadget/trace_
 		newImageRemoveCmd(f),
 		newImagePushCmd(f),
 		newImagePullCmd(f),
+		newImageSignCmd(f),
+		newImageVerifyCmd(f),
+		newImageKeygenCmd(),
 		newImageExportCmd(f),
 		newImageImportCmd(f),
 		newLoginCmd(f.ociFlags),
 		newLogoutCmd(f.ociFlags),
 	)
 	return cmd
+}
+
+// source returns where an image command reads r: its registry (remote), by tag or digest, or
+// the local store, by full reference.
+func (f *imageFlags) source(r oci.Reference, remote bool) (oras.ReadOnlyTarget, string, error) {
+	if remote {
+		repo, err := f.registry().Repository(r)
+		if err != nil {
+			return nil, "", err
+		}
+		return repo, r.Object(), nil
+	}
+	s, err := f.openStore()
+	if err != nil {
+		return nil, "", err
+	}
+	return s, r.String(), nil
+}
+
+// storeAndRef opens the local store and parses the reference arg.
+func (f *imageFlags) storeAndRef(arg string) (*oci.Store, oci.Reference, error) {
+	s, err := f.openStore()
+	if err != nil {
+		return nil, oci.Reference{}, err
+	}
+	r, err := f.parseRef(arg)
+	return s, r, err
+}
+
+// builtIn returns the built-in catalogue when r is a bare name (no tag, no digest) of one of
+// its gadgets, else nil.
+func builtIn(ctx context.Context, r oci.Reference) oras.ReadOnlyTarget {
+	if !r.Bare || r.Digest != "" || r.Tag != oci.DefaultTag {
+		return nil
+	}
+	cat, err := catalogue.Open(ctx)
+	if err != nil {
+		return nil
+	}
+	if _, err := cat.Resolve(ctx, r.Name); err != nil {
+		return nil
+	}
+	return cat
 }

@@ -7,10 +7,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
-	"oras.land/oras-go/v2"
 
-	"github.com/gadgetry/gadgetry/gadgets/catalogue"
 	"github.com/gadgetry/gadgetry/oci"
 	"github.com/gadgetry/gadgetry/oci/build"
 	"github.com/gadgetry/gadgetry/oci/inspect"
@@ -18,37 +17,33 @@ import (
 
 func newImageInspectCmd(f *imageFlags) *cobra.Command {
 	var remote bool
+	var tf *trustFlags
 	cmd := &cobra.Command{
 		Use:   "inspect REF",
-		Short: "Show an image: manifests, metadata, layers, sizes, eBPF programs and maps, WASM imports",
-		Args:  cobra.ExactArgs(1),
+		Short: "Show an image: manifests, metadata, layers, sizes, eBPF programs and maps, WASM imports, signatures",
+		Long: `Show an image: manifests, metadata, layers, sizes, eBPF programs and maps, WASM imports, and
+its signatures: whether it is signed (cosign's sha256-<digest>.sig) and whether a trusted key
+(--public-keys, else publicKeys of the config file) verifies it, naming the key.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			r, err := f.parseRef(args[0])
 			if err != nil {
 				return err
 			}
-			var src oras.ReadOnlyTarget
-			name := r.String()
-			if remote {
-				repo, err := f.registry().Repository(r)
-				if err != nil {
-					return err
-				}
-				src, name = repo, r.Object()
-			} else {
-				s, err := f.openStore()
-				if err != nil {
-					return err
-				}
-				src = s
-				// A bare name means a built-in gadget first, as for `run`.
-				if r.Bare && r.Digest == "" && r.Tag == oci.DefaultTag {
-					if cat, err := catalogue.Open(ctx); err == nil {
-						if _, err := cat.Resolve(ctx, r.Name); err == nil {
-							src, name = cat, r.Name
-						}
-					}
+			tf.verify = true
+			t, err := tf.load()
+			if err != nil {
+				return err
+			}
+			src, name, err := f.source(r, remote)
+			if err != nil {
+				return err
+			}
+			// A bare name means a built-in gadget first, as for `run`.
+			if !remote {
+				if cat := builtIn(ctx, r); cat != nil {
+					src, name = cat, r.Name
 				}
 			}
 			img, err := inspect.Inspect(ctx, src, name)
@@ -62,23 +57,35 @@ func newImageInspectCmd(f *imageFlags) *cobra.Command {
 				img.Ref = r.Name + " (built-in)"
 			} else {
 				img.Ref = r.String()
+				if img.Signature, err = oci.CheckSignatures(ctx, src, r, digest.Digest(img.Digest), t.keys); err != nil {
+					return fmt.Errorf("inspecting %s: %w", r, oci.Explain(src, err))
+				}
 			}
 			if f.output == "json" {
 				return printJSON(cmd.OutOrStdout(), img)
 			}
-			return printInspection(cmd.OutOrStdout(), img)
+			return printInspection(cmd.OutOrStdout(), img, t)
 		},
 	}
 	cmd.Flags().BoolVar(&remote, "remote", false, "inspect the image in its registry instead of the local store")
+	tf = bindTrustFlags(cmd.Flags())
+	_ = cmd.Flags().MarkHidden("verify-image") // inspect only reports
 	return cmd
 }
 
-func printInspection(w io.Writer, img *inspect.Image) error {
+func printInspection(w io.Writer, img *inspect.Image, t *trust) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Reference:\t%s\n", img.Ref)
 	fmt.Fprintf(tw, "Digest:\t%s\n", img.Digest)
 	fmt.Fprintf(tw, "Media type:\t%s\n", img.MediaType)
 	fmt.Fprintf(tw, "Size:\t%d bytes\n", img.Size)
+	if img.Signature == nil {
+		fmt.Fprintf(tw, "Signatures:\tnone needed: built in, trusted as part of the gadgetry binary\n")
+	} else {
+		for _, l := range signatureLines(img.Signature, t) {
+			fmt.Fprintf(tw, "%s:\t%s\n", l[0], l[1])
+		}
+	}
 	if md := img.Metadata; md != nil {
 		fmt.Fprintf(tw, "Name:\t%s\n", md.Name)
 		fmt.Fprintf(tw, "Description:\t%s\n", md.Description)

@@ -15,7 +15,38 @@ func newImagePushCmd(f *imageFlags) *cobra.Command {
 }
 
 func newImagePullCmd(f *imageFlags) *cobra.Command {
-	return newImageCopyCmd(f, "pull REF", "Copy an image from its registry into the local store", "pulled", (*oci.Registry).Pull)
+	var tf *trustFlags
+	cmd := &cobra.Command{
+		Use:   "pull REF",
+		Short: "Copy an image and its signatures from its registry into the local store, verified",
+		Long: `Copy an image from its registry into the local store, with its signatures (cosign's
+sha256-<digest>.sig tag). With trusted keys (--public-keys, or publicKeys of the config file),
+the image must carry a signature one of them verifies, or nothing is written to the store.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, err := tf.load()
+			if err != nil {
+				return err
+			}
+			s, r, err := f.storeAndRef(args[0])
+			if err != nil {
+				return err
+			}
+			d, v, err := f.registry().PullVerified(cmd.Context(), s, r.String(), t.keys)
+			if err != nil {
+				return err
+			}
+			if v != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "pulled %s %s, verified: signed by trusted key %s\n", r, d.Digest, keyName(v))
+				return nil
+			}
+			t.warnUnverified(cmd.ErrOrStderr(), r.String(), true)
+			fmt.Fprintf(cmd.OutOrStdout(), "pulled %s %s\n", r, d.Digest)
+			return nil
+		},
+	}
+	tf = bindTrustFlags(cmd.Flags())
+	return cmd
 }
 
 // newImageCopyCmd is push or pull: one copy between the local store and REF's registry.
@@ -26,11 +57,7 @@ func newImageCopyCmd(f *imageFlags, use, short, done string,
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := f.openStore()
-			if err != nil {
-				return err
-			}
-			r, err := f.parseRef(args[0])
+			s, r, err := f.storeAndRef(args[0])
 			if err != nil {
 				return err
 			}

@@ -32,6 +32,9 @@ const runUsage = `Run a gadget and stream its events.
 
 REF is a built-in gadget name (trace_exec), an image reference (ghcr.io/org/gadget:v1), or a
 path to a compiled eBPF object (./program.bpf.o, with gadget.yaml next to it).
+With trusted keys (--public-keys, or publicKeys of the config file), an image from a registry or
+the local store runs only when a signature one of them verifies is stored with it (cosign's
+format); built-in gadgets are trusted.
 Gadget parameters appear as flags below when REF is given: gadgetry run REF --help.`
 
 // runFlags are the flags every run has; the gadget's parameters are added once REF is known.
@@ -83,6 +86,7 @@ func runGadget(cmd *cobra.Command, args []string) error {
 	pre.SetOutput(io.Discard)
 	rf.register(pre)
 	ociF := bindOCIFlags(pre)
+	trustF := bindTrustFlags(pre)
 	_ = pre.Parse(args) // unknown flags (the gadget's) are allowed here
 	ref := ""
 	if pre.NArg() > 0 {
@@ -93,6 +97,7 @@ func runGadget(cmd *cobra.Command, args []string) error {
 	var final runFlags
 	final.register(fs)
 	bindOCIFlags(fs) // parsed again so errors show; the values come from the first parse
+	bindTrustFlags(fs)
 	if ref == "" {
 		if rf.help {
 			printRunHelp(cmd.OutOrStdout(), fs, nil, nil)
@@ -107,10 +112,19 @@ func runGadget(cmd *cobra.Command, args []string) error {
 	logger := slog.New(warningHandler{w: cmd.ErrOrStderr()})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// Resolve first: whether a WASM engine is needed depends on the image.
-	img, err := runSource(ociF).Resolve(ctx, ref, pull, goruntime.GOARCH)
+	// Resolve first: whether a WASM engine is needed depends on the image. An image of a
+	// registry or the local store is verified against the trusted keys before anything of it
+	// is parsed or loaded.
+	trust, err := trustF.load()
 	if err != nil {
 		return err
+	}
+	img, err := runSource(ociF, trust.keys).Resolve(ctx, ref, pull, goruntime.GOARCH)
+	if err != nil {
+		return err
+	}
+	if !img.BuiltIn && img.Signature == nil && !isObjectFile(ref) {
+		trust.warnUnverified(cmd.ErrOrStderr(), img.Ref, img.Pulled)
 	}
 	var engine *wasm.Engine
 	if len(img.WASM) > 0 {
@@ -232,6 +246,7 @@ func printRunHelp(w io.Writer, fs *pflag.FlagSet, g *runtime.Gadget, params *pfl
 		fs = pflag.NewFlagSet("run", pflag.ContinueOnError)
 		new(runFlags).register(fs)
 		bindOCIFlags(fs)
+		bindTrustFlags(fs)
 	}
 	fmt.Fprint(w, fs.FlagUsages())
 	if params != nil && params.HasFlags() {

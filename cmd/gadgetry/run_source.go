@@ -16,10 +16,11 @@ import (
 
 // runSource resolves REF for `gadgetry run`: a path ending in .o is a bare eBPF object (the way
 // a gadget author tries a build; a gadget.yaml next to it is its metadata); anything else goes
-// to oci.Resolver (the embedded catalogue → local store → registry, by --pull).
-func runSource(flags *ociFlags) runtime.Source {
+// to oci.Resolver (the embedded catalogue → local store → registry, by --pull), which requires
+// a signature one of keys verifies of an image from the store or a registry.
+func runSource(flags *ociFlags, keys []*oci.PublicKey) runtime.Source {
 	return runtime.SourceFunc(func(ctx context.Context, ref string, pull oci.PullPolicy, arch string) (*oci.Gadget, error) {
-		if strings.HasSuffix(ref, ".o") {
+		if isObjectFile(ref) {
 			return objectFile(ref, arch)
 		}
 		cat, err := catalogue.Open(ctx)
@@ -30,8 +31,15 @@ func runSource(flags *ociFlags) runtime.Source {
 		if err != nil {
 			return nil, err
 		}
+		res.Keys = keys
 		return res.Resolve(ctx, ref, pull, arch)
 	})
+}
+
+// isObjectFile reports whether `run` takes ref as the path of a compiled eBPF object: the
+// user's own file, neither verified nor warned about.
+func isObjectFile(ref string) bool {
+	return strings.HasSuffix(ref, ".o")
 }
 
 func objectFile(path, arch string) (*oci.Gadget, error) {

@@ -43,3 +43,11 @@ if [[ ! -x "$here/bin/oras" ]]; then
 	echo "setup: building the oras CLI" >&2
 	GOBIN="$here/bin" go install oras.land/oras/cmd/oras@v1.3.6 >&2
 fi
+
+# cosign, for the tests that check signatures both ways (docs/signing.md). A v2 release: it
+# stores signatures under the sha256-<digest>.sig tag (v3 defaults to referrer bundles). The
+# build takes a few minutes on two cores, once.
+if [[ ! -x "$here/bin/cosign" ]]; then
+	echo "setup: building the cosign CLI (a few minutes, once)" >&2
+	GOBIN="$here/bin" go install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5 >&2
+fi

@@ -73,7 +73,11 @@ func subscribe(ds DataSource, typ uint32, prio int, cb callback) error {
 // priorities run in subscription order. fn returns ErrDrop to drop the event. Subscribe from
 // OnInit, before events flow.
 func (ds DataSource) Subscribe(fn func(ds DataSource, data Data) error, prio int) error {
-	return subscribe(ds, 1, prio, callback{single: fn})
+	if err := subscribe(ds, 1, prio, callback{single: fn}); err != nil {
+		return err
+	}
+	fcSubscribed(ds)
+	return nil
 }
 
 // SubscribeArray calls fn for every array an array data source emits.
@@ -95,12 +99,15 @@ func dispatch(cbID uint64, ds, data uint32) uint32 {
 	var err error
 	switch {
 	case cb.single != nil:
+		fcEnter(DataSource(ds), Data(data))
 		err = cb.single(DataSource(ds), Data(data))
 	case cb.array != nil:
 		err = cb.array(DataSource(ds), DataArray(data))
 	case cb.packet != nil:
+		fcEnter(DataSource(ds), Data(data)) // a single record: the buffer may hold it too
 		err = cb.packet(DataSource(ds), Packet(data))
 	}
+	fcCur = nil
 	if err == nil {
 		return 0
 	}
@@ -118,6 +125,7 @@ func (ds DataSource) GetField(name string) (Field, error) {
 	if h == 0 {
 		return 0, fail("field " + name)
 	}
+	fcLookedUp(ds, Field(h))
 	return Field(h), nil
 }
 
@@ -128,6 +136,7 @@ func (ds DataSource) AddField(name string, kind FieldKind) (Field, error) {
 	if h == 0 {
 		return 0, fail("add field " + name)
 	}
+	fcAdded(Field(h))
 	return Field(h), nil
 }
 

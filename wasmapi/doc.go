@@ -34,6 +34,17 @@
 // start goroutines that outlive them. The host kills a hook or callback that does not return
 // in time, and the run fails with an error naming the gadget and the hook.
 //
+// # Reading fields without host calls
+//
+// Reading a field is a call into the host, and a record's callback may read many. At the end
+// of gadgetInit the SDK therefore asks the host, for each data source subscribed to with
+// Subscribe, to copy the fields looked up with GetField into the module's memory before each
+// callback; reads of those fields on the callback's record then make no host call. Nothing
+// changes for the gadget's code: a Set makes the field's copy stale (the next read asks the
+// host), and hosts without this extension (Inspektor Gadget, a Gadgetry older than this SDK)
+// leave every read to a host call, as before. The protocol is in Gadgetry's
+// docs/authoring.md.
+//
 // # Compatibility
 //
 // Both toolchains are tested: standard Go 1.24 and later, and TinyGo 0.34 up to (not

@@ -5,8 +5,17 @@ package wasmapi
 //go:wasmexport gadgetAPIVersion
 func gadgetAPIVersion() uint64 { return 1 }
 
+// gadgetInit runs the OnInit hooks, then asks the host to copy the fields the module looked
+// up into its memory before each callback (fieldcopy.go).
+//
 //go:wasmexport gadgetInit
-func gadgetInit() int32 { return runHooks("init", initHooks) }
+func gadgetInit() int32 {
+	if rc := runHooks("init", initHooks); rc != 0 {
+		return rc
+	}
+	fcRegister()
+	return 0
+}
 
 //go:wasmexport gadgetPreStart
 func gadgetPreStart() int32 { return runHooks("prestart", preStartHooks) }

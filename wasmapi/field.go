@@ -34,6 +34,9 @@ type Field uint32
 var scalarErr uint32
 
 func (f Field) scalar(d Data, kind FieldKind) (uint64, error) {
+	if v, ok := fcScalarOf(f, d); ok {
+		return v, nil
+	}
 	scalarErr = 0
 	v := fieldGetScalar(uint32(f), uint32(d), uint32(kind), uint32(uintptr(unsafe.Pointer(&scalarErr))))
 	if scalarErr != 0 {
@@ -43,6 +46,7 @@ func (f Field) scalar(d Data, kind FieldKind) (uint64, error) {
 }
 
 func (f Field) set(d Data, kind FieldKind, v uint64) error {
+	fcSet(f, d)
 	return check(fieldSet(uint32(f), uint32(d), uint32(kind), v), "field set")
 }
 
@@ -94,6 +98,12 @@ func (f Field) Float64(d Data) (float64, error) {
 // BytesInto reads a string, cstring or bytes field into buf (grown when too small) and
 // returns the value, which aliases buf. Reusing buf across events avoids an allocation each.
 func (f Field) BytesInto(d Data, buf []byte) ([]byte, error) {
+	if v, ok := fcBytesOf(f, d); ok {
+		if cap(buf) < len(v) {
+			buf = make([]byte, len(v))
+		}
+		return append(buf[:0], v...), nil
+	}
 	if cap(buf) == 0 {
 		buf = make([]byte, 64)
 	}
@@ -115,6 +125,9 @@ func (f Field) Bytes(d Data) ([]byte, error) { return f.BytesInto(d, nil) }
 
 // String returns a string or cstring field's value.
 func (f Field) String(d Data) (string, error) {
+	if v, ok := fcBytesOf(f, d); ok {
+		return string(v), nil
+	}
 	var stack [128]byte
 	b, err := f.BytesInto(d, stack[:])
 	return string(b), err

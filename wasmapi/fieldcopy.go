@@ -1,0 +1,212 @@
+package wasmapi
+
+import (
+	"runtime"
+	"strconv"
+	"unsafe"
+)
+
+// The field copy: at the end of gadgetInit the SDK asks the host, for each data source the
+// module subscribed to, to copy the fields the module looked up (GetField) into a buffer in
+// the module's memory before each callback. Reads of those fields on the callback's record
+// then cost no host call. The request goes through setConfig, which every host has; a host
+// without the extension (Inspektor Gadget, an older Gadgetry) leaves the buffer untouched, and
+// every read goes through the host as before. Protocol: docs/authoring.md, "Reading fields
+// without host calls".
+const (
+	fcKey   = "gadgetry.fieldcopy"
+	fcMagic = 0x31434647 // "GFC1"
+
+	// fcVarBytes is the room for string and bytes values after the slots; a value that does
+	// not fit in what is left is read with a host call.
+	fcVarBytes = 4096
+	// fcMaxHandle bounds the handles the SDK indexes tables by (a field with a larger handle
+	// is read with host calls).
+	fcMaxHandle = 1 << 16
+
+	fcNotCopied = 0
+	fcScalar    = 1
+	fcBytes     = 2
+	fcAliases   = 1 // slot flag: a Set through this field can change others
+)
+
+// fcSource is the field copy of one data source.
+type fcSource struct {
+	ds     DataSource
+	fields []Field  // looked up with GetField, in slot order
+	words  []uint64 // the buffer: header (2 words), 2 words a slot, then the values' bytes
+	bytes  []byte   // the same memory
+	active bool     // the host acknowledged the request
+}
+
+// fcField says where a field's value is.
+type fcField struct {
+	ds    DataSource // looked up with GetField on ds (0: not looked up)
+	src   *fcSource  // copied into src's buffer (nil: read with host calls)
+	slot  int32
+	added bool // added by this module (AddField): it shares bytes with no other field
+}
+
+var (
+	fcSources []*fcSource // by data source handle: those subscribed with Subscribe
+	fcFields  []fcField   // by field handle
+	// fcCur is the source whose buffer holds the record of the running callback, fcData;
+	// nil when no buffer does.
+	fcCur  *fcSource
+	fcData Data
+)
+
+// fcEntry returns the entry of field f, or nil for a handle too large to index.
+func fcEntry(f Field) *fcField {
+	if uint32(f) >= fcMaxHandle {
+		return nil
+	}
+	if n := int(f) + 1; len(fcFields) < n {
+		fcFields = append(fcFields, make([]fcField, n-len(fcFields))...)
+	}
+	return &fcFields[f]
+}
+
+// fcSubscribed notes that ds has a subscription of single records.
+func fcSubscribed(ds DataSource) {
+	if uint32(ds) >= fcMaxHandle {
+		return
+	}
+	if n := int(ds) + 1; len(fcSources) < n {
+		fcSources = append(fcSources, make([]*fcSource, n-len(fcSources))...)
+	}
+	if fcSources[ds] == nil {
+		fcSources[ds] = &fcSource{ds: ds}
+	}
+}
+
+// fcLookedUp notes a field looked up with GetField on ds.
+func fcLookedUp(ds DataSource, f Field) {
+	if e := fcEntry(f); e != nil && !e.added {
+		e.ds = ds
+	}
+}
+
+// fcAdded notes a field this module added.
+func fcAdded(f Field) {
+	if e := fcEntry(f); e != nil {
+		e.added, e.ds = true, 0
+	}
+}
+
+// fcRegister asks the host for the field copy of every data source subscribed to. It runs
+// once, after the module's OnInit hooks succeeded.
+func fcRegister() {
+	for _, src := range fcSources {
+		if src == nil {
+			continue
+		}
+		for h := range fcFields {
+			if e := &fcFields[h]; e.ds == src.ds && e.src == nil {
+				e.src, e.slot = src, int32(len(src.fields))
+				src.fields = append(src.fields, Field(h))
+			}
+		}
+		if len(src.fields) == 0 {
+			continue
+		}
+		size := 16 + 16*len(src.fields) + fcVarBytes
+		src.words = make([]uint64, size/8)
+		src.bytes = unsafe.Slice((*byte)(unsafe.Pointer(&src.words[0])), size)
+		req := make([]byte, 0, 64+8*len(src.fields))
+		req = append(req, "v1 ds="...)
+		req = strconv.AppendUint(req, uint64(src.ds), 10)
+		req = append(req, " buf="...)
+		req = strconv.AppendUint(req, uint64(uintptr(unsafe.Pointer(&src.words[0]))), 10)
+		req = append(req, '+')
+		req = strconv.AppendUint(req, uint64(size), 10)
+		req = append(req, " fields="...)
+		for n, f := range src.fields {
+			if n > 0 {
+				req = append(req, ',')
+			}
+			req = strconv.AppendUint(req, uint64(f), 10)
+		}
+		rc := setConfig(strArg(fcKey), bufArg(req), uint32(KindString))
+		runtime.KeepAlive(req)
+		// A host without the extension returns 0 (or 1, an older Gadgetry) and writes nothing.
+		src.active = rc == 0 && uint32(src.words[0]) == fcMagic && src.words[0]>>32 == uint64(len(src.fields))
+		if !src.active {
+			for _, f := range src.fields {
+				fcFields[f].src = nil
+			}
+		}
+	}
+}
+
+// fcEnter starts a callback of ds with record d: the buffer holds d when the host filled it
+// for this callback.
+func fcEnter(ds DataSource, d Data) {
+	fcCur = nil
+	if uint32(ds) >= uint32(len(fcSources)) {
+		return
+	}
+	src := fcSources[ds]
+	if src == nil || !src.active || uint32(src.words[1]) != uint32(d) {
+		return
+	}
+	// Consumed: a later callback the host did not fill cannot be taken for this one.
+	src.words[1] = 0
+	fcCur, fcData = src, d
+}
+
+// fcSlot returns the slot word of f on record d, or ok=false when the value is not there.
+func fcSlot(f Field, d Data) (src *fcSource, slot int32, ok bool) {
+	src = fcCur
+	if src == nil || d != fcData || uint32(f) >= uint32(len(fcFields)) {
+		return nil, 0, false
+	}
+	e := &fcFields[f]
+	if e.src != src {
+		return nil, 0, false
+	}
+	return src, e.slot, true
+}
+
+// fcScalarOf returns a scalar field's value from the buffer.
+func fcScalarOf(f Field, d Data) (uint64, bool) {
+	src, slot, ok := fcSlot(f, d)
+	if !ok || byte(src.words[2+2*slot]) != fcScalar {
+		return 0, false
+	}
+	return src.words[3+2*slot], true
+}
+
+// fcBytesOf returns a string or bytes field's value from the buffer (aliasing it: valid until
+// the callback returns).
+func fcBytesOf(f Field, d Data) ([]byte, bool) {
+	src, slot, ok := fcSlot(f, d)
+	if !ok {
+		return nil, false
+	}
+	w := src.words[2+2*slot]
+	if byte(w) != fcBytes {
+		return nil, false
+	}
+	off, n := uint32(src.words[3+2*slot]), uint32(w>>32)
+	return src.bytes[off : off+n : off+n], true
+}
+
+// fcSet notes that the module set f on record d: the buffer's value of f, and of every field
+// that may share its bytes, is stale for the rest of the callback.
+func fcSet(f Field, d Data) {
+	if fcCur == nil || d != fcData {
+		return
+	}
+	if uint32(f) < uint32(len(fcFields)) {
+		e := &fcFields[f]
+		if e.added {
+			return // its own value, in no slot
+		}
+		if e.src == fcCur && byte(fcCur.words[2+2*e.slot]>>8)&fcAliases == 0 {
+			fcCur.words[2+2*e.slot] &^= 0xff // fcNotCopied
+			return
+		}
+	}
+	fcCur = nil // a field that may overlap others: read everything from the host
+}

@@ -1,0 +1,400 @@
+package wasm
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gadgetry/gadgetry/oci/build"
+	"github.com/gadgetry/gadgetry/runtime/datasource"
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// kindsFields is the record of data source "kinds" of testdata/fieldcopy: a field of every
+// kind, u32alias over u32's bytes, and a cstring longer than the guest's buffer.
+var kindsFields = []struct {
+	name      string
+	kind      datasource.Kind
+	off, size int
+}{
+	{"b", datasource.KindBool, 0, 1}, {"i8", datasource.KindInt8, 1, 1}, {"i16", datasource.KindInt16, 2, 2},
+	{"i32", datasource.KindInt32, 4, 4}, {"i64", datasource.KindInt64, 8, 8}, {"u8", datasource.KindUint8, 16, 1},
+	{"u16", datasource.KindUint16, 18, 2}, {"u32", datasource.KindUint32, 20, 4}, {"u64", datasource.KindUint64, 24, 8},
+	{"f32", datasource.KindFloat32, 32, 4}, {"f64", datasource.KindFloat64, 40, 8},
+	{"u32alias", datasource.KindUint32, 20, 4},
+	{"str", datasource.KindString, 48, 8}, {"cstr", datasource.KindCString, 56, 16}, {"bytes", datasource.KindBytes, 72, 8},
+	{"long", datasource.KindCString, 80, 6001},
+}
+
+// kindsRecord are the values of record n.
+type kindsRecord struct {
+	b     bool
+	i8    int8
+	i16   int16
+	i32   int32
+	i64   int64
+	u8    uint8
+	u16   uint16
+	u32   uint32
+	u64   uint64
+	f32   float32
+	f64   float64
+	str   []byte // 8 bytes: a static string keeps its zeros
+	cstr  string
+	bytes []byte
+	extra string
+	long  string
+}
+
+func newKindsRecord(n int) kindsRecord {
+	return kindsRecord{
+		b: n%2 == 1, i8: int8(-8 * n), i16: int16(-1600 * n), i32: int32(-320000 * n), i64: -(1 << 40) * int64(n),
+		u8: uint8(200 + n), u16: uint16(60000 + n), u32: uint32(4000000000 + n), u64: 1<<63 + uint64(n),
+		f32: 1.5 * float32(n), f64: -2.25 * float64(n),
+		str: []byte{'s', byte('0' + n), 0, 'z', 0, 0, 0, 0}, cstr: "comm-" + strconv.Itoa(n),
+		bytes: []byte{byte(n), 0, 2, 3, 0xff, 5, 6, 7}, extra: "extra-" + strconv.Itoa(n),
+		long: "L" + strconv.Itoa(n) + strings.Repeat("x", 5994) + "end",
+	}
+}
+
+// values is what the guest reports as "values" for r (its formatting).
+func (r kindsRecord) values() string {
+	long := strconv.Itoa(len(r.long)) + ":" + r.long[:3] + r.long[len(r.long)-3:]
+	return fmt.Sprintf("b=%t i8=%d i16=%d i32=%d i64=%d u8=%d u16=%d u32=%d u64=%d f32=%x f64=%x u32alias=%d str=%s cstr=%s bytes=%s extra=%s long=%s ",
+		r.b, r.i8, r.i16, r.i32, r.i64, r.u8, r.u16, r.u32, r.u64, math.Float32bits(r.f32), math.Float64bits(r.f64), r.u32,
+		strconv.Quote(string(r.str)), strconv.Quote(r.cstr), hex.EncodeToString(r.bytes), strconv.Quote(r.extra), long)
+}
+
+// kindsRun is a fakeRun with data source "kinds" (and "events", "arr").
+type kindsRun struct {
+	*fakeRun
+	kinds *datasource.DataSource
+	f     map[string]*datasource.Field
+}
+
+func newKindsRun(t testing.TB, params map[string]string) *kindsRun {
+	p := map[string]string{"bad": "false", "bench": "false"}
+	for k, v := range params {
+		p[k] = v
+	}
+	r := &kindsRun{fakeRun: newFakeRun(t, p), f: map[string]*datasource.Field{}}
+	r.kinds = datasource.New("kinds", datasource.TypeSingle, 80+6001)
+	for _, x := range kindsFields {
+		f, err := r.kinds.AddStaticField(x.name, x.kind, x.off, x.size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.f[x.name] = f
+	}
+	// A field added before the guest runs (as enrichment adds them): not in the raw record.
+	extra, err := r.kinds.AddField("extra", datasource.KindString)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.f["extra"] = extra
+	r.ds["kinds"] = r.kinds
+	return r
+}
+
+func (r *kindsRun) emitKinds(t testing.TB, n int) kindsRecord {
+	t.Helper()
+	v, d := r.newKinds(t, n)
+	if _, err := r.kinds.Emit(d); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// newKinds returns record n.
+func (r *kindsRun) newKinds(t testing.TB, n int) (kindsRecord, *datasource.Data) {
+	t.Helper()
+	v := newKindsRecord(n)
+	d := r.kinds.NewData()
+	set := func(name string, u uint64) {
+		if err := r.f[name].SetUint(d, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set("b", map[bool]uint64{false: 0, true: 1}[v.b])
+	set("i8", uint64(v.i8))
+	set("i16", uint64(v.i16))
+	set("i32", uint64(v.i32))
+	set("i64", uint64(v.i64))
+	set("u8", uint64(v.u8))
+	set("u16", uint64(v.u16))
+	set("u32", uint64(v.u32))
+	set("u64", v.u64)
+	set("f32", uint64(math.Float32bits(v.f32)))
+	set("f64", math.Float64bits(v.f64))
+	for name, b := range map[string][]byte{"str": v.str, "cstr": []byte(v.cstr), "bytes": v.bytes, "extra": []byte(v.extra), "long": []byte(v.long)} {
+		if err := r.f[name].SetBytes(d, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return v, d
+}
+
+// hostCalls counts the guest's calls of fieldGetScalar and fieldGetBuffer.
+type hostCalls struct{ scalar, buffer atomic.Int64 }
+
+// wrapHostFunc replaces host function name with wrap(the current one) for engines created
+// until the test ends.
+func wrapHostFunc(t testing.TB, name string, wrap func(next hostFunc) func(*Instance, api.Module, []uint64)) {
+	t.Helper()
+	next := hostFuncs[name]
+	hostFuncs[name] = hostFunc{next.params, next.results, wrap(next)}
+	t.Cleanup(func() { hostFuncs[name] = next })
+}
+
+func countHostCalls(t *testing.T) *hostCalls {
+	c := &hostCalls{}
+	for name, n := range map[string]*atomic.Int64{"fieldGetScalar": &c.scalar, "fieldGetBuffer": &c.buffer} {
+		wrapHostFunc(t, name, func(next hostFunc) func(*Instance, api.Module, []uint64) {
+			return func(i *Instance, mod api.Module, s []uint64) {
+				n.Add(1)
+				next.fn(i, mod, s)
+			}
+		})
+	}
+	return c
+}
+
+// withoutFieldCopy makes setConfig of "gadgetry.fieldcopy" behave as on a host without the
+// extension: accepted and ignored, as Inspektor Gadget does (refuse=false), or refused as an
+// unknown key, as an older Gadgetry does (refuse=true).
+func withoutFieldCopy(t testing.TB, refuse bool) {
+	wrapHostFunc(t, "setConfig", func(next hostFunc) func(*Instance, api.Module, []uint64) {
+		return func(i *Instance, mod api.Module, s []uint64) {
+			if key, _ := i.str(mod, "setConfig", s[0]); key == fieldCopyKey {
+				s[0] = 0
+				if refuse {
+					i.bad("setConfig", "%s: no parameter %q", key, key)
+					s[0] = 1
+				}
+				return
+			}
+			next.fn(i, mod, s)
+		}
+	})
+}
+
+func fieldCopyGuest(t testing.TB, toolchain string) []byte {
+	return gadgettest.WASMWith(t, filepath.Join("testdata", "fieldcopy"), toolchain)
+}
+
+// startKinds instantiates mod (testdata/fieldcopy) on a kindsRun with params and runs its
+// gadgetInit; the guest's log is shown if the test fails.
+func startKinds(t testing.TB, mod []byte, params map[string]string) (*kindsRun, *Instance) {
+	t.Helper()
+	run := newKindsRun(t, params)
+	inst, err := newEngine(t, Options{}).Instantiate(context.Background(), "fieldcopy", mod, "", run.env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		inst.Close()
+		if t.Failed() {
+			t.Log(run.log.dump())
+		}
+	})
+	if err := inst.Init(); err != nil {
+		t.Fatal(err)
+	}
+	return run, inst
+}
+
+// TestFieldCopy runs testdata/fieldcopy, built with Go and with TinyGo, on this host and on
+// hosts without the extension: the guest reads the same values of every kind either way,
+// with host calls only where the copy cannot serve (a value too long for the buffer, a field
+// set during the callback) on this host, and with a host call per read on the others.
+func TestFieldCopy(t *testing.T) {
+	for _, tc := range []string{build.ToolchainGo, build.ToolchainTinyGo} {
+		for _, host := range []string{"gadgetry", "ig", "older"} {
+			t.Run(tc+"/"+host, func(t *testing.T) {
+				mod := fieldCopyGuest(t, tc)
+				switch host {
+				case "ig":
+					withoutFieldCopy(t, false)
+				case "older":
+					withoutFieldCopy(t, true)
+				}
+				calls := countHostCalls(t)
+				run, inst := startKinds(t, mod, nil)
+				c, probed := inst.callback.(*fieldCopyCallback)
+				if probed != (host == "gadgetry") {
+					t.Fatalf("field copy set up: %v, want %v", probed, host == "gadgetry")
+				}
+				if probed {
+					got := map[string]int{}
+					for _, fc := range c.copies {
+						if fc != nil {
+							got[fc.ds.Name] = len(fc.fields)
+						}
+					}
+					if want := map[string]int{"kinds": len(kindsFields) + 1, "events": 2}; fmt.Sprint(got) != fmt.Sprint(want) {
+						t.Fatalf("copied fields by data source: %v, want %v (looked up with GetField, not added)", got, want)
+					}
+				}
+
+				// Per kinds callback: reads of 12 scalars and 5 strings or bytes, then 6 reads
+				// around Sets (testdata/fieldcopy/main.go, onKinds).
+				wantScalar, wantBuffer := int64(17), int64(6)
+				if probed {
+					// long (6001 bytes) does not fit the buffer; u64 and cstr after their Set;
+					// u32 and u8 after a Set of u32alias, which shares u32's bytes.
+					wantScalar, wantBuffer = 3, 2
+				}
+				for n := 1; n <= 3; n++ {
+					before := [2]int64{calls.scalar.Load(), calls.buffer.Load()}
+					rec := run.emitKinds(t, n)
+					if got := run.log.result("values"); got != rec.values() {
+						t.Errorf("record %d: the guest read\n%s\nwant\n%s", n, got, rec.values())
+					}
+					for k, want := range map[string]string{
+						"set.u64":   fmt.Sprintf("%d,%d", rec.u64, rec.u64+1),
+						"set.cstr":  `"changed"`,
+						"after.out": strconv.Itoa(int(rec.u16)),
+						"set.alias": fmt.Sprintf("7,%d", rec.u8),
+					} {
+						if got := run.log.result(k); got != want {
+							t.Errorf("record %d: %s = %q, want %q", n, k, got, want)
+						}
+					}
+					if s, b := calls.scalar.Load()-before[0], calls.buffer.Load()-before[1]; s != wantScalar || b != wantBuffer {
+						t.Errorf("record %d: %d fieldGetScalar and %d fieldGetBuffer calls, want %d and %d", n, s, b, wantScalar, wantBuffer)
+					}
+				}
+				// Another data source of the same guest has its own buffer.
+				before := calls.scalar.Load() + calls.buffer.Load()
+				run.emit(t, 4321, "evcomm")
+				if got := run.log.result("event"); got != "4321,evcomm" {
+					t.Errorf("event = %q, want 4321,evcomm", got)
+				}
+				if n := calls.scalar.Load() + calls.buffer.Load() - before; n != map[bool]int64{true: 0, false: 2}[probed] {
+					t.Errorf("events callback made %d field host calls", n)
+				}
+				if inst.Stats().HostErrors != map[string]uint64{"gadgetry": 0, "ig": 0, "older": 2}[host] {
+					t.Errorf("host errors: %d", inst.Stats().HostErrors)
+				}
+			})
+		}
+	}
+}
+
+// TestFieldCopyRefused sends requests the host must refuse (testdata/fieldcopy with
+// bad=true): each fails with a logged reason, writes nothing into the guest's buffer at once
+// or at later callbacks, and the guest's valid requests (the SDK's own) still work.
+func TestFieldCopyRefused(t *testing.T) {
+	mod := fieldCopyGuest(t, build.ToolchainGo)
+	calls := countHostCalls(t)
+	run, inst := startKinds(t, mod, map[string]string{"bad": "true"})
+	reasons := map[string]string{
+		"outside":   "lies outside guest memory",
+		"huge":      "buffer of 4294967295 bytes: 1 fields need 32 to 1048576",
+		"foreign":   `belongs to data source "events", not "kinds"`,
+		"notfield":  "is not a field",
+		"array":     `data source "arr" is an array data source`,
+		"small":     "buffer of 16 bytes: 1 fields need 32",
+		"unaligned": "is not 8-byte aligned",
+		"version":   `want "v1 ds=D buf=PTR+CAP fields=F1,F2,..."`,
+	}
+	logs := run.log.dump()
+	for name, reason := range reasons {
+		if got := run.log.result("bad." + name); got != "refused,true" {
+			t.Errorf("request %s: %q, want refused,true (refused, buffer untouched)", name, got)
+		}
+		if !strings.Contains(logs, "gadgetry.fieldcopy") || !strings.Contains(logs, reason) {
+			t.Errorf("request %s: the log does not say %q", name, reason)
+		}
+	}
+	if got := inst.Stats().HostErrors; got != uint64(len(reasons)) {
+		t.Errorf("host errors: %d, want %d", got, len(reasons))
+	}
+	before := calls.scalar.Load() + calls.buffer.Load()
+	rec := run.emitKinds(t, 1)
+	if got := run.log.result("values"); got != rec.values() {
+		t.Errorf("the guest read\n%s\nwant\n%s", got, rec.values())
+	}
+	if got := run.log.result("bad.untouched"); got != "true" {
+		t.Errorf("buffer of the refused requests untouched after a callback: %s", got)
+	}
+	if n := calls.scalar.Load() + calls.buffer.Load() - before; n != 5 {
+		t.Errorf("%d field host calls in the callback, want 5 as without bad requests (the SDK's own request was accepted)", n)
+	}
+}
+
+// filledInstance returns an instance of testdata/fieldcopy past Init, the field copy of its
+// kinds data source, and a data handle of record 1 (the instance's mutex is held until the
+// test ends, as during a callback).
+func filledInstance(t testing.TB) (*Instance, *fieldCopy, uint32) {
+	run, inst := startKinds(t, fieldCopyGuest(t, build.ToolchainGo), nil)
+	c, ok := inst.callback.(*fieldCopyCallback)
+	if !ok {
+		t.Fatal("no field copy set up")
+	}
+	var fc *fieldCopy
+	for _, x := range c.copies {
+		if x != nil && x.ds == run.kinds {
+			fc = x
+		}
+	}
+	_, d := run.newKinds(t, 1)
+	inst.mu.Lock()
+	t.Cleanup(inst.mu.Unlock)
+	return inst, fc, inst.h.add(entry{kind: kData, ds: run.kinds, obj: d, temp: true})
+}
+
+// TestFieldCopyFillAllocates nothing: filling the buffer before a callback copies the
+// record's values into guest memory and allocates nothing on the host.
+func TestFieldCopyFillAllocates(t *testing.T) {
+	inst, fc, h := filledInstance(t)
+	if n := testing.AllocsPerRun(100, func() { fc.fill(inst, h) }); n != 0 {
+		t.Errorf("fill allocates %v times per record", n)
+	}
+	buf, _ := inst.mod.Memory().Read(fc.ptr, 12)
+	if got := uint32(buf[8]) | uint32(buf[9])<<8 | uint32(buf[10])<<16 | uint32(buf[11])<<24; got != h {
+		t.Errorf("the header names record %d, want %d", got, h)
+	}
+}
+
+// BenchmarkFieldCopyFill is the host's cost of filling the buffer with a kinds record (17
+// fields, among them a 6001-byte cstring it scans for its NUL and does not copy).
+func BenchmarkFieldCopyFill(b *testing.B) {
+	inst, fc, h := filledInstance(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		fc.fill(inst, h)
+	}
+}
+
+// BenchmarkFieldCopy is the cost of a callback that reads the 17 fields of a kinds record
+// (12 numbers, 5 strings or bytes), with the field copy (gadgetry) and with a host call per
+// read (ig: a host without the extension).
+func BenchmarkFieldCopy(b *testing.B) {
+	for _, tc := range []string{build.ToolchainGo, build.ToolchainTinyGo} {
+		for _, host := range []string{"gadgetry", "ig"} {
+			b.Run(tc+"/"+host, func(b *testing.B) {
+				mod := fieldCopyGuest(b, tc)
+				if host == "ig" {
+					withoutFieldCopy(b, false)
+				}
+				run, _ := startKinds(b, mod, map[string]string{"bench": "true"})
+				_, d := run.newKinds(b, 1)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := run.kinds.Emit(d); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -25,14 +25,16 @@ type gadget struct {
 	rec       *recorder.Recorder[*snapshot]
 	ds        wasmapi.DataSource
 	fields    []field
-	byName    map[string]wasmapi.Field
 	args      wasmapi.Field
-	names     map[uint64]string // syscall number → name, filled lazily
-	nargs     map[uint64]int    // syscall number → declared parameters (-1: undeclared), lazily
-	argFields [6]wasmapi.Field  // arg0..arg5
-	at        fieldIndex        // positions in recordFields (and snapshots)
-	stopped   bool              // Stop ran: events now are the recorder replay, then late records
-	replay    int               // replayed packets still to come back through onEvent
+	nr        wasmapi.Field    // syscall_raw
+	argFields [6]wasmapi.Field // arg0..arg5
+	str0      wasmapi.Field
+	str1      wasmapi.Field
+	sockaddr  wasmapi.Field
+	syscalls  []syscallInfo // by syscall number (below maxSyscallNr), looked up once each
+	at        fieldIndex    // positions in recordFields (and snapshots)
+	stopped   bool          // Stop ran: events now are the recorder replay, then late records
+	replay    int           // replayed packets still to come back through onEvent
 }
 
 // field is one field of the record the recorder copies.
@@ -66,6 +68,18 @@ var recordFields = []struct {
 // fieldIndex holds the positions in recordFields of the fields the module itself reads.
 type fieldIndex struct {
 	ts, mntns, nr, arg0, str0, str1, sockaddr, args int
+}
+
+// syscallInfo is what formatting a syscall's arguments needs to know of its number. Each
+// record needs it: it is asked of the host and of decode.Table once per number, and kept in a
+// slice, because every map lookup in a WASM guest costs a host exit per loop iteration of
+// hashing and probing.
+type syscallInfo struct {
+	resolved bool
+	name     string
+	nargs    int // declared parameters, -1: undeclared
+	entry    decode.Entry
+	known    bool // decode.Table has an entry
 }
 
 // snapshot is a recorded event: one value per recordFields entry.
@@ -115,7 +129,6 @@ func (g *gadget) Init() error {
 	if g.args, err = g.ds.AddField("args", wasmapi.KindString); err != nil {
 		return err
 	}
-	g.byName = map[string]wasmapi.Field{"args": g.args}
 	for _, rf := range recordFields {
 		f := g.args
 		if rf.name != "args" {
@@ -123,7 +136,6 @@ func (g *gadget) Init() error {
 				return fmt.Errorf("traceloop record field %s: %w", rf.name, err)
 			}
 		}
-		g.byName[rf.name] = f
 		g.fields = append(g.fields, field{rf.name, rf.kind, f})
 	}
 	pos := func(name string) int {
@@ -142,6 +154,8 @@ func (g *gadget) Init() error {
 	for i := range g.argFields {
 		g.argFields[i] = g.fields[g.at.arg0+i].f
 	}
+	g.nr, g.str0, g.str1, g.sockaddr = g.fields[g.at.nr].f, g.fields[g.at.str0].f, g.fields[g.at.str1].f, g.fields[g.at.sockaddr].f
+	g.syscalls = make([]syscallInfo, maxSyscallNr)
 	return g.ds.Subscribe(g.onEvent, 0)
 }
 
@@ -194,15 +208,24 @@ func (g *gadget) onEvent(ds wasmapi.DataSource, d wasmapi.Data) error {
 	if g.stream || g.stopped {
 		// Live mode, or a record the kernel wrote between the host's last read before Stop
 		// and the detach: it happened after everything replayed, so it is printed after them.
+		// Only what the syscall's formatting uses is read (the strings only for the
+		// syscalls that have them).
 		c := decode.Call{}
-		nr, _ := g.byName["syscall_raw"].Uint64(d)
+		nr, _ := g.nr.Uint64(d)
 		for i := range c.Args {
 			c.Args[i], _ = g.argFields[i].Uint64(d)
 		}
-		c.Str0, _ = g.byName["str0"].String(d)
-		c.Str1, _ = g.byName["str1"].String(d)
-		c.Sockaddr, _ = g.byName["sockaddr"].Bytes(d)
-		return g.args.SetString(d, g.format(nr, c))
+		s := g.syscall(nr)
+		if s.entry.Str0Arg != 0 {
+			c.Str0, _ = g.str0.String(d)
+		}
+		if s.entry.Str1Arg != 0 {
+			c.Str1, _ = g.str1.String(d)
+		}
+		if s.entry.SockaddrArg != 0 {
+			c.Sockaddr, _ = g.sockaddr.Bytes(d)
+		}
+		return g.args.SetString(d, g.format(s, c))
 	}
 	// Recorder: one read per field (the host calls are the cost per record), the call
 	// decoded from the snapshot, and the record dropped from the output until Stop.
@@ -230,17 +253,15 @@ func (g *gadget) onEvent(ds wasmapi.DataSource, d wasmapi.Data) error {
 	for i := range c.Args {
 		c.Args[i] = s.u64[g.at.arg0+i]
 	}
-	s.str[g.at.args] = g.format(s.u64[g.at.nr], c)
+	s.str[g.at.args] = g.format(g.syscall(s.u64[g.at.nr]), c)
 	g.rec.Add(s.u64[g.at.mntns], s.u64[g.at.ts], s)
 	return wasmapi.ErrDrop
 }
 
-// format fills in the call's name and arity for syscall nr and formats its arguments.
-func (g *gadget) format(nr uint64, c decode.Call) string {
-	c.Name = g.syscallName(nr)
-	c.NArgs = g.syscallNArgs(nr, c.Name)
-	c.Declared = c.NArgs >= 0
-	return decode.Args(c)
+// format fills in the call's name and arity and formats its arguments.
+func (g *gadget) format(s *syscallInfo, c decode.Call) string {
+	c.Name, c.NArgs, c.Declared = s.name, s.nargs, s.nargs >= 0
+	return decode.ArgsFor(c, s.entry, s.known)
 }
 
 // Stop prints the flight recorder: the kept records of every container, ordered by time.
@@ -287,35 +308,27 @@ func (g *gadget) Stop() error {
 	return nil
 }
 
-func (g *gadget) syscallName(nr uint64) string {
-	if g.names == nil {
-		g.names = map[uint64]string{}
+// syscall returns what is known of syscall number nr, asking the host the first time.
+func (g *gadget) syscall(nr uint64) *syscallInfo {
+	var s *syscallInfo
+	if nr < uint64(len(g.syscalls)) {
+		s = &g.syscalls[nr]
+	} else {
+		s = &syscallInfo{} // not a number the kernel has: looked up each time
 	}
-	if n, ok := g.names[nr]; ok {
-		return n
+	if s.resolved {
+		return s
 	}
-	n, err := wasmapi.GetSyscallName(int(nr))
+	name, err := wasmapi.GetSyscallName(int(nr))
 	if err != nil {
-		n = "syscall_" + strconv.FormatUint(nr, 10)
+		name = "syscall_" + strconv.FormatUint(nr, 10)
 	}
-	g.names[nr] = n
-	return n
-}
-
-// syscallNArgs returns how many parameters the kernel declares for the syscall (-1: unknown).
-func (g *gadget) syscallNArgs(nr uint64, name string) int {
-	if g.nargs == nil {
-		g.nargs = map[uint64]int{}
+	*s = syscallInfo{resolved: true, name: name, nargs: -1}
+	if d, err := wasmapi.GetSyscallDeclaration(name); err == nil {
+		s.nargs = len(d.Params)
 	}
-	n, ok := g.nargs[nr]
-	if !ok {
-		n = -1
-		if d, err := wasmapi.GetSyscallDeclaration(name); err == nil {
-			n = len(d.Params)
-		}
-		g.nargs[nr] = n
-	}
-	return n
+	s.entry, s.known = decode.Table[name]
+	return s
 }
 
 // allSyscallNames asks the host for every syscall name of this architecture (for suggestions).

@@ -85,6 +85,12 @@ type Call struct {
 // zeros.
 func Args(c Call) string {
 	e, known := Table[c.Name]
+	return ArgsFor(c, e, known)
+}
+
+// ArgsFor is Args with c.Name's entry of Table already looked up (known: it has one), for a
+// caller that keeps it per syscall number instead of looking it up for every call.
+func ArgsFor(c Call, e Entry, known bool) string {
 	n := 6
 	if !known || e.Str0Arg == 0 && e.Str1Arg == 0 && e.SockaddrArg == 0 {
 		if c.Declared {

@@ -2,7 +2,6 @@ package wasmapi
 
 import (
 	"errors"
-	"runtime"
 )
 
 // ErrDrop, returned by a data callback, drops the event: later subscribers and the output
@@ -34,7 +33,7 @@ type Packet uint32
 // GetDataSource returns the data source called name (e.g. the one of a GADGET_TRACER).
 func GetDataSource(name string) (DataSource, error) {
 	h := getDataSource(strArg(name))
-	runtime.KeepAlive(name)
+	keepStr(name)
 	if h == 0 {
 		return 0, fail("data source " + name)
 	}
@@ -44,7 +43,7 @@ func GetDataSource(name string) (DataSource, error) {
 // NewDataSource creates a data source the gadget emits events on.
 func NewDataSource(name string, typ DataSourceType) (DataSource, error) {
 	h := newDataSource(strArg(name), uint32(typ))
-	runtime.KeepAlive(name)
+	keepStr(name)
 	if h == 0 {
 		return 0, fail("new data source " + name)
 	}
@@ -121,7 +120,7 @@ func dispatch(cbID uint64, ds, data uint32) uint32 {
 // GetField returns the field called name (dotted for nested fields: "proc.pid").
 func (ds DataSource) GetField(name string) (Field, error) {
 	h := dataSourceGetField(uint32(ds), strArg(name))
-	runtime.KeepAlive(name)
+	keepStr(name)
 	if h == 0 {
 		return 0, fail("field " + name)
 	}
@@ -132,7 +131,7 @@ func (ds DataSource) GetField(name string) (Field, error) {
 // AddField adds a field of the given kind to every event of ds.
 func (ds DataSource) AddField(name string, kind FieldKind) (Field, error) {
 	h := dataSourceAddField(uint32(ds), strArg(name), uint32(kind))
-	runtime.KeepAlive(name)
+	keepStr(name)
 	if h == 0 {
 		return 0, fail("add field " + name)
 	}

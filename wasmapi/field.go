@@ -2,7 +2,6 @@ package wasmapi
 
 import (
 	"math"
-	"runtime"
 	"unsafe"
 )
 
@@ -121,15 +120,25 @@ func (f Field) BytesInto(d Data, buf []byte) ([]byte, error) {
 }
 
 // Bytes returns a bytes, string or cstring field's value in a new slice.
-func (f Field) Bytes(d Data) ([]byte, error) { return f.BytesInto(d, nil) }
+func (f Field) Bytes(d Data) ([]byte, error) {
+	b, err := f.BytesInto(d, scratch[:])
+	if err != nil {
+		return nil, err
+	}
+	if unsafe.SliceData(b) != &scratch[0] {
+		return b, nil // longer than scratch: BytesInto made a new slice
+	}
+	out := make([]byte, len(b))
+	copy(out, b)
+	return out, nil
+}
 
 // String returns a string or cstring field's value.
 func (f Field) String(d Data) (string, error) {
 	if v, ok := fcBytesOf(f, d); ok {
 		return string(v), nil
 	}
-	var stack [128]byte
-	b, err := f.BytesInto(d, stack[:])
+	b, err := f.BytesInto(d, scratch[:])
 	return string(b), err
 }
 
@@ -179,20 +188,20 @@ func (f Field) SetFloat64(d Data, v float64) error {
 // SetString sets a string or cstring field.
 func (f Field) SetString(d Data, v string) error {
 	err := f.set(d, KindString, strArg(v))
-	runtime.KeepAlive(v)
+	keepStr(v)
 	return err
 }
 
 // SetBytes sets a bytes field.
 func (f Field) SetBytes(d Data, v []byte) error {
 	err := f.set(d, KindBytes, bufArg(v))
-	runtime.KeepAlive(v)
+	keepBuf(v)
 	return err
 }
 
 // AddTag adds a tag to the field (e.g. "wasm"); tags classify fields for output.
 func (f Field) AddTag(tag string) error {
 	err := check(fieldAddTag(uint32(f), strArg(tag)), "field add tag")
-	runtime.KeepAlive(tag)
+	keepStr(tag)
 	return err
 }

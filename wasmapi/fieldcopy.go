@@ -1,7 +1,6 @@
 package wasmapi
 
 import (
-	"runtime"
 	"strconv"
 	"unsafe"
 )
@@ -128,7 +127,7 @@ func fcRegister() {
 			req = strconv.AppendUint(req, uint64(f), 10)
 		}
 		rc := setConfig(strArg(fcKey), bufArg(req), uint32(KindString))
-		runtime.KeepAlive(req)
+		keepBuf(req)
 		// A host without the extension returns 0 (or 1, an older Gadgetry) and writes nothing.
 		src.active = rc == 0 && uint32(src.words[0]) == fcMagic && src.words[0]>>32 == uint64(len(src.fields))
 		if !src.active {

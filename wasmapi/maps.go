@@ -1,7 +1,5 @@
 package wasmapi
 
-import "runtime"
-
 // MapType is a BPF map type (the kernel's enum bpf_map_type).
 type MapType uint32
 
@@ -40,7 +38,7 @@ type MapSpec struct {
 // OnStart on; release the handle with Release when done.
 func GetMap(name string) (Map, error) {
 	h := getMap(strArg(name))
-	runtime.KeepAlive(name)
+	keepStr(name)
 	if h == 0 {
 		return 0, fail("map " + name)
 	}
@@ -50,7 +48,7 @@ func GetMap(name string) (Map, error) {
 // NewMap creates a BPF map owned by the gadget; close it with Close.
 func NewMap(spec MapSpec) (Map, error) {
 	h := newMap(strArg(spec.Name), uint32(spec.Type), spec.KeySize, spec.ValueSize, spec.MaxEntries)
-	runtime.KeepAlive(spec.Name)
+	keepStr(spec.Name)
 	if h == 0 {
 		return 0, fail("new map " + spec.Name)
 	}
@@ -60,16 +58,16 @@ func NewMap(spec MapSpec) (Map, error) {
 // Lookup reads the value of key into value, which must hold at least the map's value size.
 func (m Map) Lookup(key, value []byte) error {
 	err := check(mapLookup(uint32(m), bufArg(key), bufArg(value)), "map lookup")
-	runtime.KeepAlive(key)
-	runtime.KeepAlive(value)
+	keepBuf(key)
+	keepBuf(value)
 	return err
 }
 
 // Update sets key to value.
 func (m Map) Update(key, value []byte, flags MapUpdateFlags) error {
 	err := check(mapUpdate(uint32(m), bufArg(key), bufArg(value), uint64(flags)), "map update")
-	runtime.KeepAlive(key)
-	runtime.KeepAlive(value)
+	keepBuf(key)
+	keepBuf(value)
 	return err
 }
 
@@ -79,7 +77,7 @@ func (m Map) Put(key, value []byte) error { return m.Update(key, value, UpdateAn
 // Delete removes key.
 func (m Map) Delete(key []byte) error {
 	err := check(mapDelete(uint32(m), bufArg(key)), "map delete")
-	runtime.KeepAlive(key)
+	keepBuf(key)
 	return err
 }
 

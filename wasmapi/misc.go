@@ -1,11 +1,9 @@
 package wasmapi
 
-import "runtime"
-
 // KallsymsSymbolExists reports whether the running kernel has symbol name (/proc/kallsyms).
 func KallsymsSymbolExists(name string) bool {
 	ok := kallsymsSymbolExists(strArg(name)) == 1
-	runtime.KeepAlive(name)
+	keepStr(name)
 	return ok
 }
 

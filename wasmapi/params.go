@@ -1,7 +1,5 @@
 package wasmapi
 
-import "runtime"
-
 // maxParamLen bounds a parameter value (the host writes it NUL-terminated). Parameters are
 // read a few times per run, so one generous buffer is cheaper than a retry protocol.
 const maxParamLen = 64 << 10
@@ -11,7 +9,7 @@ const maxParamLen = 64 << 10
 func GetParamValue(key string) (string, error) {
 	buf := make([]byte, maxParamLen)
 	rc := getParamValue(strArg(key), bufArg(buf))
-	runtime.KeepAlive(key)
+	keepStr(key)
 	if rc != 0 {
 		return "", fail("param " + key)
 	}
@@ -23,7 +21,7 @@ func GetParamValue(key string) (string, error) {
 // OnInit or OnPreStart: the collection is loaded after PreStart.
 func SetConfig(key, value string) error {
 	err := check(setConfig(strArg(key), strArg(value), uint32(KindString)), "set config "+key)
-	runtime.KeepAlive(key)
-	runtime.KeepAlive(value)
+	keepStr(key)
+	keepStr(value)
 	return err
 }

@@ -2,14 +2,13 @@ package wasmapi
 
 import (
 	"encoding/binary"
-	"runtime"
 )
 
 // GetSyscallID returns the number of syscall name on the running kernel's architecture.
 // Never hard-code syscall numbers in a guest: they differ between amd64 and arm64.
 func GetSyscallID(name string) (int, error) {
 	id := getSyscallID(strArg(name))
-	runtime.KeepAlive(name)
+	keepStr(name)
 	if id < 0 {
 		return 0, fail("syscall " + name)
 	}
@@ -51,7 +50,7 @@ const (
 func GetSyscallDeclaration(name string) (SyscallDeclaration, error) {
 	var buf [declSize]byte
 	rc := getSyscallDeclaration(strArg(name), bufArg(buf[:]))
-	runtime.KeepAlive(name)
+	keepStr(name)
 	if rc != 0 {
 		return SyscallDeclaration{}, fail("syscall declaration " + name)
 	}

@@ -85,7 +85,7 @@ func main() {
 	}
 	var out bytes.Buffer
 	fmt.Fprintf(&out, "\n## Go and TinyGo guests\n\n")
-	fmt.Fprintf(&out, "`bench/toolchains.sh` (%s, %d rounds): the same gadget's module built with each toolchain by `gadgetry image build` (Go: `GOOS=wasip1`; TinyGo: `-scheduler=none -no-debug`), measured in the same run, rounds alternating.\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), *rounds)
+	fmt.Fprintf(&out, "`bench/toolchains.sh` (%s, %d rounds): the same gadget's module built with each toolchain by `gadgetry image build` (Go: `GOOS=wasip1`; TinyGo: `-scheduler=none -no-debug -opt=s`, 4 MiB initial memory), measured in the same run, rounds alternating.\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), *rounds)
 	fmt.Fprintf(&out, "| gadget | toolchain | module size | wazero compile, cold cache (median) | gadgetry CPU per event (median of rounds) |\n|---|---|---|---|---|\n")
 	for _, g := range gadgets {
 		images := map[string]string{}

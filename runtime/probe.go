@@ -18,7 +18,9 @@ type probeKey struct {
 // target), by loading a two-instruction program of that shape. It is cached per Runtime, so a
 // gadget with an optional fentry program on a kernel that refuses trampolines costs one tiny
 // load instead of a failed load of the whole collection. Only BTF-based kinds (fentry, fexit,
-// lsm, tp_btf), which the kernel may refuse at load time, are probed; nil means "loads".
+// lsm, tp_btf), which the kernel may refuse at load time, are probed; nil means "loads". An lsm
+// program must also find the BPF LSM active (attach.BPFLSMActive): elsewhere it would attach and
+// never be called, which for a gadget that enforces with it is worse than not running.
 func (rt *Runtime) probeLoad(kind attach.Kind, ps *ebpf.ProgramSpec) error {
 	switch kind {
 	case attach.FEntry, attach.FExit, attach.LSM, attach.TPBTF:
@@ -47,6 +49,9 @@ func (rt *Runtime) probeLoad(kind attach.Kind, ps *ebpf.ProgramSpec) error {
 	}}}, ebpf.CollectionOptions{Cache: rt.kernelBTF()})
 	if err == nil {
 		c.Close()
+		if kind == attach.LSM {
+			err = attach.BPFLSMActive()
+		}
 	} else if !attach.LacksKernelSupport(err) {
 		err = nil // something else (e.g. an unknown target): let the real load report it
 	}

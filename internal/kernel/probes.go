@@ -13,6 +13,8 @@ import (
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
+
+	"github.com/gadgetry/gadgetry/runtime/attach"
 )
 
 // probeFunc is the kernel function kprobes and trampolines are attached to: present, not
@@ -134,13 +136,12 @@ func probeTrampoline(at ebpf.AttachType) error {
 	return attachAndClose(l, err, "a trampoline program to "+probeFunc)
 }
 
-const lsmList = "/sys/kernel/security/lsm"
-
+// probeLSM needs the BPF LSM in the active list (runtime/attach decides that, for the runtime
+// too) and an lsm/bprm_check_security program that loads and attaches.
 func probeLSM() error {
-	list, listErr := os.ReadFile(lsmList)
-	if listErr == nil && !bytes.Contains(append([]byte(","), bytes.TrimSpace(list)...), []byte(",bpf")) {
-		return fmt.Errorf("the BPF LSM is not active: %s says %q (boot with lsm=...,bpf on a kernel built with CONFIG_BPF_LSM)",
-			lsmList, bytes.TrimSpace(list))
+	active := attach.BPFLSMActive()
+	if _, listErr := attach.ActiveLSMs(); listErr == nil && active != nil {
+		return active
 	}
 	prog, err := load(&ebpf.ProgramSpec{Type: ebpf.LSM, AttachType: ebpf.AttachLSMMac, AttachTo: "bprm_check_security"})
 	if err == nil {
@@ -148,14 +149,13 @@ func probeLSM() error {
 		l, aerr := link.AttachLSM(link.LSMOptions{Program: prog})
 		err = attachAndClose(l, aerr, "an lsm program to bprm_check_security")
 	}
-	if listErr != nil {
+	if active != nil {
 		// Without securityfs we cannot tell whether the BPF LSM is in the active list; an lsm
 		// program that attaches is not proof that its verdicts are enforced.
-		listErr = fmt.Errorf("reading the active LSMs: %w (mount securityfs at /sys/kernel/security)", listErr)
 		if err != nil {
-			return fmt.Errorf("%w; %w", err, listErr)
+			return fmt.Errorf("%w; %w", err, active)
 		}
-		return listErr
+		return active
 	}
 	return err
 }

@@ -39,6 +39,7 @@ type Gadget struct {
 
 	spec     *ebpf.CollectionSpec // template: copied for each run
 	hasMntns bool
+	choices  []*choice // alternative programs, by parameter (alternatives.go)
 }
 
 // Tracer is one `gadget_tracer_<ds>___<map>___<struct>` marker.
@@ -102,6 +103,10 @@ type Program struct {
 	EnabledIf *metadata.Condition
 	// Affects are the fields an optional program feeds (gadget.yaml programs.<p>.affects).
 	Affects []string
+	// Alternative, when set, makes the program one way among others of doing one thing: it
+	// runs only when the run chooses Alternative.Value for the parameter Alternative.Param
+	// (gadget.yaml programs.<p>.alternative; see alternatives.go).
+	Alternative *metadata.Condition
 }
 
 // HasMntnsField reports whether the gadget's events record a mount namespace (a field of type
@@ -370,6 +375,7 @@ func (g *Gadget) findPrograms() error {
 			p.Optional = mp.Optional
 			p.EnabledIf = mp.EnabledIf
 			p.Affects = mp.Affects
+			p.Alternative = mp.Alternative
 			if c := mp.EnabledIf; c != nil && g.Param(c.Param) == nil {
 				return fmt.Errorf("gadget %s: gadget.yaml programs.%s.enabled_if names parameter %q, which the gadget does not have", g.Name, name, c.Param)
 			}
@@ -389,7 +395,7 @@ func (g *Gadget) findPrograms() error {
 		}
 	}
 	sort.Slice(g.Programs, func(i, j int) bool { return g.Programs[i].Name < g.Programs[j].Name })
-	return nil
+	return g.findChoices()
 }
 
 func (g *Gadget) programNames() []string {

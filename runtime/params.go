@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,6 +49,9 @@ type Param struct {
 	Description string
 	// Enum maps names to values for enum-typed variables.
 	Enum map[string]int64
+	// PossibleValues, when not empty, are the only values the parameter takes (gadget.yaml
+	// possibleValues), in the order gadget.yaml lists them.
+	PossibleValues []string
 
 	// typeName and check replace the kind's name and validation (runtime params: durations).
 	typeName string
@@ -58,6 +62,9 @@ type Param struct {
 func (p *Param) TypeName() string {
 	if p.typeName != "" {
 		return p.typeName
+	}
+	if len(p.PossibleValues) > 0 {
+		return strings.Join(p.PossibleValues, "|")
 	}
 	if p.Enum != nil {
 		var names []string
@@ -106,6 +113,7 @@ func (g *Gadget) findParams() error {
 			if mp.Description != "" {
 				p.Description = mp.Description
 			}
+			p.PossibleValues = mp.PossibleValues
 			if mp.DefaultValue != "" {
 				if _, err := p.encode(mp.DefaultValue); err != nil {
 					return fmt.Errorf("gadget %s: gadget.yaml: params.ebpf.%s.defaultValue: %w", g.Name, name, err)
@@ -145,7 +153,7 @@ func (g *Gadget) findParams() error {
 		}
 		p := &Param{Key: key, Source: ParamWASM, Kind: datasource.KindString}
 		if mp != nil {
-			p.Default, p.Description = mp.DefaultValue, mp.Description
+			p.Default, p.Description, p.PossibleValues = mp.DefaultValue, mp.Description, mp.PossibleValues
 			// WASM params have no BTF type: gadget.yaml's typeHint gives bools their switch
 			// form (--stream) and numbers their validation.
 			switch mp.TypeHint {
@@ -329,6 +337,9 @@ func (g *Gadget) Validate(key, value string) error {
 	}
 	if _, err := p.encode(value); err != nil {
 		return fmt.Errorf("gadget %s: --%s: %w", g.Name, key, err)
+	}
+	if len(p.PossibleValues) > 0 && !slices.Contains(p.PossibleValues, value) {
+		return fmt.Errorf("gadget %s: --%s: %q is not one of %s", g.Name, key, value, strings.Join(p.PossibleValues, ", "))
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -99,6 +100,9 @@ type Summary struct {
 	DataSources map[string]*Counts `json:"dataSources"`
 	// SkippedPrograms are optional programs the kernel could not run, with the reason.
 	SkippedPrograms []string `json:"skippedPrograms,omitempty"`
+	// Choices are the values chosen for the parameters that choose between alternative
+	// programs (gadget.yaml programs.<p>.alternative), e.g. {"mechanism": "kill"}.
+	Choices map[string]string `json:"choices,omitempty"`
 }
 
 // Counts are one data source's record counts.
@@ -336,18 +340,18 @@ func (r *Run) load() error {
 			return fmt.Errorf("gadget %s: setting variable %s: %w", r.g.Name, name, err)
 		}
 	}
+	// Alternatives first: which of them run decides what is loaded.
+	if err := r.choose(spec); err != nil {
+		return err
+	}
 	for _, p := range r.g.Programs {
 		ps := spec.Programs[p.Name]
 		if !r.enabled(p) {
 			delete(spec.Programs, p.Name)
 			continue
 		}
-		target := p.Target
-		if t, ok := r.attachTo[p.Name]; ok {
-			target = t
-		}
 		if p.Kind.NeedsTargetAtLoad() {
-			ps.AttachTo = target
+			ps.AttachTo = r.target(p)
 		}
 		if err := r.rt.probeLoad(p.Kind, ps); err != nil {
 			if !p.Optional {
@@ -379,10 +383,22 @@ func (r *Run) load() error {
 	}
 }
 
-// enabled decides whether a program is loaded and attached: an attach_to set at run time
-// (SetConfig, e.g. by the WASM guest's gadgetPreStart) wins over gadget.yaml; otherwise
-// gadget.yaml's attach_to: gadget_program_disabled and enabled_if decide.
+// target is where p attaches: an attach_to set at run time, else gadget.yaml's or its section's.
+func (r *Run) target(p *Program) string {
+	if t, ok := r.attachTo[p.Name]; ok {
+		return t
+	}
+	return p.Target
+}
+
+// enabled decides whether a program is loaded and attached: an alternative the run did not
+// choose never is; an attach_to set at run time (SetConfig, e.g. by the WASM guest's
+// gadgetPreStart) wins over gadget.yaml; otherwise gadget.yaml's attach_to:
+// gadget_program_disabled and enabled_if decide.
 func (r *Run) enabled(p *Program) bool {
+	if !r.chosen(p) {
+		return false
+	}
 	if t, ok := r.attachTo[p.Name]; ok {
 		return t != metadata.DisabledProgram
 	}
@@ -492,10 +508,7 @@ func (r *Run) attachAll() error {
 		if prog == nil {
 			continue // disabled or skipped at load
 		}
-		target := p.Target
-		if t, ok := r.attachTo[p.Name]; ok {
-			target = t
-		}
+		target := r.target(p)
 		l, err := attach.Attach(p.Kind, target, prog)
 		if err != nil {
 			if attach.LacksKernelSupport(err) {
@@ -540,6 +553,9 @@ func (r *Run) Summary() Summary {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := Summary{DataSources: map[string]*Counts{}, SkippedPrograms: append([]string(nil), r.summary.SkippedPrograms...)}
+	if r.summary.Choices != nil {
+		s.Choices = maps.Clone(r.summary.Choices)
+	}
 	for k, v := range r.summary.DataSources {
 		c := *v
 		s.DataSources[k] = &c

@@ -96,6 +96,12 @@ type Program struct {
 	// every program of a hook is skipped, the run warns once, naming the hook and these as
 	// unknown. A Gadgetry extension.
 	Affects []string `yaml:"affects,omitempty"`
+	// Alternative makes the program one of several ways of doing one thing, chosen by a
+	// parameter ("mechanism=lsm"): the program runs only when that choice is made. A value the
+	// parameter's possibleValues list but no program names (e.g. "auto") lets the runtime pick
+	// the first value, in possibleValues order, whose programs the kernel can run. A Gadgetry
+	// extension.
+	Alternative *Condition `yaml:"alternative,omitempty"`
 }
 
 // DisabledProgram is the Program.AttachTo value that skips a program.

@@ -204,7 +204,7 @@ var (
 	fieldKeys   = []string{"annotations"}
 	paramsKeys  = []string{"ebpf", "wasm", "custom"}
 	paramKeys   = []string{"key", "defaultValue", "description", "alias", "title", "typeHint", "valueHint", "possibleValues", "isMandatory"}
-	programKeys = []string{"attach_to", "optional", "enabled_if", "affects"}
+	programKeys = []string{"attach_to", "optional", "enabled_if", "affects", "alternative"}
 )
 
 func parseMetadata(n *yaml.Node, m *Metadata) error {
@@ -278,6 +278,17 @@ func parseMetadata(n *yaml.Node, m *Metadata) error {
 						var cond string
 						if cond, err = scalar(v, what+"."+k); err == nil {
 							p.EnabledIf, err = ParseCondition(cond)
+							if err != nil {
+								err = fmt.Errorf("gadget.yaml:%d: %s: %w", v.Line, what+"."+k, err)
+							}
+						}
+					case "alternative":
+						var cond string
+						if cond, err = scalar(v, what+"."+k); err == nil {
+							p.Alternative, err = ParseCondition(cond)
+							if err == nil && p.Alternative.Negate {
+								err = fmt.Errorf("%q: an alternative is chosen by one value: want key=value", cond)
+							}
 							if err != nil {
 								err = fmt.Errorf("gadget.yaml:%d: %s: %w", v.Line, what+"."+k, err)
 							}

@@ -54,6 +54,8 @@ programs:
     optional: true
     enabled_if: ignore-failed=false
     affects: [error]
+  ig_execve_lsm:
+    alternative: mechanism=lsm
 `
 
 func TestParseFull(t *testing.T) {
@@ -84,7 +86,8 @@ func TestParseFull(t *testing.T) {
 			}}}}},
 		},
 		Programs: map[string]*Program{"ig_execve_e": {AttachTo: "sys_enter_execve", Optional: true,
-			EnabledIf: &Condition{Param: "ignore-failed", Value: "false"}, Affects: []string{"error"}}},
+			EnabledIf: &Condition{Param: "ignore-failed", Value: "false"}, Affects: []string{"error"}},
+			"ig_execve_lsm": {Alternative: &Condition{Param: "mechanism", Value: "lsm"}}},
 	}
 	if !reflect.DeepEqual(m, want) {
 		t.Fatalf("got %+v\nwant %+v", m, want)
@@ -122,6 +125,7 @@ func TestParseErrors(t *testing.T) {
 		{"params is a list", "params: [1]\n", `gadget.yaml:1: params must be a mapping, not a list`},
 		{"optional not bool", "programs:\n  p:\n    optional: yes please\n", `gadget.yaml:3: programs.p.optional must be true or false, not "yes please"`},
 		{"bad condition", "programs:\n  p:\n    enabled_if: ignore-failed\n", `gadget.yaml:3: programs.p.enabled_if: condition "ignore-failed": want key=value or key!=value`},
+		{"negated alternative", "programs:\n  p:\n    alternative: mechanism!=lsm\n", `gadget.yaml:3: programs.p.alternative: "mechanism!=lsm": an alternative is chosen by one value: want key=value`},
 		{"duplicate", "name: a\nname: b\n", `gadget.yaml:2: key "name" given twice`},
 		{"bad yaml", "name: a\n  b: [\n", `gadget.yaml:2: invalid YAML`},
 		{"two documents", "name: a\n---\nname: b\n", `gadget.yaml:3: a second YAML document`},

@@ -19,26 +19,15 @@
  * Without either hook that field is reported as unknown for scripts.
  */
 #include <gadget.h>
+#include <gadget/argv.h>
+#include <gadget/path.h>
+#include <gadget/upper_layer.h>
 
-#define ARGS_SIZE 2048	   /* captured argv bytes (power of two) */
-#define ARGS_MAX_COUNT 128 /* argv entries read for a failed exec */
-#define PATH_SIZE 1024	   /* exepath, cwd */
+#define ARGS_SIZE GADGET_ARGV_SIZE /* captured argv bytes (and 128 entries for a failed exec) */
+#define PATH_SIZE 1024		   /* exepath, cwd */
 #define FILE_SIZE 512	   /* the requested path as passed */
 #define INTERP_SIZE 256	   /* the interpreter named by a #! line */
 #define TTY_SIZE 32
-
-#define PATH_MAX_COMPONENTS 64
-#define PATH_SCRATCH_HALF 4096 /* power of two */
-#define PATH_NAME_MAX 255
-
-#define OVERLAYFS_SUPER_MAGIC 0x794c7630
-
-/* Whether a file lives in the writable upper layer of an overlayfs mount. */
-enum upper_layer_state {
-	UNKNOWN = 0, /* no hook could tell (see README) */
-	NO = 1,
-	YES = 2,
-};
 
 struct event {
 	gadget_timestamp timestamp_raw;
@@ -71,19 +60,6 @@ GADGET_PARAM(ignore_failed);
 GADGET_TRACER_MAP(events, 1 << 23);
 GADGET_TRACER(exec, events, event);
 
-/* Per-CPU scratch: path building (written right to left) and argv of a failed exec. */
-struct scratch {
-	char path[2 * PATH_SCRATCH_HALF];
-	char args[2 * ARGS_SIZE];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} scratch SEC(".maps");
-
 /* What security_bprm_check learnt about the requested file, keyed by the exec'ing thread id. */
 struct bprm_seen {
 	__u64 bprm;
@@ -111,148 +87,17 @@ struct {
 	__type(value, struct exec_call);
 } exec_calls SEC(".maps");
 
-static __always_inline struct scratch *get_scratch(void)
-{
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&scratch, &zero);
-}
-
-/* The state of one dentry walk, advanced one step per bpf_loop iteration. */
-struct walk {
-	struct dentry *dentry;
-	struct vfsmount *vfsmnt;
-	struct mount *mnt;
-	struct dentry *root_dentry;
-	struct vfsmount *root_mnt;
-	__u64 mnt_off;
-	__u32 off;
-	bool done;
-	bool cut;
-};
-
-/*
- * walk_step prepends one path component to scratch->path, or crosses from the root of a mount to
- * its mount point in the parent mount (through struct mount, found with container_of from the
- * vfsmount). Returns 1 to stop the loop.
- */
-static long walk_step(__u32 i, void *ctx)
-{
-	struct walk *w = ctx;
-	struct scratch *s = get_scratch();
-
-	if (!s)
-		return 1;
-	/* Locals, not w->...: BPF_CORE_READ would relocate accesses to struct walk too. */
-	struct dentry *dentry = w->dentry;
-	struct vfsmount *vfsmnt = w->vfsmnt;
-	struct mount *mnt = w->mnt;
-
-	if (dentry == w->root_dentry && vfsmnt == w->root_mnt) {
-		w->done = true; /* the task's root (a container's or a chroot's) */
-		return 1;
-	}
-	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
-	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-	if (dentry == mnt_root) {
-		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
-		if (!up || up == mnt) {
-			w->done = true; /* top of this namespace's mount tree */
-			return 1;
-		}
-		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-		w->mnt = up;
-		w->vfsmnt = (void *)up + w->mnt_off;
-		return 0;
-	}
-	struct qstr name = BPF_CORE_READ(dentry, d_name);
-	__u32 len = name.len;
-	__u32 off = w->off;
-	if (len > PATH_NAME_MAX)
-		len = PATH_NAME_MAX;
-	if (len + 1 > off || off >= PATH_SCRATCH_HALF) {
-		w->cut = true;
-		return 1;
-	}
-	off -= len + 1;
-	bpf_probe_read_kernel(&s->path[(off + 1) & (PATH_SCRATCH_HALF - 1)], len, name.name);
-	s->path[off & (PATH_SCRATCH_HALF - 1)] = '/';
-	w->off = off;
-	if (dentry == parent || !parent) {
-		w->done = true; /* a pseudo file (memfd, pipe) or a disconnected dentry */
-		return 1;
-	}
-	w->dentry = parent;
-	return 0;
-}
-
-/*
- * path_of writes the absolute path of (dentry, vfsmnt) into dst, walking up to the task's root
- * (root_dentry, root_mnt) or the top of the mount tree, in at most PATH_MAX_COMPONENTS steps.
- * Returns true when the path was cut (too deep, too long, or longer than dst).
- */
-static __always_inline bool path_of(struct scratch *s, struct dentry *dentry,
-				    struct vfsmount *vfsmnt, struct dentry *root_dentry,
-				    struct vfsmount *root_mnt, char *dst, __u32 dst_size)
-{
-	struct walk w = {
-		.dentry = dentry,
-		.vfsmnt = vfsmnt,
-		.root_dentry = root_dentry,
-		.root_mnt = root_mnt,
-		.mnt_off = bpf_core_field_offset(struct mount, mnt),
-		.off = PATH_SCRATCH_HALF - 1,
-	};
-	w.mnt = (void *)vfsmnt - w.mnt_off;
-	s->path[PATH_SCRATCH_HALF - 1] = 0;
-	bpf_loop(PATH_MAX_COMPONENTS, walk_step, &w, 0);
-
-	__u32 off = w.off;
-	bool cut = w.cut || !w.done;
-	if (off >= PATH_SCRATCH_HALF) {
-		dst[0] = 0;
-		return true;
-	}
-	if (off == PATH_SCRATCH_HALF - 1) {
-		off--;
-		s->path[off & (PATH_SCRATCH_HALF - 1)] = '/';
-	}
-	if (PATH_SCRATCH_HALF - 1 - off >= dst_size)
-		cut = true;
-	bpf_probe_read_kernel_str(dst, dst_size, &s->path[off & (PATH_SCRATCH_HALF - 1)]);
-	return cut;
-}
-
-static __always_inline enum upper_layer_state inode_upper_state(struct inode *inode)
-{
-	struct dentry *upper = NULL;
-	long off;
-
-	if (!inode)
-		return UNKNOWN;
-	if (BPF_CORE_READ(inode, i_sb, s_magic) != OVERLAYFS_SUPER_MAGIC)
-		return NO;
-	/* An overlayfs inode is embedded in struct ovl_inode, followed by its upper dentry. */
-	if (bpf_core_type_exists(struct ovl_inode))
-		off = bpf_core_field_offset(struct ovl_inode, __upperdentry) -
-		      bpf_core_field_offset(struct ovl_inode, vfs_inode);
-	else
-		off = bpf_core_type_size(struct inode);
-	if (bpf_probe_read_kernel(&upper, sizeof(upper), (void *)inode + off))
-		return UNKNOWN;
-	return upper ? YES : NO;
-}
-
 static __always_inline enum upper_layer_state parent_upper_state(struct task_struct *task)
 {
 	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
 	if (!parent)
 		return UNKNOWN;
-	return inode_upper_state(BPF_CORE_READ(parent, mm, exe_file, f_inode));
+	return gadget_inode_upper_state(BPF_CORE_READ(parent, mm, exe_file, f_inode));
 }
 
 /* Fields every event has: the process, its container keys, login session, tty, cwd. */
-static __always_inline void fill_common(struct event *e, struct scratch *s,
-					struct gadget_process *p, struct task_struct *task)
+static __always_inline void fill_common(struct event *e, struct gadget_process *p,
+					struct task_struct *task)
 {
 	struct dentry *root_dentry = BPF_CORE_READ(task, fs, root.dentry);
 	struct vfsmount *root_mnt = BPF_CORE_READ(task, fs, root.mnt);
@@ -275,9 +120,9 @@ static __always_inline void fill_common(struct event *e, struct scratch *s,
 		bpf_probe_read_kernel_str(e->tty, sizeof(e->tty), &tty->name);
 	else
 		e->tty[0] = 0;
-	e->cwd_truncated = path_of(s, BPF_CORE_READ(task, fs, pwd.dentry),
-				   BPF_CORE_READ(task, fs, pwd.mnt), root_dentry, root_mnt, e->cwd,
-				   sizeof(e->cwd));
+	e->cwd_truncated = gadget_path_of(BPF_CORE_READ(task, fs, pwd.dentry),
+					  BPF_CORE_READ(task, fs, pwd.mnt), root_dentry, root_mnt, e->cwd,
+					  sizeof(e->cwd), NULL);
 }
 
 static __always_inline bool discard(struct gadget_process *p)
@@ -297,31 +142,27 @@ int trace_exec(struct bpf_raw_tracepoint_args *ctx)
 	__u32 old_tid = (__u32)ctx->args[1];
 	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
 	struct gadget_process p = {};
-	struct scratch *s;
 	struct event *e;
 
 	gadget_process_populate(&p);
 	if (discard(&p))
 		goto out;
-	s = get_scratch();
-	if (!s)
-		goto out;
 	e = gadget_reserve_buf(events, sizeof(*e));
 	if (!e)
 		goto out;
 
-	fill_common(e, s, &p, task);
+	fill_common(e, &p, task);
 	e->error_raw = 0;
 
 	struct file *file = BPF_CORE_READ(bprm, file);
 	struct inode *inode = BPF_CORE_READ(file, f_inode);
 	struct dentry *root_dentry = BPF_CORE_READ(task, fs, root.dentry);
 	struct vfsmount *root_mnt = BPF_CORE_READ(task, fs, root.mnt);
-	e->exepath_truncated = path_of(s, BPF_CORE_READ(file, f_path.dentry),
-				       BPF_CORE_READ(file, f_path.mnt), root_dentry, root_mnt,
-				       e->exepath, sizeof(e->exepath));
+	e->exepath_truncated = gadget_path_of(BPF_CORE_READ(file, f_path.dentry),
+					      BPF_CORE_READ(file, f_path.mnt), root_dentry, root_mnt,
+					      e->exepath, sizeof(e->exepath), NULL);
 	e->fileless = BPF_CORE_READ(inode, i_nlink) == 0;
-	e->upper_layer = inode_upper_state(inode);
+	e->upper_layer = gadget_inode_upper_state(inode);
 
 	const char *filename = BPF_CORE_READ(bprm, filename);
 	const char *interp = BPF_CORE_READ(bprm, interp);
@@ -338,17 +179,7 @@ int trace_exec(struct bpf_raw_tracepoint_args *ctx)
 		e->fupper_layer = e->upper_layer;
 	}
 
-	unsigned long arg_start = BPF_CORE_READ(task, mm, arg_start);
-	unsigned long arg_end = BPF_CORE_READ(task, mm, arg_end);
-	__u64 size = arg_end - arg_start;
-	e->args_truncated = false;
-	if (size > ARGS_SIZE) {
-		size = ARGS_SIZE;
-		e->args_truncated = true;
-	}
-	if (bpf_probe_read_user(e->args, size, (void *)arg_start))
-		size = 0;
-	e->args_size = size;
+	e->args_truncated = gadget_read_mm_args(task, e->args, &e->args_size);
 	e->args_count = BPF_CORE_READ(bprm, argc);
 
 	gadget_submit_buf(e);
@@ -368,7 +199,7 @@ static __always_inline int bprm_check(struct linux_binprm *bprm)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct bprm_seen seen = {
 		.bprm = (__u64)bprm,
-		.fupper = inode_upper_state(BPF_CORE_READ(bprm, file, f_inode)),
+		.fupper = gadget_inode_upper_state(BPF_CORE_READ(bprm, file, f_inode)),
 	};
 	bpf_map_update_elem(&bprm_seen, &tid, &seen, BPF_ANY);
 	return 0;
@@ -402,47 +233,6 @@ static __always_inline int exec_enter(const char *filename, const char *const *a
 	return 0;
 }
 
-/* Copies a failed exec's argv from user memory into scratch->args, one entry per step. */
-struct argv_copy {
-	const char *const *argv;
-	__u32 off;
-	__u32 count;
-	bool cut;
-};
-
-static long argv_step(__u32 i, void *ctx)
-{
-	struct argv_copy *c = ctx;
-	struct scratch *s = get_scratch();
-	const char *arg = NULL;
-
-	if (!s)
-		return 1;
-	if (bpf_probe_read_user(&arg, sizeof(arg), &c->argv[i]) || !arg)
-		return 1;
-	if (i == ARGS_MAX_COUNT) {
-		/* One entry past those read: only tells whether argv went on. */
-		c->cut = true;
-		return 1;
-	}
-	c->count++;
-	__u32 off = c->off;
-	if (off >= ARGS_SIZE) {
-		c->cut = true;
-		return 0; /* keep counting */
-	}
-	long n = bpf_probe_read_user_str(&s->args[off & (ARGS_SIZE - 1)], ARGS_SIZE, arg);
-	if (n < 0)
-		return 1;
-	if (n == 0) {
-		/* For an empty string some kernels (6.1, 6.12) return 0, not 1 for its NUL. */
-		s->args[off & (ARGS_SIZE - 1)] = 0;
-		n = 1;
-	}
-	c->off = off + n;
-	return 0;
-}
-
 static __always_inline int exec_exit(long ret)
 {
 	if (ignore_failed)
@@ -461,14 +251,11 @@ static __always_inline int exec_exit(long ret)
 	gadget_process_populate(&p);
 	if (discard(&p))
 		return 0;
-	struct scratch *s = get_scratch();
-	if (!s)
-		return 0;
 	struct event *e = gadget_reserve_buf(events, sizeof(*e));
 	if (!e)
 		return 0;
 
-	fill_common(e, s, &p, task);
+	fill_common(e, &p, task);
 	e->error_raw = -ret;
 	e->upper_layer = UNKNOWN;
 	e->fupper_layer = UNKNOWN;
@@ -478,18 +265,8 @@ static __always_inline int exec_exit(long ret)
 	e->interp[0] = 0;
 	bpf_probe_read_user_str(e->file, sizeof(e->file), (void *)call.filename);
 
-	struct argv_copy ac = {.argv = (const char *const *)call.argv};
-	bpf_loop(ARGS_MAX_COUNT + 1, argv_step, &ac, 0);
-	bool cut = ac.cut;
-	__u32 off = ac.off;
-	if (off > ARGS_SIZE) {
-		off = ARGS_SIZE;
-		cut = true;
-	}
-	bpf_probe_read_kernel(e->args, ARGS_SIZE, s->args);
-	e->args_size = off;
-	e->args_count = ac.count;
-	e->args_truncated = cut;
+	e->args_truncated = gadget_read_user_argv((const char *const *)call.argv, e->args,
+						  &e->args_size, &e->args_count);
 
 	gadget_submit_buf(e);
 	return 0;

@@ -7,18 +7,19 @@
 # For each kernel: resolve the metapackage to today's kernel package, fetch it with
 # `apt-get download` into a cache keyed by package and version (unpacked, never installed),
 # pack busybox, vmtest/init, the static test binaries of vmtest/packages (with their testdata/
-# and its *.bpf.c compiled) and the static gadgetry binary into an initramfs, boot it, stream
+# and its *.bpf.c compiled), the static gadgetry binary and the host programs of
+# vmtest/binaries (with their shared libraries) into an initramfs, boot it, stream
 # the serial console prefixed with the kernel release, and read the result back through qemu's
 # isa-debug-exit device. The last line is "vmtest: N passed, N failed, N skipped".
 #
 # Environment: GADGETRY_VMTEST_CACHE (default /var/cache/gadgetry/vmtest),
-# VMTEST_BOOT_TIMEOUT (seconds per boot, default 120), CI=true (a skipped test inside the VM
+# VMTEST_BOOT_TIMEOUT (seconds per boot, default 300: a hang guard), CI=true (a skipped test inside the VM
 # fails, unless internal/kernel skipped it for a feature this kernel is not expected to have).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${GADGETRY_VMTEST_CACHE:-/var/cache/gadgetry/vmtest}
-boot_timeout=${VMTEST_BOOT_TIMEOUT:-120}
+boot_timeout=${VMTEST_BOOT_TIMEOUT:-300}
 clang=${CLANG:-clang-19}
 strip=${LLVM_STRIP:-llvm-strip-19}
 go=${GO:-go}
@@ -146,8 +147,23 @@ build_root() {
 		failed=$((failed + 1))
 	fi
 
+	# Host programs the tests run (vmtest/binaries), in /usr/bin, with the shared libraries
+	# ldd says they load, at the same paths.
+	local bin path lib
+	for bin in $(conf binaries); do
+		if ! path=$(command -v "$bin"); then
+			log "FAIL binary $bin (vmtest/binaries): not installed here"
+			failed=$((failed + 1))
+			continue
+		fi
+		cp "$path" "$root/usr/bin/$bin" || return 1
+		for lib in $(ldd "$path" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+			mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib" || return 1
+		done
+	done
+
 	: >"$root/tests/list"
-	while read -r pkg pattern; do
+	while read -r pkg pattern timeout; do
 		name=$(echo "${pkg#./}" | tr '/' '_')
 		dir=$root/tests/$name
 		mkdir -p "$dir"
@@ -186,7 +202,7 @@ build_root() {
 				fi
 			done
 		fi
-		echo "$name $pattern" >>"$root/tests/list"
+		echo "$name ${timeout:-90s} $pattern" >>"$root/tests/list"
 	done < <(conf packages)
 	return "$failed"
 }

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // BusyboxPath is where Debian's busybox-static installs the static busybox binary.
@@ -97,6 +99,11 @@ type Options struct {
 	Hostname string
 	// Annotations are added to config.json's annotations.
 	Annotations map[string]string
+	// Rootfs, when set, is the root filesystem: a directory the caller prepared (WriteRootfs
+	// fills one), for instance the merged directory of an overlay, so that files written into
+	// the container land in its upper layer. It is mounted writable. Default: a fresh
+	// read-only busybox tree in the bundle.
+	Rootfs string
 }
 
 // Container is a running (or finished) test container.
@@ -134,8 +141,12 @@ func (e *Env) start(o Options) (*Container, error) {
 		Bundle:     filepath.Join(e.dir, "bundles", id),
 		env:        e,
 	}
-	if err := writeRootfs(filepath.Join(c.Bundle, "rootfs")); err != nil {
-		return nil, fmt.Errorf("container %s: %w", o.Name, err)
+	if o.Rootfs == "" {
+		if err := WriteRootfs(filepath.Join(c.Bundle, "rootfs")); err != nil {
+			return nil, fmt.Errorf("container %s: %w", o.Name, err)
+		}
+	} else if err := os.MkdirAll(c.Bundle, 0o755); err != nil {
+		return nil, fmt.Errorf("container %s: creating its bundle: %w", o.Name, err)
 	}
 	cfg, err := json.MarshalIndent(spec(c, o), "", "  ")
 	if err != nil {
@@ -146,7 +157,12 @@ func (e *Env) start(o Options) (*Container, error) {
 	}
 	pidFile := filepath.Join(c.Bundle, "init.pid")
 	e.t.Cleanup(c.delete)
-	if out, err := e.runc("run", "-d", "--bundle", c.Bundle, "--pid-file", pidFile, id); err != nil {
+	run := []string{"run", "-d", "--bundle", c.Bundle, "--pid-file", pidFile}
+	if rootIsRamfs() {
+		// pivot_root cannot move away from an initramfs (the qemu kernels of make vmtest).
+		run = append(run, "--no-pivot")
+	}
+	if out, err := e.runc(append(run, id)...); err != nil {
 		return nil, fmt.Errorf("runc run %s (%s): %v: %s", id, o.Name, err, out)
 	}
 	b, err := os.ReadFile(pidFile)
@@ -255,9 +271,19 @@ func exists(p string) bool {
 
 var busyboxApplets = []string{"sh", "sleep", "true", "false", "cat", "ls", "echo", "hostname", "id", "ps", "env"}
 
-// writeRootfs makes a minimal root filesystem: busybox and a few applet symlinks, plus the
-// directories runc mounts onto.
-func writeRootfs(root string) error {
+// rootIsRamfs reports whether / is an initramfs (ramfs, or the tmpfs the kernel may unpack it
+// into when it is the only root).
+func rootIsRamfs() bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/", &st); err != nil {
+		return false
+	}
+	return st.Type == unix.RAMFS_MAGIC || st.Type == unix.TMPFS_MAGIC
+}
+
+// WriteRootfs makes a minimal root filesystem in root: busybox and a few applet symlinks, plus
+// the directories runc mounts onto.
+func WriteRootfs(root string) error {
 	for _, d := range []string{"bin", "proc", "sys", "dev", "tmp", "etc"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			return fmt.Errorf("creating rootfs: %w", err)
@@ -281,6 +307,10 @@ func writeRootfs(root string) error {
 // spec returns a minimal OCI runtime config: read-only rootfs, runc's default namespaces
 // (pid, ipc, uts, mount, network, cgroup), no terminal.
 func spec(c *Container, o Options) map[string]any {
+	rootPath, readonly := "rootfs", true
+	if o.Rootfs != "" {
+		rootPath, readonly = o.Rootfs, false
+	}
 	args := o.Args
 	if len(args) == 0 {
 		args = []string{"/bin/sleep", "3600"}
@@ -313,7 +343,7 @@ func spec(c *Container, o Options) map[string]any {
 			},
 			"noNewPrivileges": true,
 		},
-		"root":        map[string]any{"path": "rootfs", "readonly": true},
+		"root":        map[string]any{"path": rootPath, "readonly": readonly},
 		"hostname":    host,
 		"annotations": ann,
 		"mounts": []map[string]any{

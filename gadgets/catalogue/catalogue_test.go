@@ -2,6 +2,7 @@ package catalogue_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/gadgetry/gadgetry/gadgets/catalogue"
@@ -24,6 +25,13 @@ func TestCatalogueLoads(t *testing.T) {
 		t.Fatalf("listing the catalogue: %v", err)
 	}
 	t.Logf("built-in gadgets: %v", names)
+	// Every gadgets/*/ with a gadget.yaml is built in: one missing means the catalogue was not
+	// rebuilt (scripts/build-gadgets.sh) with it.
+	for _, want := range []string{"block_exec", "trace_exec", "traceloop"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("built-in gadget %s is missing from the catalogue (%v): run scripts/build-gadgets.sh", want, names)
+		}
+	}
 	for _, name := range names {
 		for _, arch := range []string{"amd64", "arm64"} {
 			g, err := oci.Load(ctx, store, name, arch)

@@ -4,7 +4,8 @@
 # REF is the exec tracer to measure (default: trace_exec if the binary resolves it, else the
 # runtime's test gadget runtime/testdata/exec.bpf.c compiled here). Writes BENCH_OUT (default
 # docs/benchmarks.md), then appends bench/traceloop.sh's section (TRACELOOP_ROUNDS rounds,
-# default 5; 0 skips it) and bench/toolchains.sh's (TOOLCHAIN_ROUNDS, default 3). BENCH_ROUNDS:
+# default 5; 0 skips it), bench/toolchains.sh's (TOOLCHAIN_ROUNDS, default 3) and
+# bench/block_exec.sh's (BLOCK_EXEC_ROUNDS, default 7). BENCH_ROUNDS:
 # rounds of the slowdown measurements (default 12).
 set -eu
 cd "$(dirname "$0")/.."
@@ -66,3 +67,6 @@ append() {
 append bench/traceloop.sh "${TRACELOOP_ROUNDS:-5}"
 # Go and TinyGo guests (about a minute a round); without TinyGo the section says so.
 append bench/toolchains.sh "${TOOLCHAIN_ROUNDS:-3}"
+# Exec cost under block_exec with a 50-entry deny list, beside trace_exec and no tracer (about
+# 15 s a round).
+append bench/block_exec.sh "${BLOCK_EXEC_ROUNDS:-7}"

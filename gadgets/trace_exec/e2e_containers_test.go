@@ -32,15 +32,15 @@ func execIn(t *testing.T, env *runc.Env, c *runc.Container, argv ...string) {
 // inContainer matches the exec of /bin/true tag in c.
 func inContainer(c *runc.Container, tag string) func(ev) bool {
 	return func(e ev) bool {
-		return e.num("proc.mntns_id") == c.MntNS && slices.Equal(e.args(), []string{"/bin/true", tag})
+		return e.Num("proc.mntns_id") == c.MntNS && slices.Equal(e.List("args"), []string{"/bin/true", tag})
 	}
 }
 
 func checkAttributed(t *testing.T, e ev, c *runc.Container, name string) {
 	t.Helper()
-	if e.str("container.name") != name || e.str("container.id") != c.ID {
+	if e.Str("container.name") != name || e.Str("container.id") != c.ID {
 		t.Errorf("event of container %s: container.name %q container.id %q, want %q %s (event %s)",
-			name, e.str("container.name"), e.str("container.id"), name, c.ID, e)
+			name, e.Str("container.name"), e.Str("container.id"), name, c.ID, e)
 	}
 }
 
@@ -52,7 +52,7 @@ func TestE2EContainers(t *testing.T) {
 	before := env.Start(runc.Options{Name: beforeName})
 	r := startRunUnsynced(t, "--runc-root", env.Root)
 	ready := randName("ready-")
-	r.waitFor("the first exec in "+beforeName, inContainer(before, ready), func() { execIn(t, env, before, "/bin/true", ready) })
+	r.WaitFor("the first exec in "+beforeName, inContainer(before, ready), func() { execIn(t, env, before, "/bin/true", ready) })
 
 	after := env.Start(runc.Options{Name: afterName})
 	for _, c := range []struct {
@@ -61,7 +61,7 @@ func TestE2EContainers(t *testing.T) {
 	}{{before, beforeName}, {after, afterName}} {
 		tag := randName("tag-")
 		execIn(t, env, c.c, "/bin/true", tag)
-		checkAttributed(t, r.waitFor("the exec in "+c.name, inContainer(c.c, tag), nil), c.c, c.name)
+		checkAttributed(t, r.WaitFor("the exec in "+c.name, inContainer(c.c, tag), nil), c.c, c.name)
 	}
 
 	// A container that lives for a fraction of a second: its event is matched by argv since
@@ -71,8 +71,8 @@ func TestE2EContainers(t *testing.T) {
 	if err := short.WaitStopped(time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	e := r.waitFor("the exec of the short-lived container", func(e ev) bool {
-		return slices.Equal(e.args(), []string{"/bin/true", tag})
+	e := r.WaitFor("the exec of the short-lived container", func(e ev) bool {
+		return slices.Equal(e.List("args"), []string{"/bin/true", tag})
 	}, nil)
 	checkAttributed(t, e, short, shortName)
 
@@ -81,11 +81,11 @@ func TestE2EContainers(t *testing.T) {
 	if err := exec.Command("/bin/true", hostTag).Run(); err != nil {
 		t.Fatal(err)
 	}
-	h := r.waitFor("the host exec", func(e ev) bool { return slices.Equal(e.args(), []string{"/bin/true", hostTag}) }, nil)
-	if h.str("container.id") != "" || h.str("container.name") != "" {
+	h := r.WaitFor("the host exec", func(e ev) bool { return slices.Equal(e.List("args"), []string{"/bin/true", hostTag}) }, nil)
+	if h.Str("container.id") != "" || h.Str("container.name") != "" {
 		t.Errorf("host exec with container fields: %s", h)
 	}
-	r.stop()
+	r.Stop()
 }
 
 // TestE2EContainerSelection: with -c NAME, the other container's execs never reach user space.
@@ -98,7 +98,7 @@ func TestE2EContainerSelection(t *testing.T) {
 
 	// Ready when an exec in the selected container shows (the host's execs are filtered out).
 	ready := randName("ready-")
-	r.waitFor("the first exec in "+selName, inContainer(sel, ready), func() { execIn(t, env, sel, "/bin/true", ready) })
+	r.WaitFor("the first exec in "+selName, inContainer(sel, ready), func() { execIn(t, env, sel, "/bin/true", ready) })
 
 	// The other container execs first, then the selected one: one ring buffer, so had the
 	// other's event passed the kernel filter it would be read before the selected one's.
@@ -107,12 +107,12 @@ func TestE2EContainerSelection(t *testing.T) {
 		execIn(t, env, other, "/bin/true", otherTag)
 	}
 	execIn(t, env, sel, "/bin/true", selTag)
-	checkAttributed(t, r.waitFor("the exec in "+selName, inContainer(sel, selTag), nil), sel, selName)
+	checkAttributed(t, r.WaitFor("the exec in "+selName, inContainer(sel, selTag), nil), sel, selName)
 
-	sum := r.stop()
-	evs := r.matching(func(ev) bool { return true })
+	sum := r.Stop()
+	evs := r.Matching(func(ev) bool { return true })
 	for _, e := range evs {
-		if e.str("container.name") != selName {
+		if e.Str("container.name") != selName {
 			t.Errorf("event of another container or the host with -c %s: %s", selName, e)
 		}
 	}

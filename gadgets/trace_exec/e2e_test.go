@@ -49,62 +49,14 @@ func e2eSetup(t *testing.T) (bin, store string) {
 }
 
 // ev is one decoded JSON event.
-type ev map[string]any
+type ev = gadgettest.Event
 
-// get returns the value at a dotted path ("proc.pid"), or nil.
-func (e ev) get(path string) any {
-	var cur any = map[string]any(e)
-	for _, p := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[p]
-	}
-	return cur
-}
-
-func (e ev) str(path string) string {
-	s, _ := e.get(path).(string)
-	return s
-}
-
-func (e ev) num(path string) uint64 {
-	f, _ := e.get(path).(float64)
-	return uint64(f)
-}
-
-func (e ev) args() []string {
-	l, ok := e.get("args").([]any)
-	if !ok {
-		return nil
-	}
-	out := make([]string, 0, len(l))
-	for _, a := range l {
-		s, _ := a.(string)
-		out = append(out, s)
-	}
-	return out
-}
-
-func (e ev) String() string {
-	b, _ := json.Marshal(map[string]any(e))
-	return string(b)
-}
-
-// liveRun is a running `gadgetry run trace-exec-test -o json`.
+// liveRun is a running `gadgetry run trace-exec-test -o json` with its marker binary.
 type liveRun struct {
+	*gadgettest.CLIRun
 	t       *testing.T
-	cmd     *exec.Cmd
-	stderr  *gadgettest.SyncBuffer
 	marker  string // a copy of /bin/true whose execs mark points in the stream
 	markerN int
-
-	mu      sync.Mutex
-	events  []ev
-	summary map[string]any
-	changed chan struct{} // closed and replaced on every new line
-	done    chan struct{} // closed when stdout ends
 }
 
 func randName(prefix string) string {
@@ -127,41 +79,10 @@ func startRun(t *testing.T, args ...string) *liveRun {
 func startRunUnsynced(t *testing.T, args ...string) *liveRun {
 	t.Helper()
 	bin, store := e2eSetup(t)
-	r := &liveRun{t: t, stderr: &gadgettest.SyncBuffer{}, changed: make(chan struct{}), done: make(chan struct{})}
+	r := &liveRun{t: t}
 	r.marker = filepath.Join(realPath(t, t.TempDir()), randName("mark-"))
 	copyFile(t, realPath(t, "/bin/true"), r.marker)
-	r.cmd = exec.Command(bin, append([]string{"run", e2eImage, "-o", "json"}, args...)...)
-	r.cmd.Env = append(os.Environ(), "GADGETRY_STORE="+store)
-	r.cmd.Stderr = r.stderr
-	stdout, err := r.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer close(r.done)
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var m map[string]any
-			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-				r.stderr.Write([]byte(fmt.Sprintf("test: stdout line is not JSON: %v: %s\n", err, sc.Text())))
-				continue
-			}
-			r.mu.Lock()
-			if s, ok := m["summary"].(map[string]any); ok && len(m) == 1 {
-				r.summary = s
-			} else {
-				r.events = append(r.events, ev(m))
-			}
-			close(r.changed)
-			r.changed = make(chan struct{})
-			r.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() { r.stop() })
+	r.CLIRun = gadgettest.StartCLI(t, []string{"GADGETRY_STORE=" + store}, bin, append([]string{"run", e2eImage, "-o", "json"}, args...)...)
 	return r
 }
 
@@ -171,77 +92,14 @@ func (r *liveRun) sync() {
 	r.t.Helper()
 	r.markerN++
 	tag := fmt.Sprintf("sync-%d", r.markerN)
-	r.waitFor("the marker exec "+tag, func(e ev) bool {
-		return e.str("exepath") == r.marker && slices.Equal(e.args(), []string{r.marker, tag})
+	r.WaitFor("the marker exec "+tag, func(e ev) bool {
+		return e.Str("exepath") == r.marker && slices.Equal(e.List("args"), []string{r.marker, tag})
 	}, func() { _ = exec.Command(r.marker, tag).Run() })
-}
-
-// waitFor returns the first event matching pred, calling poke (when not nil) before each wait
-// for more events. It fails the test when gadgetry exits or nothing matches in a minute.
-func (r *liveRun) waitFor(what string, pred func(ev) bool, poke func()) ev {
-	r.t.Helper()
-	deadline := time.After(time.Minute)
-	seen := 0
-	for {
-		if poke != nil {
-			poke()
-		}
-		r.mu.Lock()
-		for ; seen < len(r.events); seen++ {
-			if pred(r.events[seen]) {
-				e := r.events[seen]
-				r.mu.Unlock()
-				return e
-			}
-		}
-		changed := r.changed
-		r.mu.Unlock()
-		var tick <-chan time.Time
-		if poke != nil {
-			tick = time.After(100 * time.Millisecond)
-		}
-		select {
-		case <-changed:
-		case <-tick:
-		case <-r.done:
-			r.t.Fatalf("gadgetry exited before %s was reported: %v; stderr:\n%s", what, r.cmd.Wait(), r.stderr)
-		case <-deadline:
-			r.t.Fatalf("no event for %s within a minute; stderr:\n%s", what, r.stderr)
-		}
-	}
-}
-
-// matching returns the events read so far that match pred.
-func (r *liveRun) matching(pred func(ev) bool) []ev {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []ev
-	for _, e := range r.events {
-		if pred(e) {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// stop ends the run with SIGINT and returns its summary record. Later calls return it again.
-func (r *liveRun) stop() map[string]any {
-	r.t.Helper()
-	if r.cmd.ProcessState == nil {
-		_ = r.cmd.Process.Signal(syscall.SIGINT)
-		<-r.done
-		if err := r.cmd.Wait(); err != nil {
-			r.t.Errorf("gadgetry exited with %v; stderr:\n%s", err, r.stderr)
-		}
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.summary
 }
 
 // ofPid matches the events of one process.
 func ofPid(pid int) func(ev) bool {
-	return func(e ev) bool { return e.num("proc.pid") == uint64(pid) }
+	return func(e ev) bool { return e.Num("proc.pid") == uint64(pid) }
 }
 
 // runChild runs cmd to its end (its exit status does not matter) and returns its pid.
@@ -267,24 +125,24 @@ func TestE2EExec(t *testing.T) {
 		cmd := exec.Command("./ls", "-d", spaced)
 		cmd.Dir = "/bin"
 		pid := runChild(t, cmd)
-		e := r.waitFor("./ls", ofPid(pid), nil)
+		e := r.WaitFor("./ls", ofPid(pid), nil)
 		want := map[string]string{"exepath": realPath(t, "/bin/ls"), "file": "./ls", "cwd": realPath(t, "/bin"),
 			"proc.comm": "ls", "error": "", "interp": ""}
 		for k, v := range want {
-			if got := e.str(k); got != v {
+			if got := e.Str(k); got != v {
 				t.Errorf("%s = %q, want %q", k, got, v)
 			}
 		}
-		if e.get("upper_layer") != false { // a tri-state: JSON true, false or null
-			t.Errorf("upper_layer = %#v, want false", e.get("upper_layer"))
+		if e.Get("upper_layer") != false { // a tri-state: JSON true, false or null
+			t.Errorf("upper_layer = %#v, want false", e.Get("upper_layer"))
 		}
-		if !slices.Equal(e.args(), []string{"./ls", "-d", spaced}) {
-			t.Errorf("args = %#v (%T), want a list [./ls -d %s]", e.get("args"), e.get("args"), spaced)
+		if !slices.Equal(e.List("args"), []string{"./ls", "-d", spaced}) {
+			t.Errorf("args = %#v (%T), want a list [./ls -d %s]", e.Get("args"), e.Get("args"), spaced)
 		}
-		if e.num("proc.parent.pid") != uint64(os.Getpid()) || e.str("timestamp") == "" {
-			t.Errorf("parent pid %d (want %d), timestamp %q", e.num("proc.parent.pid"), os.Getpid(), e.str("timestamp"))
+		if e.Num("proc.parent.pid") != uint64(os.Getpid()) || e.Str("timestamp") == "" {
+			t.Errorf("parent pid %d (want %d), timestamp %q", e.Num("proc.parent.pid"), os.Getpid(), e.Str("timestamp"))
 		}
-		if _, ok := e.get("args_size").(float64); ok {
+		if _, ok := e.Get("args_size").(float64); ok {
 			t.Errorf("args_size is json.skip in gadget.yaml but shows: %s", e)
 		}
 	})
@@ -293,12 +151,12 @@ func TestE2EExec(t *testing.T) {
 		script := filepath.Join(dir, "s.sh")
 		writeFile(t, script, "#!/bin/sh\nexit 0\n", 0o755)
 		pid := runChild(t, exec.Command(script, "one"))
-		e := r.waitFor("the script", ofPid(pid), nil)
-		if e.str("file") != script || e.str("interp") != "/bin/sh" || e.str("exepath") != realPath(t, "/bin/sh") {
-			t.Errorf("file %q interp %q exepath %q, want %q /bin/sh %q", e.str("file"), e.str("interp"), e.str("exepath"), script, realPath(t, "/bin/sh"))
+		e := r.WaitFor("the script", ofPid(pid), nil)
+		if e.Str("file") != script || e.Str("interp") != "/bin/sh" || e.Str("exepath") != realPath(t, "/bin/sh") {
+			t.Errorf("file %q interp %q exepath %q, want %q /bin/sh %q", e.Str("file"), e.Str("interp"), e.Str("exepath"), script, realPath(t, "/bin/sh"))
 		}
-		if !slices.Equal(e.args(), []string{"/bin/sh", script, "one"}) {
-			t.Errorf("args %v", e.args())
+		if !slices.Equal(e.List("args"), []string{"/bin/sh", script, "one"}) {
+			t.Errorf("args %v", e.List("args"))
 		}
 	})
 
@@ -309,7 +167,7 @@ func TestE2EExec(t *testing.T) {
 			t.Fatalf("exec of %s succeeded", missing)
 		}
 		r.sync()
-		if got := r.matching(func(e ev) bool { return e.str("file") == missing }); len(got) != 0 {
+		if got := r.Matching(func(e ev) bool { return e.Str("file") == missing }); len(got) != 0 {
 			t.Errorf("failed exec reported without --ignore-failed=false: %v", got)
 		}
 	})
@@ -317,16 +175,16 @@ func TestE2EExec(t *testing.T) {
 	t.Run("memfd is fileless", func(t *testing.T) {
 		pid := runChild(t, helperCommand(t, "memfd", ""))
 		// The helper's own exec comes first: wait for the second one.
-		e := r.waitFor("the memfd exec", func(e ev) bool { return ofPid(pid)(e) && e.str("exepath") != e.str("file") }, nil)
-		if e.str("exepath") != "/memfd:gadgetry-test" || e.get("fileless") != true || e.get("upper_layer") != false {
+		e := r.WaitFor("the memfd exec", func(e ev) bool { return ofPid(pid)(e) && e.Str("exepath") != e.Str("file") }, nil)
+		if e.Str("exepath") != "/memfd:gadgetry-test" || e.Get("fileless") != true || e.Get("upper_layer") != false {
 			t.Errorf("memfd exec: %s", e)
 		}
 	})
 
 	t.Run("empty arguments stay, trailing ones too", func(t *testing.T) {
 		pid := runChild(t, exec.Command("/bin/true", "", "x", ""))
-		e := r.waitFor("the exec with empty arguments", ofPid(pid), nil)
-		if got, want := e.args(), []string{"/bin/true", "", "x", ""}; !slices.Equal(got, want) {
+		e := r.WaitFor("the exec with empty arguments", ofPid(pid), nil)
+		if got, want := e.List("args"), []string{"/bin/true", "", "x", ""}; !slices.Equal(got, want) {
 			t.Errorf("args %q, want %q", got, want)
 		}
 	})
@@ -337,14 +195,14 @@ func TestE2EExec(t *testing.T) {
 			args[i] = fmt.Sprintf("argument-%010d", i)
 		}
 		pid := runChild(t, exec.Command("/bin/true", args...))
-		e := r.waitFor("the long exec", ofPid(pid), nil)
-		got := e.args()
-		if e.get("args_truncated") != true || len(got) < 2 || len(got) >= 301 || got[0] != "/bin/true" || got[1] != args[0] {
-			t.Errorf("args_truncated %v, %d args (first %q): want truncated, a prefix of the 301", e.get("args_truncated"), len(got), got[:min(2, len(got))])
+		e := r.WaitFor("the long exec", ofPid(pid), nil)
+		got := e.List("args")
+		if e.Get("args_truncated") != true || len(got) < 2 || len(got) >= 301 || got[0] != "/bin/true" || got[1] != args[0] {
+			t.Errorf("args_truncated %v, %d args (first %q): want truncated, a prefix of the 301", e.Get("args_truncated"), len(got), got[:min(2, len(got))])
 		}
 	})
 
-	sum := r.stop()
+	sum := r.Stop()
 	lost, _ := json.Marshal(sum["dataSources"])
 	if !strings.Contains(string(lost), `"lost":0`) {
 		t.Errorf("summary reports lost events: %v", sum)
@@ -361,13 +219,13 @@ func checkBprmWarning(t *testing.T, r *liveRun, sum map[string]any) {
 		return // the kernel has a security_bprm_check hook: nothing to say
 	}
 	var warnings []string
-	for _, l := range strings.Split(strings.TrimSpace(r.stderr.String()), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(r.Stderr()), "\n") {
 		if strings.HasPrefix(l, "warning:") {
 			warnings = append(warnings, l)
 		}
 	}
 	if len(warnings) == 0 {
-		t.Errorf("programs were skipped (%v) but stderr says nothing:\n%s", skipped, r.stderr)
+		t.Errorf("programs were skipped (%v) but stderr says nothing:\n%s", skipped, r.Stderr())
 	}
 	for _, w := range warnings {
 		if !strings.Contains(w, "security_bprm_check") {
@@ -397,22 +255,22 @@ func TestE2EFailedExecs(t *testing.T) {
 		}
 		// Go's os/exec fails in the child after fork: the event's pid is that of a child we never
 		// see, so match by the requested path.
-		e := r.waitFor(c.errno+" of "+c.path, func(e ev) bool { return e.str("file") == c.path }, nil)
-		if e.str("error") != c.errno {
-			t.Errorf("%s: error %q, want %s (event %s)", c.path, e.str("error"), c.errno, e)
+		e := r.WaitFor(c.errno+" of "+c.path, func(e ev) bool { return e.Str("file") == c.path }, nil)
+		if e.Str("error") != c.errno {
+			t.Errorf("%s: error %q, want %s (event %s)", c.path, e.Str("error"), c.errno, e)
 		}
-		if !slices.Equal(e.args(), []string{c.path, "arg one"}) || e.str("cwd") != dir {
-			t.Errorf("%s: args %v cwd %q, want [%s \"arg one\"] %s", c.path, e.args(), e.str("cwd"), c.path, dir)
+		if !slices.Equal(e.List("args"), []string{c.path, "arg one"}) || e.Str("cwd") != dir {
+			t.Errorf("%s: args %v cwd %q, want [%s \"arg one\"] %s", c.path, e.List("args"), e.Str("cwd"), c.path, dir)
 		}
-		if e.num("proc.parent.pid") != uint64(os.Getpid()) {
-			t.Errorf("%s: parent pid %d, want the test's %d", c.path, e.num("proc.parent.pid"), os.Getpid())
+		if e.Num("proc.parent.pid") != uint64(os.Getpid()) {
+			t.Errorf("%s: parent pid %d, want the test's %d", c.path, e.Num("proc.parent.pid"), os.Getpid())
 		}
 	}
 	// A success is still reported once, with no error.
 	pid := runChild(t, exec.Command("/bin/true", "ok"))
 	r.sync()
-	evs := r.matching(ofPid(pid))
-	if len(evs) != 1 || evs[0].str("error") != "" {
+	evs := r.Matching(ofPid(pid))
+	if len(evs) != 1 || evs[0].Str("error") != "" {
 		t.Errorf("successful exec: want one event without error, got %v", evs)
 	}
 }
@@ -430,7 +288,7 @@ func TestE2EOverlayUpperLayer(t *testing.T) {
 
 	// Without a security_bprm_check hook (both programs skipped: warned before the run was
 	// ready), a script's fupper_layer is unknown (JSON null), never false.
-	stderr := r.stderr.String()
+	stderr := r.Stderr()
 	var scriptWant any = true
 	if strings.Contains(stderr, "bprm_check_fentry") && strings.Contains(stderr, "bprm_check_kprobe") {
 		scriptWant = nil
@@ -445,9 +303,9 @@ func TestE2EOverlayUpperLayer(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			pid := runChild(t, exec.Command(c.path))
-			e := r.waitFor(c.path, ofPid(pid), nil)
-			if e.str("file") != c.path || e.get("upper_layer") != c.upper || e.get("fupper_layer") != c.fupper {
-				t.Errorf("file %q upper_layer %#v fupper_layer %#v, want %q %#v %#v", e.str("file"), e.get("upper_layer"), e.get("fupper_layer"), c.path, c.upper, c.fupper)
+			e := r.WaitFor(c.path, ofPid(pid), nil)
+			if e.Str("file") != c.path || e.Get("upper_layer") != c.upper || e.Get("fupper_layer") != c.fupper {
+				t.Errorf("file %q upper_layer %#v fupper_layer %#v, want %q %#v %#v", e.Str("file"), e.Get("upper_layer"), e.Get("fupper_layer"), c.path, c.upper, c.fupper)
 			}
 		})
 	}

@@ -25,6 +25,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/gadgetry/gadgetry/bench/internal/stats"
 )
 
 var (
@@ -70,7 +72,7 @@ func main() {
 	r.FirstEvent = starts[len(starts)/2]
 	r.FirstEventAll = starts
 	if len(floorStarts) > 0 {
-		r.FloorFirstEvent = median(floorStarts)
+		r.FloorFirstEvent = stats.Median(floorStarts)
 	}
 
 	// 2. bash loop of /bin/true and 3. tight getpid loop: rounds of untraced, traced, untraced.
@@ -272,11 +274,11 @@ type measure struct {
 func compare(work func() time.Duration, variants ...variant) measure {
 	var m measure
 	var baseCPU, tracedCPU, base, traced []time.Duration
-	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	bpfStats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
 	if err != nil {
 		fail("enabling BPF run-time statistics: " + err.Error())
 	}
-	defer stats.Close()
+	defer bpfStats.Close()
 	untraced := func() time.Duration {
 		s := time.Now()
 		c := work()
@@ -287,10 +289,10 @@ func compare(work func() time.Duration, variants ...variant) measure {
 	under := func(k int, v variant) time.Duration {
 		t := startRef(v.ref, v.args...)
 		time.Sleep(300 * time.Millisecond) // let it attach (startup is measured separately)
-		ev0, cpu0 := t.events.Load(), threadsCPU(t.cmd.Process.Pid)
+		ev0, cpu0 := t.events.Load(), stats.ThreadsCPU(t.cmd.Process.Pid)
 		c := work()
 		time.Sleep(100 * time.Millisecond) // > the 50 ms drain bound: the last records are out
-		m.variantCPU[k] += threadsCPU(t.cmd.Process.Pid) - cpu0
+		m.variantCPU[k] += stats.ThreadsCPU(t.cmd.Process.Pid) - cpu0
 		m.variantEvents[k] += t.events.Load() - ev0
 		t.stop()
 		return c
@@ -300,13 +302,13 @@ func compare(work func() time.Duration, variants ...variant) measure {
 		t := startTracer()
 		time.Sleep(300 * time.Millisecond)
 		progs := newPrograms(before)
-		ev0, cpu0, st0 := t.events.Load(), threadsCPU(t.cmd.Process.Pid), progStats(progs)
+		ev0, cpu0, st0 := t.events.Load(), stats.ThreadsCPU(t.cmd.Process.Pid), progStats(progs)
 		s := time.Now()
 		c := work()
 		traced = append(traced, time.Since(s))
 		tracedCPU = append(tracedCPU, c)
 		time.Sleep(100 * time.Millisecond) // > the 50 ms drain bound: the last records are out
-		cpu1, st1 := threadsCPU(t.cmd.Process.Pid), progStats(progs)
+		cpu1, st1 := stats.ThreadsCPU(t.cmd.Process.Pid), progStats(progs)
 		m.tracerCPU += cpu1 - cpu0
 		m.events += t.events.Load() - ev0
 		m.bpf += st1.runtime - st0.runtime
@@ -347,8 +349,8 @@ func compare(work func() time.Duration, variants ...variant) measure {
 		}
 		m.noise = append(m.noise, float64(u2)/float64(u1))
 	}
-	m.baseCPU, m.tracedCPU = median(baseCPU), median(tracedCPU)
-	m.base, m.traced = median(base), median(traced)
+	m.baseCPU, m.tracedCPU = stats.Median(baseCPU), stats.Median(tracedCPU)
+	m.base, m.traced = stats.Median(base), stats.Median(traced)
 	return m
 }
 
@@ -356,32 +358,6 @@ func compare(work func() time.Duration, variants ...variant) measure {
 type variant struct {
 	ref  string
 	args []string
-}
-
-func median[T float64 | time.Duration](v []T) T {
-	s := append([]T(nil), v...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// threadsCPU returns the CPU time all of pid's threads have used so far, in nanoseconds, from
-// /proc/PID/task/*/schedstat (exact, where /proc/PID/stat counts clock ticks).
-func threadsCPU(pid int) time.Duration {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
-	var total time.Duration
-	for _, f := range tasks {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		var ns int64
-		fmt.Sscan(string(b), &ns)
-		total += time.Duration(ns)
-	}
-	return total
 }
 
 // programIDs lists the BPF programs loaded now.
@@ -446,9 +422,9 @@ func progNames(progs []*ebpf.Program) []string {
 func idleCPU(d time.Duration) time.Duration {
 	t := startTracer("--comm", "no-such-comm")
 	time.Sleep(500 * time.Millisecond)
-	c0 := threadsCPU(t.cmd.Process.Pid)
+	c0 := stats.ThreadsCPU(t.cmd.Process.Pid)
 	time.Sleep(d)
-	c1 := threadsCPU(t.cmd.Process.Pid)
+	c1 := stats.ThreadsCPU(t.cmd.Process.Pid)
 	t.stop()
 	return time.Duration(float64(c1-c0) / d.Seconds())
 }
@@ -557,18 +533,18 @@ func (r *report) markdown() string {
 	w("| CPU the tracer adds per exec of the bash loop, on a %.0f µs (CPU) iteration: its eBPF programs (kernel's run-time statistics) + gadgetry's user space (below) | %.1f µs + %.1f µs = **%.1f %%** | < 4 %% |\n",
 		perExec, kernelUS, userUS, (kernelUS+userUS)/perExec*100)
 	w("| slowdown of a bash loop of %d × /bin/true, CPU time of the loop and its children: median of %d rounds' traced/untraced ratios (range of the rounds) | **%+.1f %%** (%s; %.2f s → %.2f s) | < 4 %% |\n",
-		*loops, len(l.ratios), (median(l.ratios)-1)*100, rg(l.ratios), l.baseCPU.Seconds(), l.tracedCPU.Seconds())
+		*loops, len(l.ratios), (stats.Median(l.ratios)-1)*100, rg(l.ratios), l.baseCPU.Seconds(), l.tracedCPU.Seconds())
 	if len(l.variants) > 0 {
-		w("| the floor: the same loop under a minimal exec tracer (one small record per exec, through `gadgetry run`) | %+.1f %% (%s) | |\n", (median(l.variants[0])-1)*100, rg(l.variants[0]))
+		w("| the floor: the same loop under a minimal exec tracer (one small record per exec, through `gadgetry run`) | %+.1f %% (%s) | |\n", (stats.Median(l.variants[0])-1)*100, rg(l.variants[0]))
 	}
-	w("| noise: the same loop untraced twice in each round (second/first) | %+.1f %% (%s) | |\n", (median(l.noise)-1)*100, rg(l.noise))
+	w("| noise: the same loop untraced twice in each round (second/first) | %+.1f %% (%s) | |\n", (stats.Median(l.noise)-1)*100, rg(l.noise))
 	w("| same loop, wall clock (medians) | %+.1f %% (%.2f s → %.2f s) | |\n", pct(l.base, l.traced), l.base.Seconds(), l.traced.Seconds())
 	g := r.Getpid
-	w("| slowdown of a tight loop of %d getpid calls, CPU time: median ratio (range) | %+.1f %% (%s) | < 2 %% (nothing of the tracer runs on this path: next row; compare with the noise row) |\n", *getpids, (median(g.ratios)-1)*100, rg(g.ratios))
+	w("| slowdown of a tight loop of %d getpid calls, CPU time: median ratio (range) | %+.1f %% (%s) | < 2 %% (nothing of the tracer runs on this path: next row; compare with the noise row) |\n", *getpids, (stats.Median(g.ratios)-1)*100, rg(g.ratios))
 	w("| the tracer's eBPF programs on the getpid path: runs while the getpid loops ran (kernel's statistics; execs elsewhere on the machine count too) | %d runs for %d getpid calls | 0 per call |\n", g.bpfRuns, *getpids*len(g.ratios))
 	w("| the getpid loop under `%s --ignore-failed=false` (execve syscall tracepoints attached: the kernel's syscall-tracing path on every syscall) | %+.1f %% (%s; %.0f ns per call) | said in its help |\n",
-		r.Ref, (median(g.variants[0])-1)*100, rg(g.variants[0]), (median(g.variants[0])-1)*float64(g.baseCPU.Nanoseconds())/float64(*getpids))
-	w("| noise: the getpid loop untraced twice | %+.1f %% (%s) | |\n", (median(g.noise)-1)*100, rg(g.noise))
+		r.Ref, (stats.Median(g.variants[0])-1)*100, rg(g.variants[0]), (stats.Median(g.variants[0])-1)*float64(g.baseCPU.Nanoseconds())/float64(*getpids))
+	w("| noise: the getpid loop untraced twice | %+.1f %% (%s) | |\n", (stats.Median(g.noise)-1)*100, rg(g.noise))
 	if l.events > 0 {
 		w("| gadgetry CPU per event: its threads' CPU while the loop ran (schedstat; decoding, JSON to a pipe, and the ring checks), over the %d events it printed | **%.1f µs** | < 20 µs |\n", l.events, userUS)
 		if len(l.variantEvents) > 0 && l.variantEvents[0] > 0 {

@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,6 +26,8 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/gadgetry/gadgetry/oci/build"
+
+	"github.com/gadgetry/gadgetry/bench/internal/stats"
 )
 
 var (
@@ -115,10 +116,10 @@ func main() {
 		}
 		base := 0.0
 		if g.noWASM {
-			base = median(perEvent["none"])
+			base = stats.Median(perEvent["none"])
 		}
 		for _, tc := range []string{build.ToolchainGo, build.ToolchainTinyGo} {
-			pe := median(perEvent[tc])
+			pe := stats.Median(perEvent[tc])
 			guest := ""
 			if g.noWASM {
 				guest = fmt.Sprintf(" (%.1f µs over the same gadget without its module)", pe-base)
@@ -130,7 +131,7 @@ func main() {
 		}
 		ratioSize := float64(sizes[g.name+"tinygo"]) / float64(sizes[g.name+"go"])
 		ratioCompile := compiles[g.name+"tinygo"] / compiles[g.name+"go"]
-		ratioCPU := median(perEvent["tinygo"]) / median(perEvent["go"])
+		ratioCPU := stats.Median(perEvent["tinygo"]) / stats.Median(perEvent["go"])
 		notes = append(notes, fmt.Sprintf("- %s: TinyGo's module is %.2f× the size of Go's, compiles in %.2f× the time and costs %.2f× the CPU per event.", g.name, ratioSize, ratioCompile, ratioCPU))
 	}
 	fmt.Fprintln(&out)
@@ -186,7 +187,7 @@ func compileTime(mod []byte) float64 {
 		ts = append(ts, float64(time.Since(start).Microseconds())/1000)
 		r.Close(ctx)
 	}
-	return median(ts)
+	return stats.Median(ts)
 }
 
 // uniqueExecutable returns a uniquely named copy of /bin/true, or of this program for the
@@ -263,7 +264,7 @@ func cpuPerEvent(work, image string, g gadget, exe string) float64 {
 	for len(events) > 0 {
 		<-events
 	}
-	before := threadCPU(cmd.Process.Pid)
+	before := stats.ThreadsCPU(cmd.Process.Pid)
 	g.workload(exe, g.perRound)
 	for got := 0; got < g.perRound; got++ {
 		select {
@@ -275,34 +276,7 @@ func cpuPerEvent(work, image string, g gadget, exe string) float64 {
 			fail("gadgetry %s printed %d of %d events (lost?): %s", strings.Join(args, " "), got, g.perRound, stderr.String())
 		}
 	}
-	return float64(threadCPU(cmd.Process.Pid)-before) / 1000 / float64(g.perRound)
-}
-
-// threadCPU is the CPU time (ns) of every thread of pid, from /proc/PID/task/*/schedstat.
-func threadCPU(pid int) int64 {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
-	var sum int64
-	for _, t := range tasks {
-		b, err := os.ReadFile(t)
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(b))
-		if len(f) > 0 {
-			n, _ := strconv.ParseInt(f[0], 10, 64)
-			sum += n
-		}
-	}
-	return sum
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)/2]
+	return float64((stats.ThreadsCPU(cmd.Process.Pid) - before).Nanoseconds()) / 1000 / float64(g.perRound)
 }
 
 func fail(format string, args ...any) {

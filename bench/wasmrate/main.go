@@ -31,6 +31,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gadgetry/gadgetry/bench/internal/stats"
 )
 
 var (
@@ -222,7 +224,7 @@ func measure(c config, store, exe, comm string) result {
 	}
 	time.Sleep(300 * time.Millisecond)
 	lines0, lost0, _ := snapshot()
-	cpu0 := threadCPU(cmd.Process.Pid)
+	cpu0 := stats.ThreadsCPU(cmd.Process.Pid)
 	start := time.Now()
 	if err := exec.Command(exe, "getppid", strconv.Itoa(*calls)).Run(); err != nil {
 		fail("workload: %v", err)
@@ -240,14 +242,14 @@ func measure(c config, store, exe, comm string) result {
 			still, prev = 0, n+lost
 		}
 	}
-	cpu1 := threadCPU(cmd.Process.Pid)
+	cpu1 := stats.ThreadsCPU(cmd.Process.Pid)
 	errText := ended()
 	<-outDone
 	<-errDone
 	got := result{delivered: n - lines0, lost: lost - lost0}
 	if got.delivered > 0 {
 		got.rate = float64(got.delivered) / lastAt.Sub(start).Seconds()
-		got.cpu = float64(cpu1-cpu0) / 1000 / float64(got.delivered)
+		got.cpu = float64((cpu1 - cpu0).Nanoseconds()) / 1000 / float64(got.delivered)
 	}
 	// The summary's totals include the warm-up: they check the live counts.
 	var s struct {
@@ -273,23 +275,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// threadCPU is the CPU time (ns) of every thread of pid, from /proc/PID/task/*/schedstat.
-func threadCPU(pid int) int64 {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
-	var sum int64
-	for _, t := range tasks {
-		b, err := os.ReadFile(t)
-		if err != nil {
-			continue
-		}
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			n, _ := strconv.ParseInt(f[0], 10, 64)
-			sum += n
-		}
-	}
-	return sum
 }
 
 func report(configs []config, res map[string][]result) {

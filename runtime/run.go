@@ -290,14 +290,20 @@ func (rt *Runtime) Start(ctx context.Context, g *Gadget, opts RunOptions) (_ *Ru
 	return r, nil
 }
 
+// gadgetErr names the gadget and what failed before err, unless err already starts by naming
+// the gadget (the WASM host's errors name the gadget and the hook or callback themselves).
+func (r *Run) gadgetErr(err error, what string) error {
+	if strings.HasPrefix(err.Error(), "gadget "+r.g.Name+": ") {
+		return err
+	}
+	return fmt.Errorf("gadget %s: %s: %w", r.g.Name, what, err)
+}
+
 func (r *Run) callHooks(step string, pick func(Hooks) func(*Run) error) error {
 	for _, h := range r.opts.Hooks {
 		if fn := pick(h); fn != nil {
 			if err := fn(r); err != nil {
-				if strings.HasPrefix(err.Error(), "gadget "+r.g.Name+": ") {
-					return err // already names the gadget and the hook (the WASM host's errors)
-				}
-				return fmt.Errorf("gadget %s: %s %s: %w", r.g.Name, h.Name, step, err)
+				return r.gadgetErr(err, h.Name+" "+step)
 			}
 		}
 	}

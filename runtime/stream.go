@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -352,10 +351,7 @@ func (r *Run) emit(s *stream, raw []byte) (drop bool, err error) {
 	copy(d.Raw, raw)
 	drop, err = s.ds.Emit(d)
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "gadget "+r.g.Name+": ") {
-			return drop, err // already names the gadget and what failed (the WASM host's errors)
-		}
-		return drop, fmt.Errorf("gadget %s: data source %s: %w", r.g.Name, s.ds.Name, err)
+		return drop, r.gadgetErr(err, "data source "+s.ds.Name)
 	}
 	return drop, nil
 }

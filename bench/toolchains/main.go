@@ -62,7 +62,7 @@ func main() {
 	if os.Geteuid() != 0 {
 		fail("toolchains must run as root (it loads eBPF programs)")
 	}
-	if _, err := exec.LookPath(tinyGoBin()); err != nil {
+	if _, err := build.TinyGoPath(); err != nil {
 		fmt.Println("\n## Go and TinyGo guests\n\nNot measured: TinyGo is not installed on this machine (tinygo in PATH or $TINYGO).")
 		return
 	}
@@ -147,13 +147,6 @@ var (
 	compiles = map[string]float64{}
 	notes    []string
 )
-
-func tinyGoBin() string {
-	if t := os.Getenv("TINYGO"); t != "" {
-		return t
-	}
-	return "tinygo"
-}
 
 // imageOf builds g into the store under work with the toolchain tc ("none": without go/) and
 // returns its tag.

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -82,17 +83,14 @@ func firstLine(s string) string {
 	return l
 }
 
+// TinyGoPath finds the TinyGo a build without Options.TinyGo uses: $TINYGO, else tinygo in
+// PATH. It does not check the version.
+func TinyGoPath() (string, error) { return exec.LookPath(cmp.Or(os.Getenv("TINYGO"), "tinygo")) }
+
 // findTinyGo finds TinyGo (the option, $TINYGO, then tinygo in PATH) and checks its version.
 func (tc *toolchain) findTinyGo(ctx context.Context) (string, tinyGoVersion, error) {
-	explicit := tc.tinyGo
-	if explicit == "" {
-		explicit = os.Getenv("TINYGO")
-	}
-	bin := explicit
-	if bin == "" {
-		bin = "tinygo"
-	}
-	p, err := exec.LookPath(bin)
+	explicit := cmp.Or(tc.tinyGo, os.Getenv("TINYGO"))
+	p, err := exec.LookPath(cmp.Or(explicit, "tinygo"))
 	if err != nil {
 		if explicit != "" {
 			return "", tinyGoVersion{}, fmt.Errorf("TinyGo %q (from --tinygo or $TINYGO) not found: %w", explicit, err)

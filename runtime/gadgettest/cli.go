@@ -138,13 +138,9 @@ func WASMWith(t testing.TB, dir, toolchain string) []byte {
 // its absence skips in CI too.
 func RequireTinyGo(t testing.TB) string {
 	t.Helper()
-	bin := os.Getenv("TINYGO")
-	if bin == "" {
-		bin = "tinygo"
-	}
-	p, err := exec.LookPath(bin)
+	p, err := build.TinyGoPath()
 	if err != nil {
-		t.Skipf("TinyGo not found (%s: %v): install TinyGo %s.x or later (before %s) on PATH, or set $TINYGO, to run this test", bin, err, build.TinyGoMin, build.TinyGoMax)
+		t.Skipf("TinyGo not found (%v): install TinyGo %s.x or later (before %s) on PATH, or set $TINYGO, to run this test", err, build.TinyGoMin, build.TinyGoMax)
 	}
 	return p
 }

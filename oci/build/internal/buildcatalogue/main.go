@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"time"
@@ -155,10 +154,6 @@ func needsMissingTinyGo(dir string) bool {
 	if err != nil || spec.WASMToolchain != build.ToolchainTinyGo {
 		return false
 	}
-	bin := os.Getenv("TINYGO")
-	if bin == "" {
-		bin = "tinygo"
-	}
-	_, err = exec.LookPath(bin)
+	_, err = build.TinyGoPath()
 	return err != nil
 }

@@ -5,10 +5,10 @@ package filter
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/gadgetry/gadgetry/runtime/datasource"
+	"github.com/gadgetry/gadgetry/runtime/decode"
 	"github.com/gadgetry/gadgetry/runtime/format"
 )
 
@@ -31,6 +31,9 @@ type rule struct {
 	num   float64
 	isNum bool
 	re    *regexp.Regexp
+	// numField is the field whose number a numeric rule compares: the rule's field, or the
+	// foo_raw a formatted foo is shown from.
+	numField *datasource.Field
 }
 
 // Filter is a parsed set of rules for one data source.
@@ -40,11 +43,13 @@ type Filter struct {
 	buf   []byte
 }
 
-// Parse parses expr (e.g. "comm==bash,pid>100,filename~^/usr") for the fields of ds.
-// Values compare as numbers when both the field is numeric and the value parses as a number,
-// otherwise as the field's formatted text (so `error==ENOENT` and `uid==root` work). A
-// tri-state field (format.TriState) also takes true, false and null, as JSON shows it
-// (`upper_layer==true` is `upper_layer==YES`).
+// Parse parses expr (e.g. "proc.comm==bash,proc.pid>100,filename~^/usr") for the fields of ds.
+// Each value is checked against its field (format.Formatter.ParseValue): a numeric field takes
+// numbers ("proc.pid>abc" is an error), an enum its enumerators, a tri-state YES, NO or UNKNOWN
+// (or true, false, null, as JSON shows them), a field whose typedef names its numbers a number
+// or such a name (`error==ENOENT`, `uid==root`). Numbers compare as numbers, names and strings
+// as the field's formatted text. An empty expression, or an unknown field (the nearest names
+// are suggested), is an error.
 func Parse(ds *datasource.DataSource, expr string, fm *format.Formatter) (*Filter, error) {
 	f := &Filter{fm: fm}
 	for _, part := range strings.Split(expr, ",") {
@@ -52,11 +57,14 @@ func Parse(ds *datasource.DataSource, expr string, fm *format.Formatter) (*Filte
 		if part == "" {
 			continue
 		}
-		r, err := parseRule(ds, part)
+		r, err := parseRule(ds, part, fm)
 		if err != nil {
 			return nil, err
 		}
 		f.rules = append(f.rules, r)
+	}
+	if len(f.rules) == 0 {
+		return nil, fmt.Errorf("filter %q is empty: write field==value (or !=, >, >=, <, <=, ~regex), rules joined by commas", expr)
 	}
 	return f, nil
 }
@@ -66,10 +74,10 @@ var ops = []struct {
 	op op
 }{{"==", opEq}, {"!=", opNe}, {">=", opGe}, {"<=", opLe}, {"~", opMatch}, {">", opGt}, {"<", opLt}}
 
-func parseRule(ds *datasource.DataSource, s string) (rule, error) {
+func parseRule(ds *datasource.DataSource, s string, fm *format.Formatter) (rule, error) {
 	best, bestOp, bestLen := -1, opEq, 0
 	for _, o := range ops {
-		if i := strings.Index(s, o.s); i > 0 && (best < 0 || i < best) {
+		if i := strings.Index(s, o.s); i >= 0 && (best < 0 || i < best) {
 			best, bestOp, bestLen = i, o.op, len(o.s)
 		}
 	}
@@ -77,15 +85,12 @@ func parseRule(ds *datasource.DataSource, s string) (rule, error) {
 		return rule{}, fmt.Errorf("filter %q: no operator; write field==value, !=, >, >=, <, <= or ~regex", s)
 	}
 	name, val := strings.TrimSpace(s[:best]), strings.TrimSpace(s[best+bestLen:])
+	if name == "" {
+		return rule{}, fmt.Errorf("filter %q: no field before the operator; write field==value", s)
+	}
 	fld := ds.Field(name)
 	if fld == nil {
-		var names []string
-		for _, f := range ds.Fields() {
-			if !f.Hidden {
-				names = append(names, f.Name)
-			}
-		}
-		return rule{}, fmt.Errorf("filter %q: data source %q has no field %q (fields: %s)", s, ds.Name, name, strings.Join(names, ", "))
+		return rule{}, fmt.Errorf("filter %q: %s", s, NoField(ds, name))
 	}
 	r := rule{field: fld, op: bestOp, text: val}
 	if bestOp == opMatch {
@@ -96,14 +101,15 @@ func parseRule(ds *datasource.DataSource, s string) (rule, error) {
 		r.re = re
 		return r, nil
 	}
-	if fld.Kind.Scalar() && fld.Enum == nil {
-		if n, err := strconv.ParseFloat(val, 64); err == nil {
-			r.num, r.isNum = n, true
-		}
+	v, err := fm.ParseValue(fld, val)
+	if err != nil {
+		return rule{}, fmt.Errorf("filter %q: %w", s, err)
 	}
-	if name, ok := format.TriName(fld, val); ok {
-		// upper_layer==true: the word JSON shows stands for the enumerator columns show.
-		r.text = name
+	r.text, r.num, r.isNum = v.Text, v.Num, v.Numeric
+	if r.isNum {
+		if src := decode.RawSource(fld); src != nil {
+			r.numField = src // a formatted foo's number is its foo_raw's
+		}
 	}
 	return r, nil
 }
@@ -124,14 +130,18 @@ func (f *Filter) Empty() bool { return f == nil || len(f.rules) == 0 }
 
 func (f *Filter) match(r *rule, d *datasource.Data) bool {
 	if r.isNum {
+		nf := r.field
+		if r.numField != nil && !nf.IsSet(d) {
+			nf = r.numField
+		}
 		var v float64
 		switch {
-		case r.field.Kind.Signed():
-			v = float64(r.field.Int(d))
-		case r.field.Kind == datasource.KindFloat32 || r.field.Kind == datasource.KindFloat64:
-			v = r.field.Float(d)
+		case nf.Kind.Signed():
+			v = float64(nf.Int(d))
+		case nf.Kind == datasource.KindFloat32 || nf.Kind == datasource.KindFloat64:
+			v = nf.Float(d)
 		default:
-			v = float64(r.field.Uint(d))
+			v = float64(nf.Uint(d))
 		}
 		switch r.op {
 		case opEq:

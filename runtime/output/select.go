@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gadgetry/gadgetry/runtime/datasource"
+	"github.com/gadgetry/gadgetry/runtime/filter"
 )
 
 // Mode names an output format.
@@ -82,7 +83,7 @@ func Select(ds *datasource.DataSource, mode Mode, spec string) ([]*datasource.Fi
 		}
 		f := ds.Field(p)
 		if f == nil {
-			return nil, fmt.Errorf("--fields: data source %q has no field %q (fields: %s)", ds.Name, p, fieldNames(ds))
+			return nil, fmt.Errorf("--fields: %s", filter.NoField(ds, p))
 		}
 		idx := -1
 		for i, g := range out {
@@ -100,12 +101,4 @@ func Select(ds *datasource.DataSource, mode Mode, spec string) ([]*datasource.Fi
 		}
 	}
 	return out, nil
-}
-
-func fieldNames(ds *datasource.DataSource) string {
-	var names []string
-	for _, f := range ds.Fields() {
-		names = append(names, f.Name)
-	}
-	return strings.Join(names, ", ")
 }

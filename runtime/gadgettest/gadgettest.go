@@ -6,7 +6,6 @@ package gadgettest
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,9 +13,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/cilium/ebpf"
 
 	"github.com/gadgetry/gadgetry/oci"
 )
@@ -132,66 +128,4 @@ func UniqueExecutable(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// Objects lists the IDs of loaded programs and maps whose names start with prefix
-// ("prog:<id>:<name>", "map:<id>:<name>").
-func Objects(t testing.TB, prefix string) map[string]bool {
-	t.Helper()
-	out := map[string]bool{}
-	var pid ebpf.ProgramID
-	for {
-		next, err := ebpf.ProgramGetNextID(pid)
-		if err != nil {
-			break
-		}
-		pid = next
-		p, err := ebpf.NewProgramFromID(next)
-		if err != nil {
-			continue
-		}
-		if info, err := p.Info(); err == nil && strings.HasPrefix(info.Name, prefix) {
-			out[fmt.Sprintf("prog:%d:%s", next, info.Name)] = true
-		}
-		p.Close()
-	}
-	var mid ebpf.MapID
-	for {
-		next, err := ebpf.MapGetNextID(mid)
-		if err != nil {
-			break
-		}
-		mid = next
-		m, err := ebpf.NewMapFromID(next)
-		if err != nil {
-			continue
-		}
-		if info, err := m.Info(); err == nil && strings.HasPrefix(info.Name, prefix) {
-			out[fmt.Sprintf("map:%d:%s", next, info.Name)] = true
-		}
-		m.Close()
-	}
-	return out
-}
-
-// CheckClean fails the test when an object with prefix exists that was not in before. The
-// kernel frees a program's maps after an RCU grace period, so it waits up to 10s for them to go.
-func CheckClean(t testing.TB, prefix string, before map[string]bool) {
-	t.Helper()
-	var leaked []string
-	for i := 0; i < 100; i++ {
-		leaked = leaked[:0]
-		for o := range Objects(t, prefix) {
-			if !before[o] {
-				leaked = append(leaked, o)
-			}
-		}
-		if len(leaked) == 0 {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if len(leaked) > 0 {
-		t.Errorf("the run left BPF objects in the kernel: %s", strings.Join(leaked, ", "))
-	}
 }

@@ -349,6 +349,21 @@ func (c *Cache) putLocked(ct *Container) {
 		return
 	}
 	old := c.snap.Load().byMntns[ct.MntNS]
+	// A namespace id is an inode number, which the kernel reuses once the namespace is gone:
+	// another container id in a known namespace is a new container in a reused id, and the
+	// old one, whose runtime state may still be there (its init died, nobody deleted it), is
+	// gone. It is removed first, and its id no longer leads to this namespace.
+	replaced := old != nil && old.ID != ct.ID
+	if replaced {
+		if ns, ok := c.mntnsByID[old.ID]; ok && ns == ct.MntNS {
+			delete(c.mntnsByID, old.ID)
+		}
+		if !old.Stopped {
+			gone := *old
+			gone.Stopped = true
+			c.notifyLocked(Event{Type: EventRemove, Container: &gone}, old)
+		}
+	}
 	if old != nil && old.ID == ct.ID {
 		// The same container: keep what the older entry knew and the newer one does not.
 		if ct.CgroupID == 0 {
@@ -391,6 +406,8 @@ func (c *Cache) putLocked(ct *Container) {
 	switch {
 	case ct.Stopped:
 		c.notifyLocked(Event{Type: EventRemove, Container: ct}, old)
+	case replaced:
+		c.notifyLocked(Event{Type: EventAdd, Container: ct}, nil)
 	case old == nil || old.Stopped:
 		c.notifyLocked(Event{Type: EventAdd, Container: ct}, old)
 	default:
@@ -430,8 +447,8 @@ func (c *Cache) learnMetaLocked(m *meta) {
 	}
 	ct := m.container(mntns)
 	ct.CgroupID = m.cgroupID
-	if old := c.snap.Load().byMntns[mntns]; old != nil && old.Stopped {
-		ct.Stopped = true
+	if old := c.snap.Load().byMntns[mntns]; old != nil && old.Stopped && old.ID == m.id {
+		ct.Stopped = true // its runtime removed it already; a late read of its state
 	}
 	c.putLocked(ct)
 }

@@ -1,11 +1,15 @@
 package containers
 
 import (
+	"bufio"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -298,4 +302,162 @@ func TestProcStartTime(t *testing.T) {
 	if procStartTime("999999999") != 0 {
 		t.Fatal("start time for a missing process")
 	}
+}
+
+// nsHolder is a process in a new mount namespace (init) with a child in the same namespace
+// (other), which keeps the namespace alive once init is killed.
+type nsHolder struct {
+	init, other int
+	ns          uint64
+	cmd         *exec.Cmd
+}
+
+func startNSHolder(t *testing.T) *nsHolder {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("creating a mount namespace needs root (CI=true)")
+		}
+		t.Skip("creating a mount namespace needs root")
+	}
+	cmd := exec.Command("/bin/sh", "-c", "sleep 1000000 & echo $!; wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h := &nsHolder{init: cmd.Process.Pid, cmd: cmd}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if h.other, _ = strconv.Atoi(strings.TrimSpace(line)); err != nil || h.other <= 0 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the namespace holder did not print its child's pid: %q, %v", line, err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(h.other, syscall.SIGKILL)
+		h.killInit()
+	})
+	if h.ns, err = readMntNS(strconv.Itoa(h.other)); err != nil {
+		t.Fatal(err)
+	}
+	if self, _ := readMntNS("self"); self == h.ns {
+		t.Fatal("the holder is in this process's mount namespace")
+	}
+	return h
+}
+
+// killInit kills init and waits for it: its namespace lives on in other.
+func (h *nsHolder) killInit() {
+	if h.cmd != nil {
+		h.cmd.Process.Kill()
+		h.cmd.Wait()
+		h.cmd = nil
+	}
+}
+
+// writeRuncState makes root/id/state.json, as runc writes it, appear at once (a rename).
+func writeRuncState(t *testing.T, root, id string, pid int) {
+	t.Helper()
+	tmp := filepath.Join(root, "."+id)
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := strconv.Itoa(pid)
+	st := `{"id":"` + id + `","init_process_pid":` + p + `,"init_process_start":` +
+		strconv.FormatUint(procStartTime(p), 10) + `,"config":{"hostname":"` + id + `"}}`
+	if err := os.WriteFile(filepath.Join(tmp, "state.json"), []byte(st), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(root, id)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// nextFor returns the next event of mount namespace ns.
+func (e *events) nextFor(t *testing.T, ns uint64, what string) Event {
+	t.Helper()
+	timeout := time.After(30 * time.Second) // a hang guard, not a performance assertion
+	for {
+		select {
+		case ev := <-e.ch:
+			if ev.Container.MntNS == ns {
+				return ev
+			}
+		case <-timeout:
+			t.Fatalf("no event for mntns %d (%s) in 30s (hang guard)", ns, what)
+		}
+	}
+}
+
+// TestReusedMntNS: the kernel reuses a dead mount namespace's inode number. A container known
+// in a namespace id (here learnt when the cache started, its init since dead, its state left
+// behind) followed by another container id in the same namespace id is a new container: the old
+// one is removed and the new one added, never an update of the old one, and what is left of the
+// old one (its state read again, its removal later) does not touch the new one. The same holds
+// when the old container was removed and still lingers. The namespace is really shared: a
+// second process keeps it alive after the first, the old container's init, is killed.
+func TestReusedMntNS(t *testing.T) {
+	h := startNSHolder(t)
+	root := t.TempDir()
+	writeRuncState(t, root, "old", h.init)
+	c := newCache(t, root)
+	if got := c.Lookup(h.ns); got == nil || got.ID != "old" || got.Stopped {
+		t.Fatalf("the container learnt at start: %+v", got)
+	}
+	evs := subscribe(t, c)
+
+	h.killInit() // old's init dies; its runtime does not delete its state
+	writeRuncState(t, root, "new", h.other)
+	ev := evs.nextFor(t, h.ns, "the new container")
+	if ev.Type != EventRemove || ev.Container.ID != "old" || !ev.Container.Stopped {
+		t.Fatalf("first event in the reused namespace: %s %+v, want remove of old", ev.Type, ev.Container)
+	}
+	ev = evs.nextFor(t, h.ns, "the new container")
+	if ev.Type != EventAdd || ev.Container.ID != "new" || ev.Container.Stopped {
+		t.Fatalf("second event in the reused namespace: %s %+v, want add of new", ev.Type, ev.Container)
+	}
+	check := func(when, id string, stopped bool) {
+		t.Helper()
+		if got := c.Lookup(h.ns); got == nil || got.ID != id || got.Stopped != stopped {
+			t.Fatalf("%s: Lookup = %+v, want %s (stopped %v)", when, got, id, stopped)
+		}
+	}
+	check("after the new container came", "new", false)
+	sel, _ := ParseSelector("old")
+	if ns := c.Select(sel); len(ns) != 0 {
+		t.Errorf("the old container is still selected: %v", ns)
+	}
+
+	// Every state root read again (as a lazy lookup or an inotify overflow does): old's state,
+	// whose init is dead, does not bring it back.
+	c.mu.Lock()
+	c.readRootsLocked()
+	c.mu.Unlock()
+	check("after reading the state roots again", "new", false)
+
+	// old's runtime deletes it at last: what the watcher does when its directory goes.
+	if err := os.RemoveAll(filepath.Join(root, "old")); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.stoppedLocked("old")
+	c.mu.Unlock()
+	check("after the old container was deleted", "new", false)
+
+	// new is removed and lingers; newer comes in the same namespace id meanwhile.
+	if err := os.RemoveAll(filepath.Join(root, "new")); err != nil {
+		t.Fatal(err)
+	}
+	if ev := evs.nextFor(t, h.ns, "the removal of new"); ev.Type != EventRemove || ev.Container.ID != "new" {
+		t.Fatalf("after new's state went: %s %+v, want remove of new", ev.Type, ev.Container)
+	}
+	check("while new lingers", "new", true)
+	writeRuncState(t, root, "newer", h.other)
+	if ev := evs.nextFor(t, h.ns, "newer"); ev.Type != EventAdd || ev.Container.ID != "newer" || ev.Container.Stopped {
+		t.Fatalf("a container in the id of a lingering one: %s %+v, want add of newer, running", ev.Type, ev.Container)
+	}
+	check("after newer came", "newer", false)
 }

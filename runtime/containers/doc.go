@@ -7,6 +7,10 @@
 // know (the answer, positive or negative, is cached). Lookups by mount namespace id or cgroup id
 // are then map reads: nothing touches /proc per event.
 //
+// Mount namespace ids are inode numbers, which the kernel reuses once a namespace is gone: a
+// container id the cache has not seen in a namespace id it knows is a new container (the old
+// one is removed, then the new one added), whatever the runtime's state still says of the old.
+//
 // The host is the mount namespace of the Gadgetry process itself (/proc/self/ns/mnt), never
 // PID 1's, which may be unreadable.
 //

@@ -25,6 +25,8 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
+
+	"github.com/gadgetry/gadgetry/oci/metadata"
 )
 
 // DefaultArchs are the architectures built when Options.Archs is empty.
@@ -104,6 +106,10 @@ func Build(ctx context.Context, dir string, opts Options) (ocispec.Descriptor, e
 		if err != nil {
 			return ocispec.Descriptor{}, fmt.Errorf("reading metadata: %w", err)
 		}
+		// The same strict parse as at load, so a typo fails here, not at run or push.
+		if _, err := metadata.Parse(img.metadata); err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("invalid metadata, nothing was built: %w", metadataFileError(err, spec.Metadata))
+		}
 		img.annotations, err = annotationsFromMetadata(spec.Metadata, img.metadata)
 		if err != nil {
 			return ocispec.Descriptor{}, err
@@ -113,6 +119,10 @@ func Build(ctx context.Context, dir string, opts Options) (ocispec.Descriptor, e
 	tc, err := newToolchain(opts)
 	if err != nil {
 		return ocispec.Descriptor{}, err
+	}
+	if tree, ok := findGadgetTree(absDir); ok {
+		fmt.Fprintf(progress, "inside the gadget source tree %s: its include/ comes first on the header path\n", tree.Root)
+		tc.tree = &tree
 	}
 	includeDir := opts.IncludeDir
 	if includeDir == "" {
@@ -130,6 +140,9 @@ func Build(ctx context.Context, dir string, opts Options) (ocispec.Descriptor, e
 		obj := archObject{arch: arch}
 		obj.ebpf, err = tc.compileEBPF(ctx, absDir, spec, includeDir, arch, progress)
 		if err != nil {
+			return ocispec.Descriptor{}, err
+		}
+		if err := checkLicense(obj.ebpf, spec.EBPFSource); err != nil {
 			return ocispec.Descriptor{}, err
 		}
 		if p := spec.BTFGenFor(arch); p != "" {
@@ -152,12 +165,23 @@ func Build(ctx context.Context, dir string, opts Options) (ocispec.Descriptor, e
 		if err := checkWASM(spec.WASMFile, img.wasm); err != nil {
 			return ocispec.Descriptor{}, err
 		}
-	case spec.WASMDir != "":
+	case spec.WASMDir != "", spec.WASMGoFile != "":
 		toolchainName := opts.WASMToolchain
 		if toolchainName == "" {
 			toolchainName = spec.WASMToolchain
 		}
-		wb, err := tc.buildWASM(ctx, absDir, spec.WASMDir, toolchainName, progress)
+		var wb wasmBuild
+		if spec.WASMDir != "" {
+			wb, err = tc.buildWASM(ctx, absDir, spec.WASMDir, toolchainName, progress)
+		} else {
+			wb, err = tc.buildWASMFile(ctx, absDir, spec.WASMGoFile, toolchainName, progress)
+		}
+		if err != nil {
+			return ocispec.Descriptor{}, err
+		}
+		img.wasm, img.wasmAnnotations = wb.module, wb.annotations
+	case spec.WASMRustFile != "":
+		wb, err := tc.buildRust(ctx, absDir, spec.WASMRustFile, progress)
 		if err != nil {
 			return ocispec.Descriptor{}, err
 		}

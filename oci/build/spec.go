@@ -20,7 +20,9 @@ const SpecFile = "build.yaml"
 // read from build.yaml; every key is optional:
 //
 //	ebpfsource: program.bpf.c   # the eBPF C source
-//	wasm: go                    # a Go module directory, or a prebuilt .wasm file
+//	wasm: go                    # a Go module directory, a prebuilt .wasm file, or (as in
+//	                            # Inspektor Gadget's build.yaml) a source file to compile:
+//	                            # go/program.go (Go) or rust/src/lib.rs (Rust, with cargo)
 //	wasm-toolchain: tinygo      # go (the default) or tinygo, for a Go module directory
 //	metadata: gadget.yaml       # the metadata file stored as the image config
 //	cflags: -DFOO -DBAR=1       # extra clang flags (a string or a list)
@@ -33,6 +35,14 @@ type Spec struct {
 	WASMDir string
 	// WASMFile is a prebuilt WASM module; empty for none.
 	WASMFile string
+	// WASMGoFile is a Go source file built into the WASM module the way Inspektor Gadget's
+	// builder builds `wasm: go/program.go`: `go build` of that file in its directory's module;
+	// empty for none.
+	WASMGoFile string
+	// WASMRustFile is a Rust source file (rust/src/lib.rs) of a cargo package whose Cargo.toml
+	// is in the file's parent's parent directory, built with cargo for wasm32-wasip1; empty
+	// for none.
+	WASMRustFile string
 	// WASMToolchain is ToolchainGo or ToolchainTinyGo; empty for the default.
 	WASMToolchain string
 	// Metadata is the gadget.yaml file; empty when the image has no metadata.
@@ -122,9 +132,14 @@ func LoadSpec(dir string, warn io.Writer) (Spec, error) {
 		if err != nil {
 			return Spec{}, fmt.Errorf("WASM source %s%s: %w", p, where("wasm"), err)
 		}
-		if fi.IsDir() {
+		switch {
+		case fi.IsDir():
 			s.WASMDir = p
-		} else {
+		case strings.HasSuffix(p, ".go"):
+			s.WASMGoFile = p
+		case strings.HasSuffix(p, ".rs"):
+			s.WASMRustFile = p
+		default:
 			s.WASMFile = p
 		}
 	} else if fi, err := os.Stat(filepath.Join(dir, "go")); err == nil && fi.IsDir() {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 
 	"github.com/gadgetry/gadgetry/gadgets/include"
@@ -20,6 +21,9 @@ type toolchain struct {
 	clang, strip, goBin, tinyGo string
 	// headerAlias, when set, replaces the include directory's path in clang's diagnostics.
 	headerAlias string
+	// tree, when set, is the IG-style source tree holding the gadget: its include/ and
+	// include/gadget/<arch>/ come before the gadget headers (igtree.go).
+	tree *gadgetTree
 }
 
 // newToolchain finds clang and llvm-strip. The go binary is looked up lazily, only when the
@@ -60,7 +64,7 @@ func findTool(what, explicit, env string, candidates ...string) (string, error) 
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%s not found in PATH (tried %s): install it (Debian: apt-get install clang-19 llvm-19) or name it with $%s", what, strings.Join(candidates, ", "), env)
+	return "", fmt.Errorf("%s not found in PATH (tried %s): %s, or name it with $%s", what, strings.Join(candidates, ", "), installHint(what), env)
 }
 
 // targetArch maps a GOARCH to the __TARGET_ARCH_ value libbpf's bpf_tracing.h expects.
@@ -115,10 +119,21 @@ func (tc *toolchain) compileEBPF(ctx context.Context, dir string, spec Spec, inc
 		"-fno-ident",
 		"-ffile-prefix-map=" + absInclude + "=" + includePrefix,
 		"-ffile-prefix-map=" + dir + "=.",
-		"-I" + absInclude,
 	}
-	if _, err := os.Stat(filepath.Join(absInclude, arm64Shim)); err == nil && arch == "arm64" {
+	treeHasVmlinux := false
+	if tc.tree != nil {
+		// The tree's paths as seen from the gadget directory, so objects do not depend on
+		// where the tree is checked out.
+		if rel, err := filepath.Rel(dir, tc.tree.Root); err == nil {
+			args = append(args, "-ffile-prefix-map="+tc.tree.Root+"="+rel)
+		}
+		args = append(args, tc.tree.includeArgs(arch)...)
+		treeHasVmlinux = fileExists(filepath.Join(tc.tree.Include, "gadget", arch, "vmlinux.h"))
+	}
+	args = append(args, "-I"+absInclude)
+	if _, err := os.Stat(filepath.Join(absInclude, arm64Shim)); err == nil && arch == "arm64" && !treeHasVmlinux {
 		// The shipped vmlinux.h is x86's; libbpf's arm64 PT_REGS macros need user_pt_regs.
+		// (A tree's own arm64 vmlinux.h has it.)
 		args = append(args, "-include", arm64Shim)
 	}
 	// A program written the libbpf way includes <linux/bpf.h>, which reaches <asm/types.h>:
@@ -173,11 +188,15 @@ var multiarchDirs = map[string][]string{
 }
 
 // multiarchInclude returns the first multiarch include directory of arch that has asm/types.h;
-// empty when the machine has none.
+// when the machine has none for arch, the build machine's own (as IG's builder does for every
+// target: the UAPI types a BPF program reaches through <asm/types.h> are the same on the 64-bit
+// architectures built here); empty when there is neither.
 func multiarchInclude(arch string) string {
-	for _, d := range multiarchDirs[arch] {
-		if _, err := os.Stat(filepath.Join(d, "asm", "types.h")); err == nil {
-			return d
+	for _, a := range []string{arch, goruntime.GOARCH} {
+		for _, d := range multiarchDirs[a] {
+			if _, err := os.Stat(filepath.Join(d, "asm", "types.h")); err == nil {
+				return d
+			}
 		}
 	}
 	return ""
@@ -214,9 +233,19 @@ func (tc *toolchain) buildWASM(ctx context.Context, dir, wasmDir, toolchainName 
 	if _, err := os.Stat(filepath.Join(modDir, "go.mod")); err != nil {
 		return wasmBuild{}, fmt.Errorf("building the WASM module: %s/ has no go.mod; the gadget's Go code must be its own module: run `go mod init <module path>` in %s (and `go mod tidy`)", wasmDir, modDir)
 	}
-	use, err := sdk.Resolve(modDir)
-	if err != nil {
-		return wasmBuild{}, fmt.Errorf("building the WASM module: %w", err)
+	return tc.buildGo(ctx, modDir, wasmDir+"/", ".", toolchainName, progress)
+}
+
+// buildGo builds the Go package target ("." or a file name) in modDir as a WASI reactor;
+// what names the sources in messages.
+func (tc *toolchain) buildGo(ctx context.Context, modDir, what, target, toolchainName string, progress io.Writer) (wasmBuild, error) {
+	wasmDir := strings.TrimSuffix(what, "/")
+	var use sdk.Use
+	if _, err := os.Stat(filepath.Join(modDir, "go.mod")); err == nil {
+		var err error
+		if use, err = sdk.Resolve(modDir); err != nil {
+			return wasmBuild{}, fmt.Errorf("building the WASM module: %w", err)
+		}
 	}
 	tmpDir, err := os.MkdirTemp("", "gadgetry-wasm-")
 	if err != nil {
@@ -251,10 +280,10 @@ func (tc *toolchain) buildWASM(ctx context.Context, dir, wasmDir, toolchainName 
 			return wasmBuild{}, fmt.Errorf("building the WASM module: %w", err)
 		}
 		b.annotations[AnnotationWASMToolchain] = version
-		fmt.Fprintf(progress, "building WASM module from %s/ with %s (GOOS=wasip1 GOARCH=wasm)%s\n", wasmDir, version, sdkNote(use))
+		fmt.Fprintf(progress, "building WASM module from %s with %s (GOOS=wasip1 GOARCH=wasm)%s\n", what, version, sdkNote(use))
 		env = append(env, "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-		if err := run(ctx, modDir, env, progress, goBin, "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", out, "."); err != nil {
-			return wasmBuild{}, fmt.Errorf("building the WASM module in %s/ failed: %w", wasmDir, err)
+		if err := run(ctx, modDir, env, progress, goBin, "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", out, target); err != nil {
+			return wasmBuild{}, fmt.Errorf("building the WASM module from %s failed: %w", what, err)
 		}
 	case ToolchainTinyGo:
 		bin, version, err := tc.findTinyGo(ctx)
@@ -262,9 +291,11 @@ func (tc *toolchain) buildWASM(ctx context.Context, dir, wasmDir, toolchainName 
 			return wasmBuild{}, fmt.Errorf("building the WASM module with TinyGo: %w", err)
 		}
 		b.annotations[AnnotationWASMToolchain] = version.String()
-		fmt.Fprintf(progress, "building WASM module from %s/ with %s (-target=wasip1 -buildmode=c-shared -scheduler=none -opt=s)%s\n", wasmDir, version, sdkNote(use))
-		if err := run(ctx, modDir, env, progress, bin, tinyGoArgs(out)...); err != nil {
-			return wasmBuild{}, fmt.Errorf("building the WASM module in %s/ with TinyGo failed: %w", wasmDir, err)
+		fmt.Fprintf(progress, "building WASM module from %s with %s (-target=wasip1 -buildmode=c-shared -scheduler=none -opt=s)%s\n", what, version, sdkNote(use))
+		args := tinyGoArgs(out)
+		args[len(args)-1] = target
+		if err := run(ctx, modDir, env, progress, bin, args...); err != nil {
+			return wasmBuild{}, fmt.Errorf("building the WASM module from %s with TinyGo failed: %w", what, err)
 		}
 	default:
 		return wasmBuild{}, fmt.Errorf("WASM toolchain %q is not supported: use %q or %q", toolchainName, ToolchainGo, ToolchainTinyGo)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"testing"
 )
@@ -56,18 +57,32 @@ func TestFindTinyGoRefusesOldRelease(t *testing.T) {
 // TestMultiarchHint: an architecture without <asm/...> headers on the machine gets a hint
 // naming the package, in the compile error.
 func TestMultiarchHint(t *testing.T) {
-	saved := multiarchDirs["arm64"]
-	defer func() { multiarchDirs["arm64"] = saved }()
+	if d := multiarchInclude("amd64"); d == "" && os.Getenv("CI") == "true" {
+		t.Errorf("no amd64 multiarch directory with asm/types.h (scripts/setup.sh installs linux-libc-dev)")
+	}
+	saved := map[string][]string{}
+	for a, d := range multiarchDirs {
+		saved[a] = d
+	}
+	defer func() {
+		for a, d := range saved {
+			multiarchDirs[a] = d
+		}
+	}()
+	// Without the target's directory, the build machine's own serves (IG's builder's way).
 	multiarchDirs["arm64"] = []string{filepath.Join(t.TempDir(), "none")}
+	if d := multiarchInclude("arm64"); d != multiarchInclude(goruntime.GOARCH) {
+		t.Errorf("arm64 without its headers: %q, want the build machine's %q", d, multiarchInclude(goruntime.GOARCH))
+	}
+	for a := range multiarchDirs {
+		multiarchDirs[a] = []string{filepath.Join(t.TempDir(), "none")}
+	}
 	if d := multiarchInclude("arm64"); d != "" {
 		t.Fatalf("multiarchInclude found %s in an empty directory", d)
 	}
 	h := multiarchHint("arm64")
 	if !strings.Contains(h, "apt-get install linux-libc-dev-arm64-cross") || !strings.Contains(h, "--arch") {
 		t.Errorf("hint %q", h)
-	}
-	if d := multiarchInclude("amd64"); d == "" && os.Getenv("CI") == "true" {
-		t.Errorf("no amd64 multiarch directory with asm/types.h (scripts/setup.sh installs linux-libc-dev)")
 	}
 }
 

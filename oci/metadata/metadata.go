@@ -28,6 +28,12 @@ type Metadata struct {
 	Params Params `yaml:"params,omitempty"`
 	// Programs holds per eBPF program settings, by program name.
 	Programs map[string]*Program `yaml:"programs,omitempty"`
+	// ParamDefaults overrides parameters' defaults by the parameter's full name in Inspektor
+	// Gadget's namespace ("operator.oci.ebpf.map-fetch-interval": "0"); IG's key.
+	ParamDefaults map[string]string `yaml:"paramDefaults,omitempty"`
+	// Operator holds Inspektor Gadget's per-operator settings (operator.<operator>.<key>),
+	// kept as written: Gadgetry has no operators and does not apply them.
+	Operator map[string]any `yaml:"operator,omitempty"`
 }
 
 // DataSource holds the settings of one data source.
@@ -78,6 +84,11 @@ type Param struct {
 	PossibleValues []string `yaml:"possibleValues,omitempty"`
 	// IsMandatory says the user must give a value.
 	IsMandatory bool `yaml:"isMandatory,omitempty"`
+	// AlternativeKey is another name for the parameter (Inspektor Gadget's key; kept, not
+	// used as a flag).
+	AlternativeKey string `yaml:"alternativeKey,omitempty"`
+	// Tags are free-form labels of the parameter (Inspektor Gadget's key).
+	Tags []string `yaml:"tags,omitempty"`
 }
 
 // Program holds the settings of one eBPF program.
@@ -102,6 +113,27 @@ type Program struct {
 	// the first value, in possibleValues order, whose programs the kernel can run. A Gadgetry
 	// extension.
 	Alternative *Condition `yaml:"alternative,omitempty"`
+	// Perf configures a perf_event program's event (Inspektor Gadget's programs.<p>.perf).
+	Perf *Perf `yaml:"perf,omitempty"`
+	// Sampler sets how often a perf_event program's event fires (programs.<p>.sampler).
+	Sampler *Sampler `yaml:"sampler,omitempty"`
+}
+
+// Perf is the perf event a perf_event program is attached to, in Inspektor Gadget's terms:
+// type "software", config "count_sw_cpu_clock", sampleType "sample_raw".
+type Perf struct {
+	// Type is the event's type ("software").
+	Type string `yaml:"type,omitempty"`
+	// Config is the event ("count_sw_cpu_clock").
+	Config string `yaml:"config,omitempty"`
+	// SampleType is what a sample records ("sample_raw").
+	SampleType string `yaml:"sampleType,omitempty"`
+}
+
+// Sampler sets the sampling of a perf_event program.
+type Sampler struct {
+	// Frequency is the number of samples per second on each CPU.
+	Frequency uint64 `yaml:"frequency,omitempty"`
 }
 
 // DisabledProgram is the Program.AttachTo value that skips a program.

@@ -198,13 +198,19 @@ func annotations(n *yaml.Node, what string) (map[string]string, error) {
 	return out, err
 }
 
+// The keys each level knows: Gadgetry's and Inspektor Gadget's (IG reads gadget.yaml through
+// a case-insensitive configuration library, so its own gadgets also spell datasources
+// "dataSources": both spellings are accepted, not both at once). A key neither project
+// defines is an error.
 var (
-	topKeys     = []string{"name", "description", "category", "homepageURL", "documentationURL", "sourceURL", "annotations", "datasources", "params", "programs"}
+	topKeys     = []string{"name", "description", "category", "homepageURL", "documentationURL", "sourceURL", "annotations", "datasources", "dataSources", "params", "programs", "paramDefaults", "operator"}
 	dsKeys      = []string{"annotations", "fields"}
 	fieldKeys   = []string{"annotations"}
 	paramsKeys  = []string{"ebpf", "wasm", "custom"}
-	paramKeys   = []string{"key", "defaultValue", "description", "alias", "title", "typeHint", "valueHint", "possibleValues", "isMandatory"}
-	programKeys = []string{"attach_to", "optional", "enabled_if", "affects", "alternative"}
+	paramKeys   = []string{"key", "defaultValue", "description", "alias", "title", "typeHint", "type", "valueHint", "possibleValues", "isMandatory", "alternativeKey", "tags"}
+	programKeys = []string{"attach_to", "optional", "enabled_if", "affects", "alternative", "perf", "sampler"}
+	perfKeys    = []string{"type", "config", "sampleType"}
+	samplerKeys = []string{"frequency"}
 )
 
 func parseMetadata(n *yaml.Node, m *Metadata) error {
@@ -225,15 +231,32 @@ func parseMetadata(n *yaml.Node, m *Metadata) error {
 			m.SourceURL, err = scalar(v, k)
 		case "annotations":
 			m.Annotations, err = annotations(v, k)
-		case "datasources":
+		case "datasources", "dataSources":
+			if m.DataSources != nil {
+				return errAt(v, "%s: the data sources are given twice (datasources and dataSources); keep one", k)
+			}
+			m.DataSources = map[string]*DataSource{}
 			err = mapping(v, k, nil, func(name string, v *yaml.Node) error {
-				ds, err := parseDataSource(v, "datasources."+name)
-				if m.DataSources == nil {
-					m.DataSources = map[string]*DataSource{}
-				}
+				ds, err := parseDataSource(v, k+"."+name)
 				m.DataSources[name] = ds
 				return err
 			})
+		case "paramDefaults":
+			err = mapping(v, k, nil, func(name string, v *yaml.Node) error {
+				s, err := scalar(v, k+"."+name)
+				if m.ParamDefaults == nil {
+					m.ParamDefaults = map[string]string{}
+				}
+				m.ParamDefaults[name] = s
+				return err
+			})
+		case "operator":
+			if v.Kind != yaml.MappingNode && !isNull(v) {
+				return errAt(v, "operator must be a mapping, not %s", kindName(v))
+			}
+			if err := v.Decode(&m.Operator); err != nil {
+				return errAt(v, "operator: %v", err)
+			}
 		case "params":
 			err = mapping(v, k, paramsKeys, func(group string, v *yaml.Node) error {
 				if group == "custom" {
@@ -282,6 +305,31 @@ func parseMetadata(n *yaml.Node, m *Metadata) error {
 								err = fmt.Errorf("gadget.yaml:%d: %s: %w", v.Line, what+"."+k, err)
 							}
 						}
+					case "perf":
+						p.Perf = &Perf{}
+						err = mapping(v, what+".perf", perfKeys, func(k string, v *yaml.Node) error {
+							var err error
+							w := what + ".perf." + k
+							switch k {
+							case "type":
+								p.Perf.Type, err = scalar(v, w)
+							case "config":
+								p.Perf.Config, err = scalar(v, w)
+							case "sampleType":
+								p.Perf.SampleType, err = scalar(v, w)
+							}
+							return err
+						})
+					case "sampler":
+						p.Sampler = &Sampler{}
+						err = mapping(v, what+".sampler", samplerKeys, func(_ string, v *yaml.Node) error {
+							var f uint64
+							if v.Kind != yaml.ScalarNode || v.Decode(&f) != nil || f == 0 {
+								return errAt(v, "%s.sampler.frequency must be a positive number of samples per second, not %s", what, kindName(v))
+							}
+							p.Sampler.Frequency = f
+							return nil
+						})
 					case "alternative":
 						var cond string
 						if cond, err = scalar(v, what+"."+k); err == nil {
@@ -351,8 +399,16 @@ func parseParam(n *yaml.Node, what string) (*Param, error) {
 			p.Alias, err = scalar(v, w)
 		case "title":
 			p.Title, err = scalar(v, w)
-		case "typeHint":
+		case "typeHint", "type":
+			// IG writes the type hint as "type"; Gadgetry as "typeHint".
+			if p.TypeHint != "" {
+				return errAt(v, "%s: the type is given twice (typeHint and type); keep one", what)
+			}
 			p.TypeHint, err = scalar(v, w)
+		case "alternativeKey":
+			p.AlternativeKey, err = scalar(v, w)
+		case "tags":
+			p.Tags, err = stringList(v, w)
 		case "valueHint":
 			p.ValueHint, err = scalar(v, w)
 		case "possibleValues":

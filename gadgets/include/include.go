@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 )
 
-//go:embed gadget.h gadget/*.h vmlinux.h
+//go:embed gadget.h gadget/*.h bpf/*.h vmlinux.h
 var headers embed.FS
 
 // FS returns the headers as a read-only file system rooted at the include directory: "gadget.h",

@@ -2,7 +2,9 @@ package oci
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,16 +39,42 @@ var archiveTime = time.Unix(0, 0).UTC()
 // as registry/repository:sha256-<hex>.sig; sorted), blobs/sha256/… sorted; every entry owned
 // by 0:0 with a fixed mtime, so the same images give the same bytes.
 func Export(ctx context.Context, store *Store, refs []string, w io.Writer) error {
-	if len(refs) == 0 {
+	imgs := make([]ExportImage, len(refs))
+	for i, ref := range refs {
+		imgs[i] = ExportImage{Src: store, Name: ref}
+	}
+	return ExportImages(ctx, imgs, w)
+}
+
+// ExportImage is one image for ExportImages: Name in Src, written to the tarball as As.
+type ExportImage struct {
+	// Src holds the image: the local store, the built-in catalogue...
+	Src oras.ReadOnlyTarget
+	// Name is what Src resolves the image by.
+	Name string
+	// As is the full reference the tarball names the image by; empty means Name, normalized.
+	As string
+}
+
+// ExportImages is Export of images from any sources (the built-in catalogue, a store). The
+// signatures of an image go along when its source is a *Store that has them.
+func ExportImages(ctx context.Context, imgs []ExportImage, w io.Writer) error {
+	if len(imgs) == 0 {
 		return errors.New("export: name at least one image")
 	}
 	var roots []ocispec.Descriptor
 	exported := map[string]bool{}
 	blobs := map[digest.Digest]ocispec.Descriptor{}
-	for _, ref := range refs {
-		name := ref
-		if r, err := ParseReference(ref); err == nil {
+	srcOf := map[digest.Digest]oras.ReadOnlyTarget{}
+	for _, img := range imgs {
+		store := img.Src
+		name := img.Name
+		if r, err := ParseReference(name); err == nil && img.As == "" {
 			name = r.String()
+		}
+		as := img.As
+		if as == "" {
+			as = name
 		}
 		d, err := store.Resolve(ctx, name)
 		if err != nil {
@@ -58,6 +86,7 @@ func Export(ctx context.Context, store *Store, refs []string, w io.Writer) error
 				return nil
 			}
 			blobs[d.Digest] = d
+			srcOf[d.Digest] = store
 			if !isManifestType(d.MediaType) {
 				return nil
 			}
@@ -75,10 +104,13 @@ func Export(ctx context.Context, store *Store, refs []string, w io.Writer) error
 		if err := walk(d); err != nil {
 			return err
 		}
-		d.Annotations = map[string]string{ocispec.AnnotationRefName: name}
+		d.Annotations = map[string]string{ocispec.AnnotationRefName: as}
 		roots = append(roots, d)
 		// The image's signatures go along, tagged as in the store, so that a host without the
 		// registry can still verify it.
+		if _, ok := store.(*Store); !ok {
+			continue
+		}
 		r, err := ParseReference(name)
 		if err != nil {
 			continue
@@ -133,7 +165,7 @@ func Export(ctx context.Context, store *Store, refs []string, w io.Writer) error
 		made[d] = true
 	}
 	for _, d := range digests {
-		rc, err := store.Fetch(ctx, d)
+		rc, err := srcOf[d.Digest].Fetch(ctx, d)
 		if err != nil {
 			return fmt.Errorf("export: blob %s: %w", d.Digest, err)
 		}
@@ -187,7 +219,14 @@ func (m blobMap) Exists(_ context.Context, d ocispec.Descriptor) (bool, error) {
 // entirely first (only the layout's own regular files and directories, no links, no path
 // leaving the layout, sizes within limits, every blob matching its digest, every image a valid
 // gadget); a bad tarball leaves the store as it was.
+//
+// A tarball compressed with gzip (.tar.gz, .tgz) is read as well; other compressions are
+// refused by name.
 func Import(ctx context.Context, store *Store, r io.Reader) ([]Entry, error) {
+	r, err := decompress(r)
+	if err != nil {
+		return nil, err
+	}
 	blobs := blobMap{}
 	var layout, index []byte
 	tr := tar.NewReader(r)
@@ -300,7 +339,7 @@ func Import(ctx context.Context, store *Store, r io.Reader) ([]Entry, error) {
 	if len(entries) == 0 {
 		return nil, errors.New("import: index.json names no image (no org.opencontainers.image.ref.name annotation)")
 	}
-	err := store.holdForCopy(func() error {
+	err = store.holdForCopy(func() error {
 		for _, e := range entries {
 			if err := oras.CopyGraph(ctx, blobs, store, e.Descriptor, oras.DefaultCopyGraphOptions); err != nil {
 				return err
@@ -317,6 +356,28 @@ func Import(ctx context.Context, store *Store, r io.Reader) ([]Entry, error) {
 		return nil, fmt.Errorf("import: writing the store: %w", err)
 	}
 	return entries, nil
+}
+
+// decompress returns r decompressed when it starts with gzip's magic number, and refuses the
+// other compressions a tarball is often made with, naming them.
+func decompress(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReader(r)
+	magic, _ := br.Peek(6)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("import: the file starts as gzip but is not readable gzip: %v", err)
+		}
+		return zr, nil
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return nil, errors.New("import: the file is compressed with zstd: decompress it first (zstd -d), gadgetry reads tar and tar.gz")
+	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
+		return nil, errors.New("import: the file is compressed with xz: decompress it first (xz -d), gadgetry reads tar and tar.gz")
+	case bytes.HasPrefix(magic, []byte("BZh")):
+		return nil, errors.New("import: the file is compressed with bzip2: decompress it first (bunzip2), gadgetry reads tar and tar.gz")
+	}
+	return br, nil
 }
 
 // archivePath cleans a tar entry name and refuses one that leaves the layout.

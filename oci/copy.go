@@ -22,15 +22,20 @@ const MaxBlobSize = 256 << 20
 // loads as a gadget, gadget.yaml is valid); only then is dst written. A bad image therefore
 // leaves dst as it was.
 func Copy(ctx context.Context, src oras.ReadOnlyTarget, srcRef string, dst oras.Target, dstRef string) (ocispec.Descriptor, error) {
+	return copyImage(ctx, src, srcRef, dst, dstRef, nil)
+}
+
+// copyImage is Copy, with what is written to dst counted in tr (may be nil).
+func copyImage(ctx context.Context, src oras.ReadOnlyTarget, srcRef string, dst oras.Target, dstRef string, tr *tracker) (ocispec.Descriptor, error) {
 	if dstRef == "" {
 		dstRef = srcRef
 	}
-	staged, root, err := Stage(ctx, src, srcRef)
+	staged, root, err := stage(ctx, src, srcRef, nil)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	do := func() error {
-		if err := oras.CopyGraph(ctx, staged, dst, root, oras.DefaultCopyGraphOptions); err != nil {
+		if err := oras.CopyGraph(ctx, track(staged, tr), dst, root, oras.DefaultCopyGraphOptions); err != nil {
 			return err
 		}
 		return dst.Tag(ctx, root, dstRef)
@@ -50,6 +55,11 @@ func Copy(ctx context.Context, src oras.ReadOnlyTarget, srcRef string, dst oras.
 // a valid gadget image. It returns the store and the image's top-level descriptor. Its errors
 // do not repeat ref: the caller names the image.
 func Stage(ctx context.Context, src oras.ReadOnlyTarget, ref string) (*memory.Store, ocispec.Descriptor, error) {
+	return stage(ctx, src, ref, nil)
+}
+
+// stage is Stage, with what is read from src counted in tr (may be nil).
+func stage(ctx context.Context, src oras.ReadOnlyTarget, ref string, tr *tracker) (*memory.Store, ocispec.Descriptor, error) {
 	mem := memory.New()
 	root, err := src.Resolve(ctx, ref)
 	if err != nil {
@@ -64,7 +74,7 @@ func Stage(ctx context.Context, src oras.ReadOnlyTarget, ref string) (*memory.St
 			return nil
 		},
 	}
-	if err := oras.CopyGraph(ctx, checkedSource{src}, mem, root, opts); err != nil {
+	if err := oras.CopyGraph(ctx, checkedSource{track(src, tr)}, mem, root, opts); err != nil {
 		return nil, root, copyCause(err)
 	}
 	if err := Validate(ctx, mem, root); err != nil {

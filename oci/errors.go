@@ -133,6 +133,9 @@ func (e *corruptError) Unwrap() error { return e.error }
 
 // corrupt says that blob d read from src does not match its descriptor (cause), and what to do.
 func corrupt(src any, d ocispec.Descriptor, cause error) error {
+	if t, ok := src.(tracked); ok {
+		src = t.ReadOnlyStorage
+	}
 	var what string
 	switch s := src.(type) {
 	case *Store:
@@ -220,14 +223,20 @@ func explain(r Reference, plainHTTP bool, err error) error {
 	var er *errcode.ErrorResponse
 	var op *net.OpError
 	var cv *tls.CertificateVerificationError
+	var te *TimeoutError
+	var st *speaksTLSError
 	host := r.Registry
 	creds := fmt.Sprintf("run `gadgetry login %s` or pass --authfile with a Docker config file that has them", host)
 	var msg string
 	switch {
+	case errors.As(err, &te):
+		msg = te.Error()
+	case errors.As(err, &st):
+		msg = st.Error()
 	case errors.Is(err, auth.ErrBasicCredentialNotFound):
 		msg = fmt.Sprintf("registry %s requires credentials and none are saved for it; %s", host, creds)
 	case errors.As(err, &er) && er.StatusCode == http.StatusUnauthorized:
-		msg = fmt.Sprintf("registry %s refused the credentials (401 unauthorized); %s", host, creds)
+		msg = fmt.Sprintf("wrong user name or password for %s (the registry refused the saved credentials: 401 unauthorized); run `gadgetry login %s` again, or pass --authfile with a Docker config file that has the right ones", host, host)
 	case errors.As(err, &er) && er.StatusCode == http.StatusForbidden:
 		msg = fmt.Sprintf("registry %s denied access (403 forbidden): the account lacks permission on %s", host, r.Repository)
 		if r.Repository == "" {
@@ -236,9 +245,11 @@ func explain(r Reference, plainHTTP bool, err error) error {
 	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		msg = fmt.Sprintf("registry %s speaks plain HTTP; pass --insecure-registries %s to allow it", host, host)
 	case errors.As(err, &cv):
-		msg = fmt.Sprintf("registry %s has a certificate this machine does not trust (%v); pass --registry-ca FILE with its CA", host, cv.Err)
+		msg = fmt.Sprintf("registry %s has a certificate this machine does not trust (%v); pass --registry-ca FILE with its CA, or --insecure to skip the check", host, cv.Err)
+	case strings.Contains(err.Error(), "tls: first record does not look like a TLS handshake"):
+		msg = fmt.Sprintf("registry %s speaks plain HTTP; pass --insecure-registries %s to allow it", host, host)
 	case strings.Contains(err.Error(), "x509:"):
-		msg = fmt.Sprintf("registry %s has a certificate this machine does not trust (%v); pass --registry-ca FILE with its CA", host, err)
+		msg = fmt.Sprintf("registry %s has a certificate this machine does not trust (%v); pass --registry-ca FILE with its CA, or --insecure to skip the check", host, err)
 	case errors.As(err, &op) && op.Op == "dial":
 		msg = fmt.Sprintf("cannot reach registry %s: %v; is it running and is the address right?", host, op.Err)
 		if _, _, perr := net.SplitHostPort(host); perr != nil && !plainHTTP {

@@ -124,7 +124,7 @@ func TestConfig(t *testing.T) {
 		t.Fatalf("config: %+v, %v", c, err)
 	}
 	for _, tc := range []struct{ in, want string }{
-		{"publicKey:\n  - a.pub\n", "the configuration file " + p + ": line 1: unknown key \"publicKey\" (the file knows publicKeys)"},
+		{"publicKey:\n  - a.pub\n", "the configuration file " + p + ": line 1: unknown key \"publicKey\" (did you mean publicKeys? the file knows publicKeys, insecureRegistries, registryCA, registryPrefix, registryTimeout)"},
 		{"publicKeys: a.pub\n", "the configuration file " + p + ": line 1: cannot unmarshal !!str `a.pub` into []string"},
 		{"publicKeys: [a.pub]\n---\npublicKeys: [b.pub]\n", "the configuration file " + p + " holds more than one YAML document"},
 		{"publicKeys: [a.pub\n", "the configuration file " + p + ": line 1: did not find expected ',' or ']'"},

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -30,6 +31,16 @@ type Registry struct {
 	Insecure []string
 	// CAFile is a PEM file of extra CA certificates to trust (e.g. a private registry's).
 	CAFile string
+	// SkipTLSVerify accepts any certificate from HTTPS registries (oras's --insecure): the
+	// connection is encrypted but the registry is not authenticated.
+	SkipTLSVerify bool
+	// Timeout bounds each wait on a registry: connecting, the TLS handshake, the answer to
+	// a request, and the silence between the bytes of a request or an answer. Zero means
+	// DefaultTimeout. A timeout is a *TimeoutError naming the host and the step.
+	Timeout time.Duration
+	// Progress, when set, is told how far each Pull and Push has got (often: throttle the
+	// display), ending with a report whose Done is true.
+	Progress func(Transfer)
 }
 
 // credentialStore opens the credential file.
@@ -53,7 +64,7 @@ func (o *Registry) credentialStore() (credentials.Store, error) {
 }
 
 func (o *Registry) httpClient() (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	cfg := &tls.Config{InsecureSkipVerify: o.SkipTLSVerify}
 	if o.CAFile != "" {
 		pem, err := os.ReadFile(o.CAFile)
 		if err != nil {
@@ -66,9 +77,9 @@ func (o *Registry) httpClient() (*http.Client, error) {
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("registry CA file %s holds no PEM certificate", o.CAFile)
 		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+		cfg.RootCAs = pool
 	}
-	return &http.Client{Transport: tr}, nil
+	return &http.Client{Transport: newTransport(cfg, o.Timeout)}, nil
 }
 
 func (o *Registry) client() (*auth.Client, error) {
@@ -124,7 +135,9 @@ func (o *Registry) PullVerified(ctx context.Context, store *Store, ref string, k
 	if err != nil {
 		return ocispec.Descriptor{}, nil, err
 	}
-	staged, root, err := Stage(ctx, repo, r.Object())
+	tr := newTracker(o.Progress, r.String(), false)
+	staged, root, err := stage(ctx, repo, r.Object(), tr)
+	tr.done()
 	if err != nil {
 		return root, nil, fmt.Errorf("pulling %s: %w", r, Explain(repo, err))
 	}
@@ -186,7 +199,9 @@ func (o *Registry) Push(ctx context.Context, store *Store, ref string) (ocispec.
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	d, err := Copy(ctx, store, r.String(), repo, r.Object())
+	tr := newTracker(o.Progress, r.String(), true)
+	d, err := copyImage(ctx, store, r.String(), repo, r.Object(), tr)
+	tr.done()
 	if err != nil {
 		return d, fmt.Errorf("pushing %s: %w", r, Explain(repo, err))
 	}
@@ -215,7 +230,7 @@ func (o *Registry) Login(ctx context.Context, registry, user, password string) e
 	if err := credentials.Login(ctx, cs, reg, auth.Credential{Username: user, Password: password}); err != nil {
 		var er *errcode.ErrorResponse
 		if errors.As(err, &er) && er.StatusCode == http.StatusUnauthorized {
-			return fmt.Errorf("logging in to %s: %w", registry, &explained{fmt.Sprintf("the registry refused user %q with this password (401 unauthorized)", user), err})
+			return fmt.Errorf("logging in to %s: %w", registry, &explained{fmt.Sprintf("wrong user name or password for %s (user %q was refused: 401 unauthorized)", registry, user), err})
 		}
 		return fmt.Errorf("logging in to %s: %w", registry, explain(Reference{Registry: registry}, reg.PlainHTTP, err))
 	}

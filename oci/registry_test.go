@@ -174,7 +174,7 @@ func TestRegistryAuth(t *testing.T) {
 	os.WriteFile(wrongFile, []byte(`{"auths":{"`+reg.Host+`":{"auth":"Z2FkZ2V0cnk6d3Jvbmc="}}}`), 0o600) // gadgetry:wrong
 	wrong := &oci.Registry{AuthFile: wrongFile, CAFile: reg.CAFile}
 	_, err = wrong.Pull(ctx, newStore(t), ref)
-	if err == nil || !strings.Contains(err.Error(), "refused the credentials (401 unauthorized)") {
+	if err == nil || !strings.Contains(err.Error(), "wrong user name or password for ") {
 		t.Fatalf("pull with a wrong password: %v", err)
 	}
 

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -46,3 +47,6 @@ func (c *Condition) String() string {
 
 // MarshalYAML writes the condition back as its string form.
 func (c *Condition) MarshalYAML() (any, error) { return c.String(), nil }
+
+// MarshalJSON writes the condition as its string form, as in gadget.yaml.
+func (c *Condition) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }

@@ -96,9 +96,10 @@ func TestCLIErrors(t *testing.T) {
 		"{NOCREDS}", noCreds, "{WRONGCREDS}", wrongCreds, "{GOODCREDS}", authReg.AuthFile,
 		"{TAMPERED}", tamperedStore, "{ZERO}", "sha256:"+strings.Repeat("0", 64))
 	const (
-		nameRule  = "lowercase letters and digits separated by '.', '_', '__' or '-'"
-		credsHint = "run `gadgetry login {AUTHREG}` or pass --authfile with a Docker config file that has them"
-		notGadget = `not a gadget image: it is an ordinary container image (artifactType "", config media type "application/vnd.oci.image.config.v1+json"; a gadget has artifactType "application/vnd.gadget.v1+binary")`
+		nameRule      = "lowercase letters and digits separated by '.', '_', '__' or '-'"
+		credsHint     = "run `gadgetry login {AUTHREG}` or pass --authfile with a Docker config file that has them"
+		wrongCredsMsg = "wrong user name or password for {AUTHREG} (the registry refused the saved credentials: 401 unauthorized); run `gadgetry login {AUTHREG}` again, or pass --authfile with a Docker config file that has the right ones"
+		notGadget     = `not a gadget image: it is an ordinary container image (artifactType "", config media type "application/vnd.oci.image.config.v1+json"; a gadget has artifactType "application/vnd.gadget.v1+binary")`
 	)
 	insecure := "--insecure-registries={REG}"
 	for _, tc := range []struct {
@@ -141,17 +142,17 @@ func TestCLIErrors(t *testing.T) {
 		{"plain HTTP without --insecure-registries", []string{"run", "{REG}/hx/gadget:v1"},
 			"", "pulling {REG}/hx/gadget:v1: registry {REG} speaks plain HTTP; pass --insecure-registries {REG} to allow it"},
 		{"untrusted certificate", []string{"run", "{AUTHREG}/hx/private:v1", "--authfile={GOODCREDS}"},
-			"", "pulling {AUTHREG}/hx/private:v1: registry {AUTHREG} has a certificate this machine does not trust (x509: certificate signed by unknown authority); pass --registry-ca FILE with its CA"},
+			"", "pulling {AUTHREG}/hx/private:v1: registry {AUTHREG} has a certificate this machine does not trust (x509: certificate signed by unknown authority); pass --registry-ca FILE with its CA, or --insecure to skip the check"},
 
 		// Credentials.
 		{"no credentials", []string{"run", "{AUTHREG}/hx/private:v1", "--registry-ca={CA}"},
 			"", "pulling {AUTHREG}/hx/private:v1: registry {AUTHREG} requires credentials and none are saved for it; " + credsHint},
 		{"wrong credentials", []string{"run", "{AUTHREG}/hx/private:v1", "--registry-ca={CA}", "--authfile={WRONGCREDS}"},
-			"", "pulling {AUTHREG}/hx/private:v1: registry {AUTHREG} refused the credentials (401 unauthorized); " + credsHint},
+			"", "pulling {AUTHREG}/hx/private:v1: " + wrongCredsMsg},
 		{"wrong credentials, image inspect --remote", []string{"image", "inspect", "--remote", "{AUTHREG}/hx/private:v1", "--registry-ca={CA}", "--authfile={WRONGCREDS}"},
-			"", "inspecting {AUTHREG}/hx/private:v1: registry {AUTHREG} refused the credentials (401 unauthorized); " + credsHint},
+			"", "inspecting {AUTHREG}/hx/private:v1: " + wrongCredsMsg},
 		{"wrong password at login", []string{"image", "login", "{AUTHREG}", "-u", "gadgetry", "--password-stdin", "--registry-ca={CA}"},
-			"wrong\n", `logging in to {AUTHREG}: the registry refused user "gadgetry" with this password (401 unauthorized)`},
+			"wrong\n", `logging in to {AUTHREG}: wrong user name or password for {AUTHREG} (user "gadgetry" was refused: 401 unauthorized)`},
 
 		// Corrupt blobs.
 		{"corrupt blob in the registry", []string{"run", "{REG}/hx/corrupt:v1", insecure},

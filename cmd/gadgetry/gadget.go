@@ -19,6 +19,8 @@ func newGadgetCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "gadget",
 		Short: "Write gadgets: start a new one from a skeleton, keep its SDK current",
+		Args:  unknownSubcommand,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newGadgetInitCmd(), newGadgetUpdateSDKCmd(), newGadgetSDKCmd())
 	return cmd
@@ -42,7 +44,7 @@ the SDK built into this gadgetry by version; ` + "`image build`" + ` supplies it
 .gitignore) points at a copy of the SDK in the cache directory, so that go build, go vet and
 editors find it too; ` + "`gadgetry gadget update-sdk`" + ` refreshes both. With --wasmapi DIR, go.mod
 instead replaces the SDK with a checkout's wasmapi/ directory.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return gadgetInit(cmd.OutOrStdout(), args[0], wasmapiDir)
 		},
@@ -60,7 +62,7 @@ func newGadgetUpdateSDKCmd() *cobra.Command {
 build, go vet and editors. A go.mod that replaces the SDK keeps its replace directive. The
 module is not otherwise changed; ` + "`gadgetry image build`" + ` needs none of this, it supplies the
 SDK itself.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return gadgetUpdateSDK(cmd.OutOrStdout(), args[0])
 		},
@@ -75,7 +77,7 @@ func newGadgetSDKCmd() *cobra.Command {
 directory of its copy in the cache ($GADGETRY_SDK_CACHE, else $XDG_CACHE_HOME/gadgetry/sdk),
 written if missing: add that directory to a go.work to build a gadget's go/ with plain go
 commands.`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := sdk.Dir()
 			if err != nil {

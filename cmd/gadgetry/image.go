@@ -13,7 +13,6 @@ import (
 // imageFlags are the persistent flags of `image` and its subcommands.
 type imageFlags struct {
 	*ociFlags
-	output outputFormat
 }
 
 // newImageCmd is `gadgetry image`: the local store and registries.
@@ -23,12 +22,20 @@ func newImageCmd() *cobra.Command {
 		Short: "Manage gadget images: build, list, inspect, tag, remove, push, pull, sign, verify, export, import",
 		Long: `Manage gadget images. Images live in the local store, a standard OCI image layout
 (--store, $GADGETRY_STORE, default /var/lib/gadgetry/oci-store for root), tagged with full
-normalized references: "trace_open" means ghcr.io/inspektor-gadget/gadget/trace_open:latest.`,
+normalized references: "trace_open" means ghcr.io/inspektor-gadget/gadget/trace_open:latest.
+A bare name of a built-in gadget (trace_exec) means the built-in one, as for run.`,
+		Args: unknownSubcommand,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	f := &imageFlags{ociFlags: bindOCIFlags(cmd.PersistentFlags()), output: "columns"}
-	cmd.PersistentFlags().VarP(&f.output, "output", "o", "output format: columns or json")
+	f := &imageFlags{ociFlags: bindOCIFlags(cmd.PersistentFlags())}
+	login := newLoginCmd()
+	login.Short = "Same as gadgetry login"
+	login.Hidden = true
+	logout := newLogoutCmd()
+	logout.Short = "Same as gadgetry logout"
+	logout.Hidden = true
 	cmd.AddCommand(
-		newImageBuildCmd(),
+		newImageBuildCmd(f),
 		newImageListCmd(f),
 		newImageInspectCmd(f),
 		newImageTagCmd(f),
@@ -40,8 +47,8 @@ normalized references: "trace_open" means ghcr.io/inspektor-gadget/gadget/trace_
 		newImageKeygenCmd(),
 		newImageExportCmd(f),
 		newImageImportCmd(f),
-		newLoginCmd(f.ociFlags),
-		newLogoutCmd(f.ociFlags),
+		login,
+		logout,
 	)
 	return cmd
 }
@@ -50,7 +57,11 @@ normalized references: "trace_open" means ghcr.io/inspektor-gadget/gadget/trace_
 // the local store, by full reference.
 func (f *imageFlags) source(r oci.Reference, remote bool) (oras.ReadOnlyTarget, string, error) {
 	if remote {
-		repo, err := f.registry().Repository(r)
+		reg, err := f.registry()
+		if err != nil {
+			return nil, "", err
+		}
+		repo, err := reg.Repository(r)
 		if err != nil {
 			return nil, "", err
 		}

@@ -13,7 +13,7 @@ import (
 func sdkVersionLine() string { return sdk.Module + " " + sdk.Version }
 
 // newImageBuildCmd is `gadgetry image build`; newImageCmd adds it.
-func newImageBuildCmd() *cobra.Command {
+func newImageBuildCmd(f *imageFlags) *cobra.Command {
 	var (
 		tag, clang, includeDir, wasmToolchain, tinyGo string
 		archs                                         []string
@@ -34,10 +34,9 @@ Builds are reproducible: with SOURCE_DATE_EPOCH set, the same sources give the s
 Progress goes to stderr; the image digest is printed on stdout.`,
 		Example: `  gadgetry image build gadgets/trace_exec -t localhost:5000/trace_exec:v1
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) gadgetry image build . -t mygadget`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// --store and --registry-prefix are `image`'s persistent flags (oci_flags.go).
-			of := inheritedOCIFlags(cmd)
+			of := f.ociFlags
 			var ref oci.Reference
 			if tag != "" {
 				var err error
@@ -79,26 +78,12 @@ Progress goes to stderr; the image digest is printed on stdout.`,
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.StringVarP(&tag, "tag", "t", "", "name the image (normalized: trace_exec becomes <registry prefix>/trace_exec:latest)")
-	f.StringVar(&clang, "clang", "", "clang binary (default $CLANG, else clang-19, else clang)")
-	f.StringSliceVar(&archs, "arch", build.DefaultArchs, "architectures to build, in manifest order")
-	f.StringVar(&includeDir, "include-dir", "", "gadget header directory (default: the headers built into gadgetry)")
-	f.StringVar(&wasmToolchain, "wasm-toolchain", "", "build go/ with go or tinygo (default: build.yaml's wasm-toolchain, else go)")
-	f.StringVar(&tinyGo, "tinygo", "", "tinygo binary (default $TINYGO, else tinygo from PATH)")
+	fl := cmd.Flags()
+	fl.StringVarP(&tag, "tag", "t", "", "name the image (normalized: trace_exec becomes <registry prefix>/trace_exec:latest)")
+	fl.StringVar(&clang, "clang", "", "clang binary (default $CLANG, else clang-19, else clang)")
+	fl.StringSliceVar(&archs, "arch", build.DefaultArchs, "architectures to build, in manifest order")
+	fl.StringVar(&includeDir, "include-dir", "", "gadget header directory (default: the headers built into gadgetry)")
+	fl.StringVar(&wasmToolchain, "wasm-toolchain", "", "build go/ with go or tinygo (default: build.yaml's wasm-toolchain, else go)")
+	fl.StringVar(&tinyGo, "tinygo", "", "tinygo binary (default $TINYGO, else tinygo from PATH)")
 	return cmd
-}
-
-// inheritedOCIFlags reads the store and registry-prefix flags the parent `image` command
-// defines (bindOCIFlags); a flag that is missing, as when the command runs on its own, keeps
-// its environment or built-in default.
-func inheritedOCIFlags(cmd *cobra.Command) *ociFlags {
-	f := &ociFlags{}
-	if fl := cmd.Flags().Lookup("store"); fl != nil {
-		f.store = fl.Value.String()
-	}
-	if fl := cmd.Flags().Lookup("registry-prefix"); fl != nil {
-		f.prefix = fl.Value.String()
-	}
-	return f
 }

@@ -14,33 +14,41 @@ import (
 func newImageExportCmd(f *imageFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "export REF... FILE",
-		Short: "Write images of the local store to an OCI-layout tarball (FILE - is stdout)",
-		Long: `Write images of the local store to a tarball holding an OCI image layout. The tarball is
-deterministic: the same images give the same bytes (sorted entries, owner 0:0, mtime 0).`,
-		Args: cobra.MinimumNArgs(2),
+		Short: "Write images of the local store, or built-in gadgets, to an OCI-layout tarball (FILE - is stdout)",
+		Long: `Write images of the local store to a tarball holding an OCI image layout, with their
+signatures. A built-in gadget's bare name (trace_exec) exports the built-in image, named by its
+full reference (` + oci.DefaultPrefix + `/trace_exec:latest, or with --registry-prefix). The
+tarball is deterministic: the same images give the same bytes (sorted entries, owner 0:0,
+mtime 0).`,
+		Args: argsBetween(2, -1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
 			s, err := f.openStore()
 			if err != nil {
 				return err
 			}
-			refs := args[:len(args)-1]
-			for i, a := range refs {
+			var imgs []oci.ExportImage
+			for _, a := range args[:len(args)-1] {
 				r, err := f.parseRef(a)
 				if err != nil {
 					return err
 				}
-				refs[i] = r.String()
+				if cat := builtIn(ctx, r); cat != nil {
+					imgs = append(imgs, oci.ExportImage{Src: cat, Name: r.Name, As: r.String()})
+					continue
+				}
+				imgs = append(imgs, oci.ExportImage{Src: s, Name: r.String()})
 			}
 			file := args[len(args)-1]
 			if file == "-" {
-				return oci.Export(cmd.Context(), s, refs, cmd.OutOrStdout())
+				return oci.ExportImages(ctx, imgs, cmd.OutOrStdout())
 			}
 			tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
 			if err != nil {
 				return fmt.Errorf("export: %w", err)
 			}
 			defer os.Remove(tmp.Name())
-			if err := oci.Export(cmd.Context(), s, refs, tmp); err != nil {
+			if err := oci.ExportImages(ctx, imgs, tmp); err != nil {
 				tmp.Close()
 				return err
 			}
@@ -58,8 +66,8 @@ deterministic: the same images give the same bytes (sorted entries, owner 0:0, m
 func newImageImportCmd(f *imageFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "import FILE",
-		Short: "Read images from an OCI-layout tarball into the local store (FILE - is stdin)",
-		Args:  cobra.ExactArgs(1),
+		Short: "Read images from an OCI-layout tarball (.tar or .tar.gz) into the local store (FILE - is stdin)",
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := f.openStore()
 			if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -18,13 +19,14 @@ import (
 func newImageInspectCmd(f *imageFlags) *cobra.Command {
 	var remote bool
 	var tf *trustFlags
+	var out *outputFormat
 	cmd := &cobra.Command{
 		Use:   "inspect REF",
 		Short: "Show an image: manifests, metadata, layers, sizes, eBPF programs and maps, WASM imports, signatures",
 		Long: `Show an image: manifests, metadata, layers, sizes, eBPF programs and maps, WASM imports, and
 its signatures: whether it is signed (cosign's sha256-<digest>.sig) and whether a trusted key
 (--public-keys, else publicKeys of the config file) verifies it, naming the key.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			r, err := f.parseRef(args[0])
@@ -48,7 +50,7 @@ its signatures: whether it is signed (cosign's sha256-<digest>.sig) and whether 
 			}
 			img, err := inspect.Inspect(ctx, src, name)
 			if err != nil {
-				if !remote {
+				if !remote && errors.Is(err, oci.ErrNotFound) {
 					return fmt.Errorf("%w (to inspect an image in its registry, add --remote)", err)
 				}
 				return err
@@ -61,8 +63,8 @@ its signatures: whether it is signed (cosign's sha256-<digest>.sig) and whether 
 					return fmt.Errorf("inspecting %s: %w", r, oci.Explain(src, err))
 				}
 			}
-			if f.output == "json" {
-				return printJSON(cmd.OutOrStdout(), img)
+			if done, err := out.print(cmd.OutOrStdout(), img); done {
+				return err
 			}
 			return printInspection(cmd.OutOrStdout(), img, t)
 		},
@@ -70,6 +72,7 @@ its signatures: whether it is signed (cosign's sha256-<digest>.sig) and whether 
 	cmd.Flags().BoolVar(&remote, "remote", false, "inspect the image in its registry instead of the local store")
 	tf = bindTrustFlags(cmd.Flags())
 	_ = cmd.Flags().MarkHidden("verify-image") // inspect only reports
+	out = bindOutput(cmd.Flags())
 	return cmd
 }
 

@@ -22,7 +22,7 @@ func newImagePullCmd(f *imageFlags) *cobra.Command {
 		Long: `Copy an image from its registry into the local store, with its signatures (cosign's
 sha256-<digest>.sig tag). With trusted keys (--public-keys, or publicKeys of the config file),
 the image must carry a signature one of them verifies, or nothing is written to the store.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, err := tf.load()
 			if err != nil {
@@ -32,7 +32,11 @@ the image must carry a signature one of them verifies, or nothing is written to 
 			if err != nil {
 				return err
 			}
-			d, v, err := f.registry().PullVerified(cmd.Context(), s, r.String(), t.keys)
+			reg, err := f.registry()
+			if err != nil {
+				return err
+			}
+			d, v, err := reg.PullVerified(cmd.Context(), s, r.String(), t.keys)
 			if err != nil {
 				return err
 			}
@@ -55,13 +59,17 @@ func newImageCopyCmd(f *imageFlags, use, short, done string,
 	return &cobra.Command{
 		Use:   use,
 		Short: short,
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, r, err := f.storeAndRef(args[0])
 			if err != nil {
 				return err
 			}
-			d, err := copyFn(f.registry(), cmd.Context(), s, r.String())
+			reg, err := f.registry()
+			if err != nil {
+				return err
+			}
+			d, err := copyFn(reg, cmd.Context(), s, r.String())
 			if err != nil {
 				return err
 			}

@@ -11,7 +11,7 @@ func newImageRemoveCmd(f *imageFlags) *cobra.Command {
 		Use:     "rm REF...",
 		Aliases: []string{"remove"},
 		Short:   "Untag images and delete the blobs no remaining tag needs",
-		Args:    cobra.MinimumNArgs(1),
+		Args:    argsBetween(1, -1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			s, err := f.openStore()

@@ -28,7 +28,7 @@ manifest tagged sha256-<digest>.sig beside it, so cosign verify --key accepts it
 private key is a cosign key (gadgetry image keygen or cosign generate-key-pair); its password
 comes from $COSIGN_PASSWORD, else it is asked for on the terminal. When the local store holds
 the same image, it gets the signature too.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, r, err := f.storeAndRef(args[0])
 			if err != nil {
@@ -41,7 +41,11 @@ the same image, it gets the signature too.`,
 			if err != nil {
 				return fmt.Errorf("image sign: %w", err)
 			}
-			signed, err := f.registry().Sign(cmd.Context(), s, r.String(), key)
+			reg, err := f.registry()
+			if err != nil {
+				return err
+			}
+			signed, err := reg.Sign(cmd.Context(), s, r.String(), key)
 			if err != nil {
 				return err
 			}
@@ -125,7 +129,7 @@ func newImageKeygenCmd() *cobra.Command {
 PREFIX.key, the private key encrypted with a password ($COSIGN_PASSWORD, else asked for twice),
 and PREFIX.pub, the public key to trust (--public-keys, or publicKeys in the config file).
 Existing files are not overwritten.`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			priv, pub := prefix+".key", prefix+".pub"
 			for _, p := range []string{priv, pub} {

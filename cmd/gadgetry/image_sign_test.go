@@ -347,7 +347,7 @@ func TestSignedImages(t *testing.T) {
 	empty := t.TempDir()
 	s.refused("verifying {REG}/sig/stranger:v1: signed, but not by a trusted key: its signature does not verify with the trusted key "+gKey+" (gadgetry.pub); trust the signer's public key (--public-keys, or publicKeys in the config file), or use an image signed by a trusted key",
 		append([]string{"image", "pull", "{REG}/sig/stranger:v1", "--store", empty, "--public-keys", "gadgetry.pub"}, insecure...)...)
-	if out := s.ok(s.bin, "image", "ls", "--store", empty); out != "REFERENCE  DIGEST  ARCHITECTURES\n" {
+	if out := s.ok(s.bin, "image", "ls", "--no-builtin", "--store", empty); out != "REFERENCE  DIGEST  ARCHITECTURES  SOURCE\n" {
 		t.Fatalf("a refused pull wrote to the store:\n%s", out)
 	}
 	// An image in the local store without signatures (pulled unverified).
@@ -461,7 +461,7 @@ func TestSignCLIErrors(t *testing.T) {
 		{"a private key as a public key", nil, "", []string{"image", "pull", "localhost:5000/g:v1", "--public-keys", "cosign.key"},
 			"cosign.key holds a private key (ENCRYPTED SIGSTORE PRIVATE KEY); trust its public key instead (cosign.pub, beside cosign.key)"},
 		{"a config file with a typo", nil, "publicKey: [cosign.pub]\n", []string{"run", "localhost:5000/g:v1"},
-			"the configuration file " + dir + "/config.yaml: line 1: unknown key \"publicKey\" (the file knows publicKeys)"},
+			"the configuration file " + dir + "/config.yaml: line 1: unknown key \"publicKey\" (did you mean publicKeys? the file knows publicKeys, insecureRegistries, registryCA, registryPrefix, registryTimeout)"},
 		{"a config file naming a missing key", nil, "publicKeys: [gone.pub]\n", []string{"image", "inspect", "localhost:5000/g:v1"},
 			"reading public key: open " + dir + "/gone.pub: no such file or directory"},
 	} {

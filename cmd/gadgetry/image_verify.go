@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -21,7 +22,7 @@ type trustFlags struct {
 // bindTrustFlags defines --public-keys and --verify-image on fs.
 func bindTrustFlags(fs *pflag.FlagSet) *trustFlags {
 	f := &trustFlags{}
-	fs.StringSliceVar(&f.publicKeys, "public-keys", nil, "trusted public keys (PEM files such as cosign.pub; repeatable or comma-separated): an image from a registry or the local store must carry a signature one of them verifies; replaces publicKeys of the config file ($GADGETRY_CONFIG, else "+oci.DefaultConfigFile()+")")
+	fs.StringSliceVar(&f.publicKeys, "public-keys", nil, "trusted public keys (PEM files such as cosign.pub; repeatable or comma-separated): an image from a registry or the local store must carry a signature one of them verifies (default $"+envPublicKeys+", else publicKeys of the config file $GADGETRY_CONFIG, else "+oci.DefaultConfigFile()+")")
 	fs.BoolVar(&f.verify, "verify-image", true, "verify the image's signature against the trusted keys before using it; false uses it unverified, with a warning")
 	return f
 }
@@ -36,13 +37,17 @@ type trust struct {
 	config string
 }
 
-// load reads the trusted keys: those of --public-keys, else those of the configuration file.
+// load reads the trusted keys: those of --public-keys, else those of $GADGETRY_PUBLIC_KEYS,
+// else those of the configuration file.
 func (f *trustFlags) load() (*trust, error) {
 	t := &trust{off: !f.verify, config: oci.DefaultConfigFile()}
 	if t.off {
 		return t, nil
 	}
 	paths := f.publicKeys
+	if len(paths) == 0 {
+		paths = splitList(os.Getenv(envPublicKeys))
+	}
 	if len(paths) == 0 {
 		c, err := oci.LoadConfig(t.config)
 		if err != nil {
@@ -86,7 +91,7 @@ func newImageVerifyCmd(f *imageFlags) *cobra.Command {
 (--public-keys, else publicKeys of the config file) verifies for the digest REF names. The local
 store's copy and its signatures are checked (no network: an imported image verifies offline);
 --remote checks the image and signatures in its registry instead, as cosign verify --key does.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			r, err := f.parseRef(args[0])

@@ -4,58 +4,116 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
-// newLoginCmd is `login REGISTRY`: check credentials and save them in the Docker config file.
-func newLoginCmd(f *ociFlags) *cobra.Command {
+// newLoginCmd is `login REGISTRY` (also `image login`): check credentials and save them in the
+// Docker config file, as `docker login` and `oras login` do.
+func newLoginCmd() *cobra.Command {
 	var user, password string
 	var passwordStdin bool
+	var f *ociFlags
 	cmd := &cobra.Command{
 		Use:   "login REGISTRY",
 		Short: "Save credentials for a registry (after checking them) in the Docker config file",
-		Args:  cobra.ExactArgs(1),
+		Long: `Check a user name and password against REGISTRY (host or host:port) and save them in the
+Docker config file (--authfile, else $DOCKER_CONFIG/config.json or ~/.docker/config.json), where
+docker, oras and cosign find them too. On a terminal, what the flags do not give is asked for
+(the password without echo); elsewhere give --username and --password-stdin.`,
+		Example: `  gadgetry login localhost:5000
+  echo "$PASSWORD" | gadgetry login registry.example.com -u ci --password-stdin`,
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if user == "" {
-				return errors.New("login: give the user name with --username")
-			}
+			host := args[0]
+			in := cmd.InOrStdin()
+			tty := isTerminal(in)
+			var lines *bufio.Reader
 			if passwordStdin {
-				line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+				if password != "" {
+					return &cliUsageError{"login: give the password with --password or --password-stdin, not both"}
+				}
+				lines = bufio.NewReader(in)
+				line, err := lines.ReadString('\n')
 				if err != nil && line == "" {
 					return fmt.Errorf("login: reading the password from stdin: %w", err)
 				}
 				password = strings.TrimRight(line, "\r\n")
 			}
-			if password == "" {
-				return errors.New("login: give the password with --password-stdin (or --password)")
+			if user == "" {
+				if !tty || passwordStdin {
+					return &cliUsageError{"login: give the user name with --username (there is no terminal to ask for it on)"}
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "Username for %s: ", host)
+				line, err := bufio.NewReader(in).ReadString('\n')
+				if err != nil && line == "" {
+					return fmt.Errorf("login: reading the user name: %w", err)
+				}
+				if user = strings.TrimSpace(line); user == "" {
+					return errors.New("login: no user name given")
+				}
 			}
-			if err := f.registry().Login(cmd.Context(), args[0], user, password); err != nil {
+			if password == "" {
+				if !tty {
+					return &cliUsageError{"login: give the password with --password-stdin (there is no terminal to ask for it on)"}
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "Password for %s@%s: ", user, host)
+				b, err := term.ReadPassword(int(in.(*os.File).Fd()))
+				fmt.Fprintln(cmd.ErrOrStderr())
+				if err != nil {
+					return fmt.Errorf("login: reading the password: %w", err)
+				}
+				if password = string(b); password == "" {
+					return errors.New("login: no password given")
+				}
+			}
+			reg, err := f.registry()
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "logged in to %s\n", args[0])
+			if err := reg.Login(cmd.Context(), host, user, password); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "logged in to %s as %s\n", host, user)
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&user, "username", "u", "", "user name")
-	cmd.Flags().StringVarP(&password, "password", "p", "", "password (visible to other users in the process list: prefer --password-stdin)")
+	cmd.Flags().StringVarP(&user, "username", "u", "", "user name (asked for on a terminal when not given)")
+	cmd.Flags().StringVarP(&password, "password", "p", "", "password (visible to other users in the process list: prefer --password-stdin or the prompt)")
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from stdin")
+	f = bindRegistryFlags(cmd.Flags())
 	return cmd
 }
 
-// newLogoutCmd is `logout REGISTRY`: forget the saved credentials.
-func newLogoutCmd(f *ociFlags) *cobra.Command {
-	return &cobra.Command{
+// isTerminal reports whether r is a terminal.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// newLogoutCmd is `logout REGISTRY` (also `image logout`): forget the saved credentials.
+func newLogoutCmd() *cobra.Command {
+	var f *ociFlags
+	cmd := &cobra.Command{
 		Use:   "logout REGISTRY",
-		Short: "Remove the saved credentials of a registry",
-		Args:  cobra.ExactArgs(1),
+		Short: "Remove the saved credentials of a registry from the Docker config file",
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.registry().Logout(cmd.Context(), args[0]); err != nil {
+			reg, err := f.registry()
+			if err != nil {
+				return err
+			}
+			if err := reg.Logout(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "logged out of %s\n", args[0])
 			return nil
 		},
 	}
+	f = bindRegistryFlags(cmd.Flags())
+	return cmd
 }

@@ -8,6 +8,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime/pprof"
@@ -23,6 +24,11 @@ func main() {
 	stopProfile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)
+		// A command line that cannot run as typed (image_args.go's cliUsageError) is exit 2.
+		var usage interface{ IsUsage() bool }
+		if errors.As(err, &usage) && usage.IsUsage() {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }

@@ -17,6 +17,8 @@ func newRootCmd() *cobra.Command {
 		newRunCmd(),
 		newImageCmd(),
 		newGadgetCmd(),
+		newLoginCmd(),
+		newLogoutCmd(),
 	)
 	return root
 }

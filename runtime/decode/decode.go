@@ -70,6 +70,7 @@ func KeyValue(name string, key, value btf.Type) (*datasource.DataSource, error) 
 	if err := addRawSiblings(ds); err != nil {
 		return nil, err
 	}
+	watchEndpoints(ds)
 	return ds, nil
 }
 
@@ -88,6 +89,7 @@ func structDataSource(name string, typ datasource.Type, st *btf.Struct) (*dataso
 	if err := addRawSiblings(ds); err != nil {
 		return nil, err
 	}
+	watchEndpoints(ds)
 	return ds, nil
 }
 
@@ -208,7 +210,25 @@ func addMember(ds *datasource.DataSource, name string, t btf.Type, off int, hidd
 		return f, nil
 	}
 	switch tt := t.(type) {
+	case *btf.Union:
+		if tt.Name == ipAddrUnion {
+			return addIPAddr(ds, name, off, hidden)
+		}
+	case *btf.Struct:
+		if tt.Name == l3Endpoint || tt.Name == l4Endpoint {
+			return addEndpoint(ds, name, tt, off, hidden)
+		}
+	}
+	switch tt := t.(type) {
 	case *btf.Int:
+		if tt.Size > 8 {
+			// unsigned __int128 and the like: their bytes.
+			f, err := add(datasource.KindBytes, int(tt.Size))
+			if err == nil {
+				f.Annotations[ArrayAnnotation] = datasource.KindUint8.String()
+			}
+			return err
+		}
 		_, err := add(intKind(tt), int(tt.Size))
 		return err
 	case *btf.Enum:

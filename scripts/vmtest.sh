@@ -7,7 +7,7 @@
 # For each kernel: resolve the metapackage to today's kernel package, fetch it with
 # `apt-get download` into a cache keyed by package and version (unpacked, never installed),
 # pack busybox, vmtest/init, the static test binaries of vmtest/packages (with their testdata/
-# and its *.bpf.c compiled), the static gadgetry binary and the host programs of
+# and its *.bpf.c compiled, and the files their TestVMPrepare built on the host), the static gadgetry binary and the host programs of
 # vmtest/binaries (with their shared libraries) into an initramfs, boot it, stream
 # the serial console prefixed with the kernel release, and read the result back through qemu's
 # isa-debug-exit device. The last line is "vmtest: N passed, N failed, N skipped".
@@ -137,7 +137,7 @@ add_module() {
 # --- the initramfs common to every kernel ---------------------------------------------------
 root=$work/root
 build_root() {
-	local failed=0 pkg pattern dir name src obj
+	local failed=0 pkg pattern timeout dir name src obj
 	mkdir -p "$root"/{bin,usr/bin,proc,sys,dev,tmp,root,etc,tests,lib/modules,sys/kernel/security}
 	cp /bin/busybox "$root/bin/busybox" || return 1
 	install -m 0755 "$here/vmtest/init" "$root/init" || return 1
@@ -201,6 +201,24 @@ build_root() {
 					failed=$((failed + 1))
 				fi
 			done
+		fi
+		# What the package's VM tests build on the host (vmtest.Prepared: images built with
+		# clang and Go, say): its TestVMPrepare, run here from the package's source directory
+		# with the packed gadgetry, writes them into the packed copy's vmtest-prepared/.
+		if grep -qs '^func TestVMPrepare(' "$here/$pkg"/*_test.go; then
+			local plog=$work/prepare-$name.log pstart=$SECONDS
+			if ! (cd "$here/$pkg" && GADGETRY_VMTEST_PREPARE="$dir/vmtest-prepared" GADGETRY_BIN="$root/usr/bin/gadgetry" \
+				"$dir/pkg.test" -test.v -test.count=1 -test.run '^TestVMPrepare$' -test.timeout 10m >"$plog" 2>&1); then
+				log "FAIL package $pkg: TestVMPrepare (building on the host what its VM tests need):"
+				sed 's/^/    /' "$plog" >&2
+				failed=$((failed + 1))
+				continue
+			fi
+			if grep -q '^--- SKIP: TestVMPrepare' "$plog"; then
+				log "package $pkg: TestVMPrepare skipped; the VM tests needing its files will fail:"
+				sed 's/^/    /' "$plog" >&2
+			fi
+			log "package $pkg: TestVMPrepare built $(ls "$dir/vmtest-prepared" 2>/dev/null | wc -l) files in $((SECONDS - pstart))s"
 		fi
 		echo "$name ${timeout:-90s} $pattern" >>"$root/tests/list"
 	done < <(conf packages)

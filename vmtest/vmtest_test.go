@@ -7,7 +7,32 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/gadgetry/gadgetry/internal/kernel"
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 )
+
+func TestMain(m *testing.M) { os.Exit(gadgettest.Main(m)) }
+
+// TestVMPrepare: a file Prepared builds on the host reaches the test in the VM unchanged
+// (scripts/vmtest.sh runs this test on the host before packing, then again in the VM).
+func TestVMPrepare(t *testing.T) {
+	const want = "built on the host by TestVMPrepare\n"
+	p := Prepared(t, "prepared.txt", func(t testing.TB, path string) {
+		if kernel.InVM() {
+			t.Fatal("Prepared builds inside the VM")
+		}
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if b, err := os.ReadFile(p); err != nil || string(b) != want {
+		t.Fatalf("%s: %q, %v; want %q", p, b, err, want)
+	}
+	if again := Prepared(t, "prepared.txt", func(t testing.TB, _ string) { t.Fatal("built twice") }); again != p {
+		t.Errorf("second call: %s, want %s", again, p)
+	}
+}
 
 // TestGadgetryBinary: the gadgetry binary (packed static into the VM, built on the host) runs.
 func TestGadgetryBinary(t *testing.T) {

@@ -263,3 +263,28 @@ func (s *objectSet) ours() map[string]bool {
 	}
 	return out
 }
+
+// LinkedPrograms returns the ids of the programs attached by the BPF links this process holds
+// (their fdinfo names the program): whether a run of this process has attached a program yet.
+func LinkedPrograms(t testing.TB) map[ebpf.ProgramID]bool {
+	t.Helper()
+	out := map[ebpf.ProgramID]bool{}
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err != nil || target != "anon_inode:bpf_link" {
+			continue
+		}
+		for _, o := range fdinfoObjects(filepath.Join("/proc/self/fdinfo", fd.Name())) {
+			if id, ok := strings.CutPrefix(o, "prog:"); ok {
+				if n, err := strconv.ParseUint(id, 10, 32); err == nil {
+					out[ebpf.ProgramID(n)] = true
+				}
+			}
+		}
+	}
+	return out
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/cilium/ebpf/perf"
 )
@@ -67,7 +66,7 @@ func (r *Run) openPerfStream(t *Tracer) error {
 			r.g.Name, t.DataSource, t.Map, size, err)
 	}
 	ds := r.DataSource(t.DataSource)
-	s := &stream{ds: ds, perf: &perfStream{rd: rd}, counts: &Counts{}, data: ds.NewData()}
+	s := &stream{ds: ds, perf: &perfStream{rd: rd}, counts: &Counts{}}
 	s.gauge = gauge{size: rd.BufferSize()}
 	r.addStream(t, s)
 	return nil
@@ -77,22 +76,20 @@ func (r *Run) openPerfStream(t *Tracer) error {
 // a 4-byte size before its data, a lost-samples record 16 bytes of id and count.
 const perfHeader = 8
 
-// drainPerf reads every record now in a perf event array's per-CPU buffers, never blocking.
-func (r *Run) drainPerf(s *stream) (int, error) {
+// readPerf returns the next sample of a perf event array (valid until the next read),
+// errEmpty when there is none now; lost-samples records on the way are counted.
+func (r *Run) readPerf(s *stream) ([]byte, error) {
 	p := s.perf
-	p.rd.SetDeadline(time.Now().Add(-time.Millisecond)) // never block: read what is there
-	var t tally
-	defer r.count(s, &t)
 	for {
 		err := p.rd.ReadInto(&p.rec)
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, perf.ErrClosed) {
-				return t.n(), nil
+				return nil, errEmpty
 			}
 			if perf.IsUnknownEvent(err) {
-				return t.n(), fmt.Errorf("gadget %s: reading perf event array of %s: %w (the buffer holds a record that is neither a sample nor a lost-samples record; only bpf_perf_event_output may write to a tracer's perf event array)", r.g.Name, s.ds.Name, err)
+				return nil, fmt.Errorf("gadget %s: reading perf event array of %s: %w (the buffer holds a record that is neither a sample nor a lost-samples record; only bpf_perf_event_output may write to a tracer's perf event array)", r.g.Name, s.ds.Name, err)
 			}
-			return t.n(), fmt.Errorf("gadget %s: reading perf event array of %s: %w", r.g.Name, s.ds.Name, err)
+			return nil, fmt.Errorf("gadget %s: reading perf event array of %s: %w", r.g.Name, s.ds.Name, err)
 		}
 		if p.rec.LostSamples > 0 {
 			p.lost += p.rec.LostSamples
@@ -100,8 +97,6 @@ func (r *Run) drainPerf(s *stream) (int, error) {
 			continue
 		}
 		s.gauge.read += perfHeader + 4 + len(p.rec.RawSample)
-		if err := r.record(s, &t, p.rec.RawSample); err != nil {
-			return t.n(), err
-		}
+		return p.rec.RawSample, nil
 	}
 }

@@ -85,9 +85,11 @@ type Run struct {
 
 	streams []*stream
 	stopCh  chan struct{}
-	stopped sync.Once
-	done    chan struct{}
-	err     error
+	// onStopRequest run when the run is asked to stop (OnStopRequest); under mu.
+	onStopRequest []func()
+	stopped       sync.Once
+	done          chan struct{}
+	err           error
 
 	mu           sync.Mutex
 	summary      Summary
@@ -113,6 +115,10 @@ type Counts struct {
 	Lost uint64 `json:"lost"`
 	// Dropped records were dropped by a subscriber (e.g. a WASM guest).
 	Dropped uint64 `json:"dropped"`
+	// Unread records were still in the kernel ring when the run's last drain ended (it is
+	// bounded in time: a consumer slower than the kernel cannot hold up a stop). They were
+	// read and counted, not delivered.
+	Unread uint64 `json:"unread"`
 }
 
 // Gadget returns the gadget being run.
@@ -540,9 +546,32 @@ func (r *Run) attachAll() error {
 
 // Stop ends the run (any number of times, from any goroutine) and waits for it to finish.
 func (r *Run) Stop() error {
-	r.stopped.Do(func() { close(r.stopCh) })
+	r.requestStop()
 	<-r.done
 	return r.err
+}
+
+// requestStop asks the run to stop, once: the stream goroutine sees it between two batches,
+// and the functions of OnStopRequest run (a WASM guest's callback that does not return is
+// interrupted).
+func (r *Run) requestStop() {
+	r.stopped.Do(func() {
+		close(r.stopCh)
+		r.mu.Lock()
+		fns := r.onStopRequest
+		r.mu.Unlock()
+		for _, fn := range fns {
+			fn()
+		}
+	})
+}
+
+// OnStopRequest registers fn to run, from whichever goroutine asks, when the run is asked to
+// stop (Stop, the timeout, the Start context's end). fn must not block.
+func (r *Run) OnStopRequest(fn func()) {
+	r.mu.Lock()
+	r.onStopRequest = append(r.onStopRequest, fn)
+	r.mu.Unlock()
 }
 
 // Wait waits until the run ends: timeout, Stop, or the Start context's end.
@@ -598,7 +627,8 @@ func (r *Run) teardown(started bool) {
 	errs = append(errs, detachErrs...)
 	r.links = nil
 	if started {
-		_, _ = r.drainAll() // the records written before detaching
+		_, _ = r.drainFinal() // the records written before detaching
+		r.discard()
 		r.checkLost()
 		// The maps' last dump: what happened since the previous one, up to detaching.
 		if err := r.dumpMaps(); err != nil {

@@ -39,7 +39,11 @@ type stream struct {
 	lost   *ebpf.Map
 	counts *Counts
 	rec    ringbuf.Record
-	data   *datasource.Data
+	// pool holds the records of a batch (maxBatch of them, made at the first drain), batch
+	// the batch being read; bsize is the stream's batch size now.
+	pool  []*datasource.Data
+	batch []*datasource.Data
+	bsize int
 	// lostSeen is the last value read from the lost counter.
 	lostSeen uint64
 	lostBuf  []uint64
@@ -79,7 +83,7 @@ func (r *Run) openStreams() error {
 			return fmt.Errorf("gadget %s: tracer %s: opening ring buffer %s: %w", r.g.Name, t.DataSource, t.Map, err)
 		}
 		ds := r.DataSource(t.DataSource)
-		s := &stream{ds: ds, rd: rd, counts: &Counts{}, data: ds.NewData()}
+		s := &stream{ds: ds, rd: rd, counts: &Counts{}}
 		s.gauge = gauge{fill: rd.AvailableBytes, size: rd.BufferSize()}
 		r.addStream(t, s)
 	}
@@ -109,16 +113,15 @@ func (s *stream) close() {
 // loop drives every stream until the run stops, then tears the run down.
 func (r *Run) loop(ctx context.Context) {
 	defer close(r.done)
-	interval := r.opts.DrainInterval
-	if interval <= 0 {
-		interval = 50 * time.Millisecond
-	}
-	var timeout <-chan time.Time
+	interval := r.interval()
+	// The timeout and the context's end ask for a stop from their own goroutines, so that the
+	// request reaches a guest callback that does not return (OnStopRequest) while this
+	// goroutine is in it.
 	if r.opts.Timeout > 0 {
-		t := time.NewTimer(r.opts.Timeout)
+		t := time.AfterFunc(r.opts.Timeout, r.requestStop)
 		defer t.Stop()
-		timeout = t.C
 	}
+	defer context.AfterFunc(ctx, r.requestStop)()
 	gauges := make([]*gauge, len(r.streams))
 	for i, s := range r.streams {
 		gauges[i] = &s.gauge
@@ -146,13 +149,7 @@ func (r *Run) loop(ctx context.Context) {
 	lastLost := time.Now()
 	for {
 		select {
-		case <-ctx.Done():
-			r.teardown(true)
-			return
 		case <-r.stopCh:
-			r.teardown(true)
-			return
-		case <-timeout:
 			r.teardown(true)
 			return
 		case <-dumpTick:
@@ -278,15 +275,58 @@ func (p *pacer) next(now time.Time, streams []*gauge) time.Duration {
 	return max(wait, checkInterval)
 }
 
-// drainAll reads every record now in the ring buffers and perf event arrays and returns how
-// many it read.
+// Draining is bounded, so that a consumer slower than the kernel (a slow guest, a slow
+// terminal) never keeps the stream goroutine from a stop, a timeout or the next check:
+//   - records are read and handed to the subscribers in batches (datasource.EmitBatch), whose
+//     size adapts per stream between 1 and maxBatch so that one batch takes about batchTarget;
+//   - a drain of every stream ends when the rings are empty, when a stop was asked for, or
+//     when its time slice (the drain interval) is used up; what is left waits in the kernel
+//     ring, and what the ring cannot take is counted there as lost;
+//   - the drains at stop have finalSlice; records still unread then are counted as unread
+//     (Counts.Unread), not delivered.
+//
+// Nothing is queued in the process: memory stays at one batch of records per stream.
+const (
+	maxBatch    = 256
+	firstBatch  = 16
+	batchTarget = 10 * time.Millisecond
+	finalSlice  = 500 * time.Millisecond
+)
+
+// errEmpty says a stream has no record to read now.
+var errEmpty = errors.New("empty")
+
+// drainAll reads the records now in the ring buffers and perf event arrays, every stream in
+// turn a batch at a time, until they are empty, a stop is asked for or the drain interval is
+// used up, and returns how many it read.
 func (r *Run) drainAll() (int, error) {
+	return r.drainUntil(time.Now().Add(r.interval()), true)
+}
+
+// drainFinal drains the streams at stop: until they are empty or finalSlice is used up.
+func (r *Run) drainFinal() (int, error) {
+	return r.drainUntil(time.Now().Add(finalSlice), false)
+}
+
+func (r *Run) drainUntil(until time.Time, yield bool) (int, error) {
 	n := 0
 	for _, s := range r.streams {
-		c, err := r.drain(s)
-		n += c
-		if err != nil {
-			return n, err
+		s.setDeadline()
+	}
+	for {
+		more := false
+		for _, s := range r.streams {
+			c, err := r.drainBatch(s)
+			n += c
+			if err != nil {
+				return n, err
+			}
+			if c > 0 {
+				more = true
+			}
+		}
+		if !more || (yield && r.stopRequested()) || time.Now().After(until) {
+			break
 		}
 	}
 	if n > 0 && r.opts.AfterDrain != nil {
@@ -295,65 +335,118 @@ func (r *Run) drainAll() (int, error) {
 	return n, nil
 }
 
-func (r *Run) drain(s *stream) (int, error) {
+// interval is the drain interval: the latency bound of a record, and a drain's time slice.
+func (r *Run) interval() time.Duration {
+	if r.opts.DrainInterval > 0 {
+		return r.opts.DrainInterval
+	}
+	return 50 * time.Millisecond
+}
+
+// setDeadline makes the stream's reads return at once when nothing is there.
+func (s *stream) setDeadline() {
+	past := time.Now().Add(-time.Millisecond)
 	if s.perf != nil {
-		return r.drainPerf(s)
+		s.perf.rd.SetDeadline(past)
+		return
 	}
-	s.rd.SetDeadline(time.Now().Add(-time.Millisecond)) // never block: read what is there
-	var t tally
-	defer r.count(s, &t)
-	for {
-		err := s.rd.ReadInto(&s.rec)
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrClosed) {
-				return t.n(), nil
-			}
-			return t.n(), fmt.Errorf("gadget %s: reading %s: %w", r.g.Name, s.ds.Name, err)
+	s.rd.SetDeadline(past)
+}
+
+// read returns the next record's bytes (valid until the next read), errEmpty when there is
+// none now.
+func (r *Run) read(s *stream) ([]byte, error) {
+	if s.perf != nil {
+		return r.readPerf(s)
+	}
+	if err := s.rd.ReadInto(&s.rec); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrClosed) {
+			return nil, errEmpty
 		}
-		if err := r.record(s, &t, s.rec.RawSample); err != nil {
-			return t.n(), err
+		return nil, fmt.Errorf("gadget %s: reading %s: %w", r.g.Name, s.ds.Name, err)
+	}
+	return s.rec.RawSample, nil
+}
+
+// drainBatch reads up to one batch of records of s and hands them to the subscribers, and
+// adapts the stream's batch size to the time the subscribers took.
+func (r *Run) drainBatch(s *stream) (int, error) {
+	if s.bsize == 0 {
+		s.bsize = firstBatch
+		s.pool = make([]*datasource.Data, maxBatch)
+		for k := range s.pool {
+			s.pool[k] = s.ds.NewData()
 		}
 	}
-}
-
-// tally counts the records of one drain of a stream.
-type tally struct {
-	events, dropped uint64
-}
-
-// n is the number of records the drain read.
-func (t *tally) n() int { return int(t.events) }
-
-// record emits one record of s and counts it (and whether a subscriber dropped it) in t.
-func (r *Run) record(s *stream, t *tally, raw []byte) error {
-	t.events++
-	drop, err := r.emit(s, raw)
-	if drop {
-		t.dropped++
+	b := s.batch[:0]
+	var err error
+	for len(b) < s.bsize {
+		var raw []byte
+		if raw, err = r.read(s); err != nil {
+			break
+		}
+		d := s.pool[len(b)]
+		s.ds.Reset(d)
+		copy(d.Raw, raw)
+		b = append(b, d)
 	}
-	return err
-}
-
-// count adds a drain's tally to the stream's counts (read by Summary from other goroutines).
-func (r *Run) count(s *stream, t *tally) {
+	if errors.Is(err, errEmpty) {
+		err = nil
+	}
+	s.batch = b[:0]
+	if len(b) == 0 {
+		return 0, err
+	}
+	start := time.Now()
+	n := len(b)
+	kept, emitErr := s.ds.EmitBatch(b)
+	took := time.Since(start)
+	switch {
+	case took > batchTarget && s.bsize > 1:
+		s.bsize /= 2
+	case took < batchTarget/2 && s.bsize < maxBatch && n == s.bsize:
+		s.bsize *= 2
+	}
 	r.mu.Lock()
-	s.counts.Events += t.events
-	s.counts.Dropped += t.dropped
+	s.counts.Events += uint64(n)
+	if emitErr == nil {
+		s.counts.Dropped += uint64(n - len(kept))
+	}
 	r.mu.Unlock()
+	if emitErr != nil {
+		return n, r.gadgetErr(emitErr, "data source "+s.ds.Name)
+	}
+	return n, err
 }
 
-// emit decodes one record into the stream's reused Data and hands it to the subscribers. A
-// record shorter than the struct leaves the rest of the struct zero; bytes past the struct
-// (a longer record, a perf sample's padding) are ignored.
-func (r *Run) emit(s *stream, raw []byte) (drop bool, err error) {
-	d := s.data
-	s.ds.Reset(d)
-	copy(d.Raw, raw)
-	drop, err = s.ds.Emit(d)
-	if err != nil {
-		return drop, r.gadgetErr(err, "data source "+s.ds.Name)
+// discard reads what is left in the streams after the final drains, without delivering it,
+// and counts it as unread. The programs are detached: nothing writes any more.
+func (r *Run) discard() {
+	for _, s := range r.streams {
+		s.setDeadline()
+		var n uint64
+		for {
+			if _, err := r.read(s); err != nil {
+				break
+			}
+			n++
+		}
+		if n > 0 {
+			r.mu.Lock()
+			s.counts.Unread += n
+			r.mu.Unlock()
+		}
 	}
-	return drop, nil
+}
+
+// stopRequested reports whether the run was asked to stop.
+func (r *Run) stopRequested() bool {
+	select {
+	case <-r.stopCh:
+		return true
+	default:
+		return false
+	}
 }
 
 // checkLost reads the lost-record counts and reports growth. A stream's total is its

@@ -45,6 +45,8 @@ func (rt *Runtime) wasmHooks(ctx context.Context, g *Gadget) Hooks {
 				return err
 			}
 			r.onClose = append(r.onClose, closeInst)
+			in := inst
+			r.OnStopRequest(func() { in.Interrupt(wasm.StopGrace) })
 			return inst.Init()
 		},
 		PreStart: func(*Run) error { return inst.PreStart() },
@@ -53,7 +55,7 @@ func (rt *Runtime) wasmHooks(ctx context.Context, g *Gadget) Hooks {
 			// The guest sees every record written so far before its gadgetStop (a flight
 			// recorder replays what it kept there); only the records of the moment between
 			// this drain and the detach reach it afterwards.
-			if _, err := r.drainAll(); err != nil {
+			if _, err := r.drainFinal(); err != nil {
 				return fmt.Errorf("reading the last records before the WASM gadgetStop: %w", err)
 			}
 			return inst.Stop()

@@ -89,7 +89,9 @@ func (ds DataSource) SubscribePacket(fn func(ds DataSource, p Packet) error, pri
 	return subscribe(ds, 3, prio, callback{packet: fn})
 }
 
-func dispatch(cbID uint64, ds, data uint32) uint32 {
+// dispatch runs callback cbID on record or array data of ds. batched: the record is one of a
+// batch, whose field copy dispatchBatch already pointed at.
+func dispatch(cbID uint64, ds, data uint32, batched bool) uint32 {
 	if cbID >= uint64(len(callbacks)) {
 		Log(LevelError, "dataSourceCallback: unknown callback id")
 		return 0
@@ -98,12 +100,16 @@ func dispatch(cbID uint64, ds, data uint32) uint32 {
 	var err error
 	switch {
 	case cb.single != nil:
-		fcEnter(DataSource(ds), Data(data))
+		if !batched {
+			fcEnter(DataSource(ds), Data(data))
+		}
 		err = cb.single(DataSource(ds), Data(data))
 	case cb.array != nil:
 		err = cb.array(DataSource(ds), DataArray(data))
 	case cb.packet != nil:
-		fcEnter(DataSource(ds), Data(data)) // a single record: the buffer may hold it too
+		if !batched {
+			fcEnter(DataSource(ds), Data(data)) // a single record: the buffer may hold it too
+		}
 		err = cb.packet(DataSource(ds), Packet(data))
 	}
 	fcCur = nil

@@ -34,5 +34,13 @@ func gadgetPostStop() int32 { return runHooks("poststop", postStopHooks) }
 //
 //go:wasmexport dataSourceCallback
 func dataSourceCallback(cbID uint64, ds uint32, data uint32) uint32 {
-	return dispatch(cbID, ds, data)
+	return dispatch(cbID, ds, data, false)
+}
+
+// gadgetryDataSourceBatch takes up to fcBatch records of ds at once (a Gadgetry extension,
+// fieldcopy.go); a host without it never calls it.
+//
+//go:wasmexport gadgetryDataSourceBatch
+func gadgetryDataSourceBatch(cbID uint64, ds uint32, n uint32) uint32 {
+	return dispatchBatch(cbID, ds, n)
 }

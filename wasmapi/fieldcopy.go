@@ -12,9 +12,19 @@ import (
 // without the extension (Inspektor Gadget, an older Gadgetry) leaves the buffer untouched, and
 // every read goes through the host as before. Protocol: docs/authoring.md, "Reading fields
 // without host calls".
+//
+// Where the host offers it (version 2), the SDK also takes the records in batches: the host
+// calls gadgetryDataSourceBatch once for up to fcBatch records, whose values are all in the
+// buffer, and the SDK calls the module's callback for each; entering the module once per
+// batch instead of once per record is most of what a callback costs.
 const (
-	fcKey   = "gadgetry.fieldcopy"
-	fcMagic = 0x31434647 // "GFC1"
+	fcKey    = "gadgetry.fieldcopy"
+	fcMagic  = 0x31434647 // "GFC1"
+	fcMagic2 = 0x32434647 // "GFC2"
+	// fcBatch is the most records one batch call holds.
+	fcBatch = 64
+	// fcBatchVarBytes is the room for string and bytes values of a whole batch.
+	fcBatchVarBytes = 64 << 10
 
 	// fcVarBytes is the room for string and bytes values after the slots; a value that does
 	// not fit in what is left is read with a host call.
@@ -36,6 +46,12 @@ type fcSource struct {
 	words  []uint64 // the buffer: header (2 words), 2 words a slot, then the values' bytes
 	bytes  []byte   // the same memory
 	active bool     // the host acknowledged the request
+	// batch: the host acknowledged a version 2 request; the buffer holds up to fcBatch
+	// records, each a header word (data handle, flags) and its slots.
+	batch bool
+	// base is the word where the slots of the record in the buffer begin (2 in version 1;
+	// in a batch, the running record's).
+	base int
 }
 
 // fcField says where a field's value is.
@@ -93,8 +109,8 @@ func fcAdded(f Field) {
 	}
 }
 
-// fcRegister asks the host for the field copy of every data source subscribed to. It runs
-// once, after the module's OnInit hooks succeeded.
+// fcRegister asks the host for the field copy of every data source subscribed to: version 2
+// (batches) first, then version 1. It runs once, after the module's OnInit hooks succeeded.
 func fcRegister() {
 	for _, src := range fcSources {
 		if src == nil {
@@ -106,36 +122,79 @@ func fcRegister() {
 				src.fields = append(src.fields, Field(h))
 			}
 		}
-		if len(src.fields) == 0 {
+		nf := len(src.fields)
+		if fcRequest(src, 16+fcBatch*(8+16*nf)+fcBatchVarBytes, fcBatch) {
+			src.active, src.batch = true, true
 			continue
 		}
-		size := 16 + 16*len(src.fields) + fcVarBytes
-		src.words = make([]uint64, size/8)
-		src.bytes = unsafe.Slice((*byte)(unsafe.Pointer(&src.words[0])), size)
-		req := make([]byte, 0, 64+8*len(src.fields))
-		req = append(req, "v1 ds="...)
-		req = strconv.AppendUint(req, uint64(src.ds), 10)
-		req = append(req, " buf="...)
-		req = strconv.AppendUint(req, uint64(uintptr(unsafe.Pointer(&src.words[0]))), 10)
-		req = append(req, '+')
-		req = strconv.AppendUint(req, uint64(size), 10)
-		req = append(req, " fields="...)
-		for n, f := range src.fields {
-			if n > 0 {
-				req = append(req, ',')
-			}
-			req = strconv.AppendUint(req, uint64(f), 10)
+		if nf > 0 && fcRequest(src, 16+16*nf+fcVarBytes, 0) {
+			src.active, src.base = true, 2
+			continue
 		}
-		rc := setConfig(strArg(fcKey), bufArg(req), uint32(KindString))
-		keepBuf(req)
-		// A host without the extension returns 0 (or 1, an older Gadgetry) and writes nothing.
-		src.active = rc == 0 && uint32(src.words[0]) == fcMagic && src.words[0]>>32 == uint64(len(src.fields))
-		if !src.active {
-			for _, f := range src.fields {
-				fcFields[f].src = nil
-			}
+		src.words, src.bytes = nil, nil
+		for _, f := range src.fields {
+			fcFields[f].src = nil
 		}
 	}
+}
+
+// fcRequest asks the host to copy src's fields into a new buffer of size bytes, in batches of
+// batch records (version 2) or one record at a time (batch 0, version 1), and reports whether
+// the host acknowledged it.
+func fcRequest(src *fcSource, size, batch int) bool {
+	src.words = make([]uint64, size/8)
+	src.bytes = unsafe.Slice((*byte)(unsafe.Pointer(&src.words[0])), size)
+	req := make([]byte, 0, 80+8*len(src.fields))
+	if batch > 0 {
+		req = append(req, "v2 ds="...)
+	} else {
+		req = append(req, "v1 ds="...)
+	}
+	req = strconv.AppendUint(req, uint64(src.ds), 10)
+	req = append(req, " buf="...)
+	req = strconv.AppendUint(req, uint64(uintptr(unsafe.Pointer(&src.words[0]))), 10)
+	req = append(req, '+')
+	req = strconv.AppendUint(req, uint64(size), 10)
+	if batch > 0 {
+		req = append(req, " batch="...)
+		req = strconv.AppendUint(req, uint64(batch), 10)
+	}
+	req = append(req, " fields="...)
+	for n, f := range src.fields {
+		if n > 0 {
+			req = append(req, ',')
+		}
+		req = strconv.AppendUint(req, uint64(f), 10)
+	}
+	rc := setConfig(strArg(fcKey), bufArg(req), uint32(KindString))
+	keepBuf(req)
+	// A host without the extension (or this version of it) returns 0 (or 1, an older
+	// Gadgetry) and writes nothing.
+	magic := uint32(fcMagic)
+	if batch > 0 {
+		magic = fcMagic2
+	}
+	return rc == 0 && uint32(src.words[0]) == magic && src.words[0]>>32 == uint64(len(src.fields))
+}
+
+// dispatchBatch runs callback cbID on each of the n records of ds the host put in the buffer
+// and sets the drop flag of those it dropped.
+func dispatchBatch(cbID uint64, ds, n uint32) uint32 {
+	if uint32(ds) >= uint32(len(fcSources)) || fcSources[ds] == nil || !fcSources[ds].batch || n > fcBatch {
+		Log(LevelError, "gadgetryDataSourceBatch: no batch buffer for this data source")
+		return 1
+	}
+	src := fcSources[ds]
+	rec := 1 + 2*len(src.fields) // words a record takes: its header, two per slot
+	for k := 0; k < int(n); k++ {
+		hdr := 2 + k*rec
+		fcCur, fcData, src.base = src, Data(uint32(src.words[hdr])), hdr+1
+		if dispatch(cbID, ds, uint32(src.words[hdr]), true) == 1 {
+			src.words[hdr] |= 1 << 32
+		}
+	}
+	fcCur = nil
+	return 0
 }
 
 // fcEnter starts a callback of ds with record d: the buffer holds d when the host filled it
@@ -146,7 +205,7 @@ func fcEnter(ds DataSource, d Data) {
 		return
 	}
 	src := fcSources[ds]
-	if src == nil || !src.active || uint32(src.words[1]) != uint32(d) {
+	if src == nil || !src.active || src.batch || uint32(src.words[1]) != uint32(d) {
 		return
 	}
 	// Consumed: a later callback the host did not fill cannot be taken for this one.
@@ -170,10 +229,10 @@ func fcSlot(f Field, d Data) (src *fcSource, slot int32, ok bool) {
 // fcScalarOf returns a scalar field's value from the buffer.
 func fcScalarOf(f Field, d Data) (uint64, bool) {
 	src, slot, ok := fcSlot(f, d)
-	if !ok || byte(src.words[2+2*slot]) != fcScalar {
+	if !ok || byte(src.words[src.base+2*int(slot)]) != fcScalar {
 		return 0, false
 	}
-	return src.words[3+2*slot], true
+	return src.words[src.base+1+2*int(slot)], true
 }
 
 // fcBytesOf returns a string or bytes field's value from the buffer (aliasing it: valid until
@@ -183,11 +242,11 @@ func fcBytesOf(f Field, d Data) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	w := src.words[2+2*slot]
+	w := src.words[src.base+2*int(slot)]
 	if byte(w) != fcBytes {
 		return nil, false
 	}
-	off, n := uint32(src.words[3+2*slot]), uint32(w>>32)
+	off, n := uint32(src.words[src.base+1+2*int(slot)]), uint32(w>>32)
 	return src.bytes[off : off+n : off+n], true
 }
 
@@ -202,8 +261,8 @@ func fcSet(f Field, d Data) {
 		if e.added {
 			return // its own value, in no slot
 		}
-		if e.src == fcCur && byte(fcCur.words[2+2*e.slot]>>8)&fcAliases == 0 {
-			fcCur.words[2+2*e.slot] &^= 0xff // fcNotCopied
+		if e.src == fcCur && byte(fcCur.words[fcCur.base+2*int(e.slot)]>>8)&fcAliases == 0 {
+			fcCur.words[fcCur.base+2*int(e.slot)] &^= 0xff // fcNotCopied
 			return
 		}
 	}

@@ -26,11 +26,17 @@ type Subscriber func(ds *DataSource, d *Data) error
 // ArraySubscriber is called for each array of records of an array data source.
 type ArraySubscriber func(ds *DataSource, arr []*Data) error
 
+// BatchSubscriber is called with records of a single data source read together (EmitBatch).
+// It returns the records it keeps: batch compacted in place, in order, without those it
+// drops.
+type BatchSubscriber func(ds *DataSource, batch []*Data) (kept []*Data, err error)
+
 type subscription struct {
-	prio  int
-	seq   int
-	fn    Subscriber
-	arrFn ArraySubscriber
+	prio    int
+	seq     int
+	fn      Subscriber
+	arrFn   ArraySubscriber
+	batchFn BatchSubscriber
 }
 
 // DataSource describes the records of one stream and delivers them to subscribers.
@@ -143,6 +149,23 @@ func (ds *DataSource) Subscribe(prio int, fn Subscriber) {
 	sort.SliceStable(ds.subs, func(i, j int) bool { return ds.subs[i].prio < ds.subs[j].prio })
 }
 
+// batchOne passes one record to a batch subscriber registered without a record function.
+func (s subscription) batchOne(ds *DataSource, d *Data) error {
+	kept, err := s.batchFn(ds, []*Data{d})
+	if err == nil && len(kept) == 0 {
+		err = ErrDrop
+	}
+	return err
+}
+
+// SubscribeBatch registers a subscriber that handles the records of a batch (EmitBatch) in
+// one call, batch, and single records (Emit, EmitArray) with fn, which must mean the same
+// (a nil fn: batch is called with one record).
+func (ds *DataSource) SubscribeBatch(prio int, fn Subscriber, batch BatchSubscriber) {
+	ds.subs = append(ds.subs, subscription{prio: prio, seq: len(ds.subs), fn: fn, batchFn: batch})
+	sort.SliceStable(ds.subs, func(i, j int) bool { return ds.subs[i].prio < ds.subs[j].prio })
+}
+
 // SubscribeArray registers fn for every array an array data source emits.
 func (ds *DataSource) SubscribeArray(prio int, fn ArraySubscriber) {
 	ds.subs = append(ds.subs, subscription{prio: prio, seq: len(ds.subs), arrFn: fn})
@@ -156,10 +179,14 @@ func (ds *DataSource) Subscribed() bool { return len(ds.subs) > 0 }
 // and the first other error a subscriber returned.
 func (ds *DataSource) Emit(d *Data) (dropped bool, err error) {
 	for _, s := range ds.subs {
-		if s.fn == nil {
+		fn := s.fn
+		if fn == nil && s.batchFn != nil {
+			fn = s.batchOne
+		}
+		if fn == nil {
 			continue
 		}
-		if err := s.fn(ds, d); err != nil {
+		if err := fn(ds, d); err != nil {
 			if errors.Is(err, ErrDrop) {
 				return true, nil
 			}
@@ -167,6 +194,40 @@ func (ds *DataSource) Emit(d *Data) (dropped bool, err error) {
 		}
 	}
 	return false, nil
+}
+
+// EmitBatch delivers records of a single data source read together: each subscriber, in
+// priority order, sees every record the earlier ones kept (a batch subscriber in one call,
+// the others one record at a time), and a record one of them drops (ErrDrop) reaches none
+// after it. Unlike Emit, a subscriber sees the whole batch before the next one sees any of
+// it. EmitBatch compacts batch in place and returns the records every subscriber kept, and
+// the first error a subscriber returned other than ErrDrop.
+func (ds *DataSource) EmitBatch(batch []*Data) (kept []*Data, err error) {
+	for _, s := range ds.subs {
+		if len(batch) == 0 {
+			return batch, nil
+		}
+		switch {
+		case s.batchFn != nil:
+			if batch, err = s.batchFn(ds, batch); err != nil {
+				return nil, err
+			}
+		case s.fn != nil:
+			n := 0
+			for _, d := range batch {
+				if err := s.fn(ds, d); err != nil {
+					if !errors.Is(err, ErrDrop) {
+						return nil, err
+					}
+					continue
+				}
+				batch[n] = d
+				n++
+			}
+			batch = batch[:n]
+		}
+	}
+	return batch, nil
 }
 
 // EmitArray delivers one array of records. Record subscribers (Subscribe) see each record

@@ -2,6 +2,8 @@ package datasource
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -100,5 +102,65 @@ func TestEmitArrayRecordSubscribers(t *testing.T) {
 	ds.SubscribeArray(1, func(*DataSource, []*Data) error { return ErrDrop })
 	if kept, err := ds.EmitArray([]*Data{ds.NewData()}); err != nil || kept != nil {
 		t.Errorf("array dropped by a subscriber: kept %v, err %v", kept, err)
+	}
+}
+
+// TestEmitBatch: a batch passes each subscriber in priority order, a batch subscriber in one
+// call and a record subscriber record by record, and what one drops reaches none after it;
+// Emit gives a batch subscriber's single records to its record function.
+func TestEmitBatch(t *testing.T) {
+	ds := New("b", TypeSingle, 4)
+	n, _ := ds.AddStaticField("n", KindUint32, 0, 4)
+	var calls []string
+	// A record subscriber drops multiples of 3.
+	ds.Subscribe(-10, func(_ *DataSource, d *Data) error {
+		calls = append(calls, "rec")
+		if n.Uint(d)%3 == 0 {
+			return ErrDrop
+		}
+		return nil
+	})
+	// A batch subscriber drops even records, in one call.
+	var single []uint64
+	ds.SubscribeBatch(-5, func(_ *DataSource, d *Data) error {
+		single = append(single, n.Uint(d))
+		return nil
+	}, func(_ *DataSource, b []*Data) ([]*Data, error) {
+		calls = append(calls, "batch")
+		kept := b[:0]
+		for _, d := range b {
+			if n.Uint(d)%2 == 1 {
+				kept = append(kept, d)
+			}
+		}
+		return kept, nil
+	})
+	var last []uint64
+	ds.Subscribe(0, func(_ *DataSource, d *Data) error { last = append(last, n.Uint(d)); return nil })
+	var b []*Data
+	for i := 0; i < 8; i++ {
+		d := ds.NewData()
+		_ = n.SetUint(d, uint64(i))
+		b = append(b, d)
+	}
+	kept, err := ds.EmitBatch(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint64{1, 5, 7}; !slices.Equal(last, want) || len(kept) != 3 {
+		t.Errorf("the last subscriber saw %v (kept %d), want %v", last, len(kept), want)
+	}
+	if want := "rec rec rec rec rec rec rec rec batch"; strings.Join(calls, " ") != want {
+		t.Errorf("calls %q, want %q", strings.Join(calls, " "), want)
+	}
+	d := ds.NewData()
+	_ = n.SetUint(d, 4)
+	if dropped, err := ds.Emit(d); err != nil || dropped || !slices.Equal(single, []uint64{4}) {
+		t.Errorf("Emit of a single record: dropped %v, err %v, record function saw %v", dropped, err, single)
+	}
+	boom := errors.New("boom")
+	ds.SubscribeBatch(-20, nil, func(*DataSource, []*Data) ([]*Data, error) { return nil, boom })
+	if _, err := ds.EmitBatch(b[:1]); !errors.Is(err, boom) {
+		t.Errorf("a batch subscriber's error: got %v", err)
 	}
 }

@@ -21,16 +21,34 @@ import (
 // the guest knows to keep reading through host calls. From then on, before each
 // dataSourceCallback of data source D into this guest, the host writes the record's values
 // of F1, F2... into the buffer (docs/authoring.md, "Reading fields without host calls").
+//
+// Version 2 adds batches: "v2 ds=D buf=PTR+CAP batch=M fields=F1,F2,..." from a guest that
+// exports gadgetryDataSourceBatch(cbID i64, ds i32, n i32) -> i32. The host then calls that
+// export once for up to M records of D instead of dataSourceCallback once per record: the
+// buffer holds n records one after the other, each with its data handle, a flags word the
+// guest sets to drop the record, and its slots. One call into the guest per batch instead of
+// per record is what lets a module keep up with the kernel: entering the guest costs more
+// than reading a record (docs/RATIONALE.md, "Batched callbacks").
 const (
 	fieldCopyKey = "gadgetry.fieldcopy"
 	// fieldCopyMagic is "GFC1" read as a little-endian u32.
 	fieldCopyMagic = 0x31434647
+	// fieldCopyMagic2 is "GFC2": a version 2 (batch) buffer.
+	fieldCopyMagic2 = 0x32434647
+	// batchExport is the guest function a version 2 request needs.
+	batchExport = "gadgetryDataSourceBatch"
+	// fcMaxBatch bounds a batch.
+	fcMaxBatch = 1024
+	// fcRecHeader is the size of a batch record's header: data handle (u32), flags (u32).
+	fcRecHeader = 8
+	// fcDrop is the flag a guest sets in a batch record's header to drop the record.
+	fcDrop = 1
 
 	fcHeaderSize = 16
 	fcSlotSize   = 16
 	// fcMaxFields and fcMaxBuffer bound a request (a guest asks once per data source).
 	fcMaxFields = 1024
-	fcMaxBuffer = 1 << 20
+	fcMaxBuffer = 4 << 20
 
 	// Slot states.
 	fcNotCopied = 0 // read it with a host call
@@ -48,7 +66,13 @@ type fieldCopy struct {
 	ptr    uint32
 	cap    uint32
 	fields []*datasource.Field
+	// batch is the most records one call of the batch export takes (version 2); 0 for a
+	// version 1 request.
+	batch uint32
 }
+
+// recSize is the size of one record of a batch buffer.
+func (fc *fieldCopy) recSize() uint32 { return fcRecHeader + fcSlotSize*uint32(len(fc.fields)) }
 
 // fieldCopies are an instance's accepted requests by data source handle. It lives in the
 // instance's callback (fieldCopyCallback), the one place every data callback passes through.
@@ -84,11 +108,40 @@ func (fc *fieldCopy) fill(i *Instance, dh uint32) {
 	if !ok {
 		return // cannot happen: memory does not shrink and the buffer was inside it
 	}
-	d := e.obj.(*datasource.Data)
+	fc.slots(buf, fcHeaderSize, uint32(fcHeaderSize+fcSlotSize*len(fc.fields)), e.obj.(*datasource.Data))
+	binary.LittleEndian.PutUint32(buf[8:], dh)
+}
+
+// fillBatch writes the records of one call of the batch export: their handles and values.
+func (fc *fieldCopy) fillBatch(i *Instance, hs []uint32, ds []*datasource.Data) {
+	buf, ok := i.mod.Memory().Read(fc.ptr, fc.cap)
+	if !ok {
+		return
+	}
 	le := binary.LittleEndian
-	varOff := uint32(fcHeaderSize + fcSlotSize*len(fc.fields))
+	le.PutUint32(buf[8:], uint32(len(hs)))
+	rs := fc.recSize()
+	varOff := fcHeaderSize + fc.batch*rs
+	for n, d := range ds {
+		rec := fcHeaderSize + uint32(n)*rs
+		le.PutUint32(buf[rec:], hs[n])
+		le.PutUint32(buf[rec+4:], 0)
+		varOff = fc.slots(buf, rec+fcRecHeader, varOff, d)
+	}
+}
+
+// dropped reports whether the guest set the drop flag of record n of the last batch.
+func (fc *fieldCopy) dropped(i *Instance, n int) bool {
+	v, ok := i.mod.Memory().ReadUint32Le(fc.ptr + fcHeaderSize + uint32(n)*fc.recSize() + 4)
+	return ok && v&fcDrop != 0
+}
+
+// slots writes d's values into the slots at buf[at:], the values' bytes from varOff on, and
+// returns where the next bytes go.
+func (fc *fieldCopy) slots(buf []byte, at, varOff uint32, d *datasource.Data) uint32 {
+	le := binary.LittleEndian
 	for n, f := range fc.fields {
-		s := buf[fcHeaderSize+fcSlotSize*n : fcHeaderSize+fcSlotSize*(n+1)]
+		s := buf[at+fcSlotSize*uint32(n) : at+fcSlotSize*uint32(n+1)]
 		if f.Kind.Scalar() {
 			s[0] = fcScalar
 			le.PutUint64(s[8:], f.Uint(d))
@@ -105,7 +158,7 @@ func (fc *fieldCopy) fill(i *Instance, dh uint32) {
 		le.PutUint64(s[8:], uint64(varOff))
 		varOff += uint32(len(v))
 	}
-	le.PutUint32(buf[8:], dh)
+	return varOff
 }
 
 // fieldCopyRequest handles setConfig(fieldCopyKey, value): it accepts the request and writes
@@ -117,9 +170,30 @@ func (i *Instance) fieldCopyRequest(mod api.Module, value string) bool {
 		i.bad(fn, "%s %q refused: %v", fieldCopyKey, value, err)
 		return false
 	}
+	le := binary.LittleEndian
+	if fc.batch > 0 {
+		buf, _ := mod.Memory().Read(fc.ptr, fcHeaderSize+fc.batch*fc.recSize())
+		clear(buf)
+		le.PutUint32(buf[0:], fieldCopyMagic2)
+		le.PutUint32(buf[4:], uint32(len(fc.fields)))
+		le.PutUint32(buf[12:], fc.batch)
+		for r := uint32(0); r < fc.batch; r++ {
+			at := fcHeaderSize + r*fc.recSize() + fcRecHeader
+			for n, f := range fc.fields {
+				if aliases(f) {
+					buf[at+fcSlotSize*uint32(n)+1] = fcAliases
+				}
+			}
+		}
+		if int(dsh) >= len(i.batches) {
+			i.batches = append(i.batches, make(fieldCopies, int(dsh)+1-len(i.batches))...)
+		}
+		i.batches[dsh] = fc
+		i.log.Debug("wasm field copy", "datasource", fc.ds.Name, "fields", len(fc.fields), "buffer", fc.cap, "batch", fc.batch)
+		return true
+	}
 	hdr, _ := mod.Memory().Read(fc.ptr, fcHeaderSize+fcSlotSize*uint32(len(fc.fields)))
 	clear(hdr)
-	le := binary.LittleEndian
 	le.PutUint32(hdr[0:], fieldCopyMagic)
 	le.PutUint32(hdr[4:], uint32(len(fc.fields)))
 	for n, f := range fc.fields {
@@ -140,11 +214,13 @@ func (i *Instance) fieldCopyRequest(mod api.Module, value string) bool {
 	return true
 }
 
-// parseFieldCopy parses and checks "v1 ds=D buf=PTR+CAP fields=F1,F2,...".
+// parseFieldCopy parses and checks "v1 ds=D buf=PTR+CAP fields=F1,F2,..." or
+// "v2 ds=D buf=PTR+CAP batch=M fields=F1,F2,...".
 func (i *Instance) parseFieldCopy(mod api.Module, value string) (*fieldCopy, uint32, error) {
 	words := strings.Fields(value)
-	if len(words) != 4 || words[0] != "v1" {
-		return nil, 0, fmt.Errorf(`want "v1 ds=D buf=PTR+CAP fields=F1,F2,..."`)
+	v2 := len(words) == 5 && words[0] == "v2"
+	if !v2 && (len(words) != 4 || words[0] != "v1") {
+		return nil, 0, fmt.Errorf(`want "v1 ds=D buf=PTR+CAP fields=F1,F2,..." or "v2 ds=D buf=PTR+CAP batch=M fields=F1,F2,..."`)
 	}
 	get := func(w, key string) (string, error) {
 		v, ok := strings.CutPrefix(w, key+"=")
@@ -189,10 +265,28 @@ func (i *Instance) parseFieldCopy(mod api.Module, value string) (*fieldCopy, uin
 	if fc.cap, err = num(c); err != nil {
 		return nil, 0, err
 	}
+	if v2 {
+		if v, err = get(words[3], "batch"); err != nil {
+			return nil, 0, err
+		}
+		if fc.batch, err = num(v); err != nil {
+			return nil, 0, err
+		}
+		if fc.batch == 0 || fc.batch > fcMaxBatch {
+			return nil, 0, fmt.Errorf("batch=%d: want 1 to %d", fc.batch, fcMaxBatch)
+		}
+		if i.batchFn == nil {
+			return nil, 0, fmt.Errorf("the module exports no %s(i64, i32, i32) i32", batchExport)
+		}
+		words = append(words[:3], words[4])
+	}
 	if v, err = get(words[3], "fields"); err != nil {
 		return nil, 0, err
 	}
 	list := strings.Split(v, ",")
+	if v == "" {
+		list = nil // a batch without fields: every value is read with host calls
+	}
 	if len(list) > fcMaxFields {
 		return nil, 0, fmt.Errorf("%d fields: at most %d", len(list), fcMaxFields)
 	}
@@ -212,6 +306,9 @@ func (i *Instance) parseFieldCopy(mod api.Module, value string) (*fieldCopy, uin
 		fc.fields = append(fc.fields, f)
 	}
 	need := uint64(fcHeaderSize) + fcSlotSize*uint64(len(fc.fields))
+	if v2 {
+		need = uint64(fcHeaderSize) + uint64(fc.batch)*uint64(fc.recSize())
+	}
 	switch {
 	case fc.ptr%8 != 0:
 		return nil, 0, fmt.Errorf("buffer %#x is not 8-byte aligned", fc.ptr)

@@ -2,6 +2,7 @@ package wasm
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"math"
@@ -185,6 +186,41 @@ func withoutFieldCopy(t testing.TB, refuse bool) {
 	})
 }
 
+// withoutBatches makes setConfig refuse version 2 requests of "gadgetry.fieldcopy" as a
+// Gadgetry with version 1 only (SDK v0.3.0) does.
+func withoutBatches(t testing.TB) {
+	wrapHostFunc(t, "setConfig", func(next hostFunc) func(*Instance, api.Module, []uint64) {
+		return func(i *Instance, mod api.Module, s []uint64) {
+			if key, _ := i.str(mod, "setConfig", s[0]); key == fieldCopyKey {
+				if v, _ := i.str(mod, "setConfig", s[1]); strings.HasPrefix(v, "v2 ") {
+					i.bad("setConfig", `%s %q refused: want "v1 ds=D buf=PTR+CAP fields=F1,F2,..."`, key, v)
+					s[0] = 1
+					return
+				}
+			}
+			next.fn(i, mod, s)
+		}
+	})
+}
+
+// copiedFields returns the number of fields copied by data source name, version 1 and 2.
+func copiedFields(inst *Instance) (v1, v2 map[string]int) {
+	v1, v2 = map[string]int{}, map[string]int{}
+	if c, ok := inst.callback.(*fieldCopyCallback); ok {
+		for _, fc := range c.copies {
+			if fc != nil {
+				v1[fc.ds.Name] = len(fc.fields)
+			}
+		}
+	}
+	for _, fc := range inst.batches {
+		if fc != nil {
+			v2[fc.ds.Name] = len(fc.fields)
+		}
+	}
+	return v1, v2
+}
+
 func fieldCopyGuest(t testing.TB, toolchain string) []byte {
 	return gadgettest.WASMWith(t, filepath.Join("testdata", "fieldcopy"), toolchain)
 }
@@ -216,10 +252,12 @@ func startKinds(t testing.TB, mod []byte, params map[string]string) (*kindsRun, 
 // set during the callback) on this host, and with a host call per read on the others.
 func TestFieldCopy(t *testing.T) {
 	for _, tc := range []string{build.ToolchainGo, build.ToolchainTinyGo} {
-		for _, host := range []string{"gadgetry", "ig", "older"} {
+		for _, host := range []string{"gadgetry", "gadgetry-v1", "ig", "older"} {
 			t.Run(tc+"/"+host, func(t *testing.T) {
 				mod := fieldCopyGuest(t, tc)
 				switch host {
+				case "gadgetry-v1":
+					withoutBatches(t)
 				case "ig":
 					withoutFieldCopy(t, false)
 				case "older":
@@ -227,29 +265,25 @@ func TestFieldCopy(t *testing.T) {
 				}
 				calls := countHostCalls(t)
 				run, inst := startKinds(t, mod, nil)
-				c, probed := inst.callback.(*fieldCopyCallback)
-				if probed != (host == "gadgetry") {
-					t.Fatalf("field copy set up: %v, want %v", probed, host == "gadgetry")
+				v1, v2 := copiedFields(inst)
+				want := map[string]int{"kinds": len(kindsFields) + 1, "events": 2} // looked up with GetField, not added
+				got := map[string]map[string]int{"gadgetry": v2, "gadgetry-v1": v1}[host]
+				if fmt.Sprint(got) != fmt.Sprint(map[bool]map[string]int{true: want, false: nil}[got != nil]) || len(v1)+len(v2) != len(got) {
+					t.Fatalf("copied fields by data source: version 1 %v, version 2 %v; want %v in version %s", v1, v2, want, host)
 				}
-				if probed {
-					got := map[string]int{}
-					for _, fc := range c.copies {
-						if fc != nil {
-							got[fc.ds.Name] = len(fc.fields)
-						}
-					}
-					if want := map[string]int{"kinds": len(kindsFields) + 1, "events": 2}; fmt.Sprint(got) != fmt.Sprint(want) {
-						t.Fatalf("copied fields by data source: %v, want %v (looked up with GetField, not added)", got, want)
-					}
-				}
+				probed := host == "gadgetry" || host == "gadgetry-v1"
 
 				// Per kinds callback: reads of 12 scalars and 5 strings or bytes, then 6 reads
 				// around Sets (testdata/fieldcopy/main.go, onKinds).
 				wantScalar, wantBuffer := int64(17), int64(6)
-				if probed {
+				switch host {
+				case "gadgetry-v1":
 					// long (6001 bytes) does not fit the buffer; u64 and cstr after their Set;
 					// u32 and u8 after a Set of u32alias, which shares u32's bytes.
 					wantScalar, wantBuffer = 3, 2
+				case "gadgetry":
+					// The same, but long fits a batch's buffer.
+					wantScalar, wantBuffer = 3, 1
 				}
 				for n := 1; n <= 3; n++ {
 					before := [2]int64{calls.scalar.Load(), calls.buffer.Load()}
@@ -280,7 +314,7 @@ func TestFieldCopy(t *testing.T) {
 				if n := calls.scalar.Load() + calls.buffer.Load() - before; n != map[bool]int64{true: 0, false: 2}[probed] {
 					t.Errorf("events callback made %d field host calls", n)
 				}
-				if inst.Stats().HostErrors != map[string]uint64{"gadgetry": 0, "ig": 0, "older": 2}[host] {
+				if inst.Stats().HostErrors != map[string]uint64{"gadgetry": 0, "gadgetry-v1": 2, "ig": 0, "older": 4}[host] {
 					t.Errorf("host errors: %d", inst.Stats().HostErrors)
 				}
 			})
@@ -297,7 +331,7 @@ func TestFieldCopyRefused(t *testing.T) {
 	run, inst := startKinds(t, mod, map[string]string{"bad": "true"})
 	reasons := map[string]string{
 		"outside":   "lies outside guest memory",
-		"huge":      "buffer of 4294967295 bytes: 1 fields need 32 to 1048576",
+		"huge":      "buffer of 4294967295 bytes: 1 fields need 32 to 4194304",
 		"foreign":   `belongs to data source "events", not "kinds"`,
 		"notfield":  "is not a field",
 		"array":     `data source "arr" is an array data source`,
@@ -325,25 +359,31 @@ func TestFieldCopyRefused(t *testing.T) {
 	if got := run.log.result("bad.untouched"); got != "true" {
 		t.Errorf("buffer of the refused requests untouched after a callback: %s", got)
 	}
-	if n := calls.scalar.Load() + calls.buffer.Load() - before; n != 5 {
-		t.Errorf("%d field host calls in the callback, want 5 as without bad requests (the SDK's own request was accepted)", n)
+	if n := calls.scalar.Load() + calls.buffer.Load() - before; n != 4 {
+		t.Errorf("%d field host calls in the callback, want 4 as without bad requests (the SDK's own request was accepted)", n)
 	}
 }
 
 // filledInstance returns an instance of testdata/fieldcopy past Init, the field copy of its
-// kinds data source, and a data handle of record 1 (the instance's mutex is held until the
-// test ends, as during a callback).
-func filledInstance(t testing.TB) (*Instance, *fieldCopy, uint32) {
-	run, inst := startKinds(t, fieldCopyGuest(t, build.ToolchainGo), nil)
-	c, ok := inst.callback.(*fieldCopyCallback)
-	if !ok {
-		t.Fatal("no field copy set up")
+// kinds data source (version 1 on a host without batches, else version 2), and a data handle
+// of record 1 (the instance's mutex is held until the test ends, as during a callback).
+func filledInstance(t testing.TB, v1 bool) (*Instance, *fieldCopy, uint32) {
+	if v1 {
+		withoutBatches(t)
 	}
+	run, inst := startKinds(t, fieldCopyGuest(t, build.ToolchainGo), nil)
 	var fc *fieldCopy
-	for _, x := range c.copies {
-		if x != nil && x.ds == run.kinds {
+	copies := inst.batches
+	if c, ok := inst.callback.(*fieldCopyCallback); ok {
+		copies = c.copies
+	}
+	for _, x := range copies {
+		if x != nil && x.ds == run.kinds && (x.batch == 0) == v1 {
 			fc = x
 		}
+	}
+	if fc == nil {
+		t.Fatalf("no field copy (version 1: %v) set up", v1)
 	}
 	_, d := run.newKinds(t, 1)
 	inst.mu.Lock()
@@ -351,23 +391,47 @@ func filledInstance(t testing.TB) (*Instance, *fieldCopy, uint32) {
 	return inst, fc, inst.h.add(entry{kind: kData, ds: run.kinds, obj: d, temp: true})
 }
 
-// TestFieldCopyFillAllocates nothing: filling the buffer before a callback copies the
-// record's values into guest memory and allocates nothing on the host.
+// TestFieldCopyFillAllocates nothing: filling the buffer before a callback (one record,
+// version 1) or a batch call (version 2) copies the records' values into guest memory and
+// allocates nothing on the host.
 func TestFieldCopyFillAllocates(t *testing.T) {
-	inst, fc, h := filledInstance(t)
-	if n := testing.AllocsPerRun(100, func() { fc.fill(inst, h) }); n != 0 {
-		t.Errorf("fill allocates %v times per record", n)
-	}
-	buf, _ := inst.mod.Memory().Read(fc.ptr, 12)
-	if got := uint32(buf[8]) | uint32(buf[9])<<8 | uint32(buf[10])<<16 | uint32(buf[11])<<24; got != h {
-		t.Errorf("the header names record %d, want %d", got, h)
-	}
+	t.Run("v1", func(t *testing.T) {
+		inst, fc, h := filledInstance(t, true)
+		if n := testing.AllocsPerRun(100, func() { fc.fill(inst, h) }); n != 0 {
+			t.Errorf("fill allocates %v times per record", n)
+		}
+		buf, _ := inst.mod.Memory().Read(fc.ptr, 12)
+		if got := binary.LittleEndian.Uint32(buf[8:]); got != h {
+			t.Errorf("the header names record %d, want %d", got, h)
+		}
+	})
+	t.Run("v2", func(t *testing.T) {
+		inst, fc, h := filledInstance(t, false)
+		e, _ := inst.h.get(h, kData)
+		hs := make([]uint32, fc.batch)
+		ds := make([]*datasource.Data, fc.batch)
+		for k := range hs {
+			hs[k], ds[k] = h, e.obj.(*datasource.Data)
+		}
+		if n := testing.AllocsPerRun(20, func() { fc.fillBatch(inst, hs, ds) }); n != 0 {
+			t.Errorf("fillBatch allocates %v times per batch", n)
+		}
+		buf, _ := inst.mod.Memory().Read(fc.ptr, fc.cap)
+		le := binary.LittleEndian
+		if got := le.Uint32(buf[8:]); got != fc.batch {
+			t.Errorf("the header says %d records, want %d", got, fc.batch)
+		}
+		last := fcHeaderSize + (fc.batch-1)*fc.recSize()
+		if got := le.Uint32(buf[last:]); got != h {
+			t.Errorf("the last record's header names record %d, want %d", got, h)
+		}
+	})
 }
 
 // BenchmarkFieldCopyFill is the host's cost of filling the buffer with a kinds record (17
 // fields, among them a 6001-byte cstring it scans for its NUL and does not copy).
 func BenchmarkFieldCopyFill(b *testing.B) {
-	inst, fc, h := filledInstance(b)
+	inst, fc, h := filledInstance(b, true)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -393,6 +457,85 @@ func BenchmarkFieldCopy(b *testing.B) {
 					if _, err := run.kinds.Emit(d); err != nil {
 						b.Fatal(err)
 					}
+				}
+			})
+		}
+	}
+}
+
+// countingFn counts the calls of a guest function.
+type countingFn struct {
+	api.Function
+	n *int
+}
+
+func (c countingFn) CallWithStack(ctx context.Context, stack []uint64) error {
+	*c.n++
+	return c.Function.CallWithStack(ctx, stack)
+}
+
+// TestBatches delivers 200 records in one EmitBatch to testdata/fieldcopy, built with Go and
+// with TinyGo: on this host the guest is entered once per 64 records (4 calls) and reads
+// every field from its buffer, on a host without the extension once per record with host
+// calls; either way it sees every record, and those it drops (comm "drop", every 7th) reach
+// no later subscriber.
+func TestBatches(t *testing.T) {
+	for _, tc := range []string{build.ToolchainGo, build.ToolchainTinyGo} {
+		for _, host := range []string{"gadgetry", "ig"} {
+			t.Run(tc+"/"+host, func(t *testing.T) {
+				mod := fieldCopyGuest(t, tc)
+				if host == "ig" {
+					withoutFieldCopy(t, false)
+				}
+				calls := countHostCalls(t)
+				run, inst := startKinds(t, mod, nil)
+				var batchCalls, recordCalls int
+				if inst.batchFn != nil {
+					inst.batchFn = countingFn{inst.batchFn, &batchCalls}
+				}
+				inst.callback = countingFn{inst.callback, &recordCalls}
+				var after []uint64
+				run.events.Subscribe(100, func(_ *datasource.DataSource, d *datasource.Data) error {
+					after = append(after, run.pid.Uint(d))
+					return nil
+				})
+				var batch []*datasource.Data
+				var keptSum, keptN uint64
+				for pid := uint64(1); pid <= 200; pid++ {
+					d := run.events.NewData()
+					_ = run.pid.SetUint(d, pid)
+					comm := "keep"
+					if pid%7 == 0 {
+						comm = "drop"
+					} else {
+						keptSum += pid
+						keptN++
+					}
+					_ = run.comm.SetString(d, comm)
+					batch = append(batch, d)
+				}
+				kept, err := run.events.EmitBatch(batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if uint64(len(kept)) != keptN || uint64(len(after)) != keptN {
+					t.Errorf("kept %d, the next subscriber saw %d, want %d", len(kept), len(after), keptN)
+				}
+				if got, want := run.log.result("events.kept"), fmt.Sprintf("%d,%d", keptN, keptSum); got != want {
+					t.Errorf("the guest kept (count,sum of pids) %s, want %s", got, want)
+				}
+				wantBatch, wantRecord, wantHost := 4, 0, int64(0)
+				if host == "ig" {
+					wantBatch, wantRecord, wantHost = 0, 200, 400
+				}
+				if batchCalls != wantBatch || recordCalls != wantRecord {
+					t.Errorf("%d batch calls and %d dataSourceCallback calls, want %d and %d", batchCalls, recordCalls, wantBatch, wantRecord)
+				}
+				if n := calls.scalar.Load() + calls.buffer.Load(); n != wantHost {
+					t.Errorf("%d field host calls, want %d", n, wantHost)
+				}
+				if s := inst.Stats(); s.Callbacks != 200 || s.Dropped != 200-keptN {
+					t.Errorf("stats: %d callbacks, %d dropped; want 200, %d", s.Callbacks, s.Dropped, 200-keptN)
 				}
 			})
 		}

@@ -87,7 +87,7 @@ func init() {
 		}
 		switch {
 		case (typ == 1 || typ == 3) && ds.Type == datasource.TypeSingle:
-			ds.Subscribe(prio, i.subscriber(ds, dsh, cbID))
+			ds.SubscribeBatch(prio, i.recordSubscriber(ds, dsh, cbID), i.batchSubscriber(ds, dsh, cbID))
 		case (typ == 2 || typ == 3) && ds.Type == datasource.TypeArray:
 			ds.SubscribeArray(prio, i.arraySubscriber(ds, dsh, cbID))
 		default:

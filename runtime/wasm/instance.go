@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gadgetry/gadgetry/runtime/datasource"
@@ -77,13 +78,31 @@ type Instance struct {
 	heldErrs    []string // error-level guest logs of that hook, printed unless its error quotes them
 	callback    api.Function
 	dropping    bool // callback returns a drop flag
-	stack       [4]uint64
-	temps       []uint32
+	// batchFn is the guest's batch export (fieldcopy.go), nil when it has none; batches are
+	// the accepted version 2 field copies by data source handle.
+	batchFn api.Function
+	batches fieldCopies
+	// bhs and bds are one batch call's record handles and records (reused).
+	bhs []uint32
+	bds []*datasource.Data
+	// guestTime and guestRecords add up the data callbacks' time and records, for the
+	// slow-guest warning (slowWarned once it was given).
+	guestTime    time.Duration
+	guestRecords uint64
+	slowWarned   bool
+	stack        [4]uint64
+	temps        []uint32
 
 	// watchdog state
 	seq     atomic.Uint64 // odd while a guest call runs
 	limit   atomic.Int64
 	curHook string // the running hook (read under mu)
+	// inCallback: the running call is a data callback; stopAt: when the run was asked to
+	// stop (unix ns, 0 before), after which a data callback gets StopGrace (Interrupt).
+	inCallback atomic.Bool
+	stopAt     atomic.Int64
+	grace      atomic.Int64
+	hurry      chan struct{}
 
 	callbacks, dropped, hostErrors atomic.Uint64
 }
@@ -115,7 +134,7 @@ func (e *Engine) Instantiate(ctx context.Context, name string, module []byte, di
 	if err := checkMemoryLimit(limit); err != nil {
 		return nil, fmt.Errorf("gadget %s: %w", name, err)
 	}
-	inst := &Instance{name: name, env: env, log: log, eng: e, objects: map[any]uint32{}, done: make(chan struct{}),
+	inst := &Instance{name: name, env: env, log: log, eng: e, objects: map[any]uint32{}, done: make(chan struct{}), hurry: make(chan struct{}, 1),
 		mem: newGuestMemory(limit), memLimitMiB: limit, hookTimeout: e.opts.HookTimeout, callbackTimeout: e.opts.CallbackTimeout}
 	inst.curHook = "instantiate"
 	base := context.WithValue(context.Background(), instKey{}, inst)
@@ -167,7 +186,19 @@ func (e *Engine) Instantiate(ctx context.Context, name string, module []byte, di
 		inst.callback = cb
 		inst.dropping = len(cb.Definition().ResultTypes()) == 1
 	}
+	if fn := mod.ExportedFunction(batchExport); fn != nil && sameTypes(fn.Definition().ParamTypes(), api.ValueTypeI64, api.ValueTypeI32, api.ValueTypeI32) &&
+		sameTypes(fn.Definition().ResultTypes(), api.ValueTypeI32) {
+		inst.batchFn = fn
+	}
+	if mod.ExportedFunction("asyncify_get_state") != nil {
+		log.Warn(fmt.Sprintf("gadget %s: its wasm module was built with TinyGo's asyncify scheduler: every call into it allocates a fresh stack and costs milliseconds; rebuild it with -scheduler=none (gadgetry image build does)", name))
+	}
 	return inst, nil
+}
+
+// sameTypes reports whether ts is want.
+func sameTypes(ts []api.ValueType, want ...api.ValueType) bool {
+	return string(ts) == string(want)
 }
 
 // Name returns the gadget's name.
@@ -302,7 +333,28 @@ func (i *Instance) survivedRefusal(hook string) {
 func (i *Instance) begin(hook string, limit time.Duration) {
 	i.curHook = hook
 	i.limit.Store(int64(limit))
+	i.inCallback.Store(hook == "dataSourceCallback")
 	i.seq.Add(1)
+}
+
+// StopGrace is how long, and how much CPU, a data callback may still use once the run was
+// asked to stop (Interrupt): a guest that loops does not hold up the stop longer.
+const StopGrace = 500 * time.Millisecond
+
+// Interrupt says the run was asked to stop: from grace on, a data callback that has used
+// grace of CPU since it was first seen is killed, and the run ends with an error naming the
+// guest. Counting CPU, not only time, keeps a slow guest that a loaded machine holds up from
+// being taken for one that loops. Lifecycle hooks (gadgetStop...) keep their own limit.
+// Interrupt does not block; it may be called from any goroutine, more than once.
+func (i *Instance) Interrupt(grace time.Duration) {
+	i.grace.Store(int64(grace))
+	if !i.stopAt.CompareAndSwap(0, time.Now().Add(grace).UnixNano()) {
+		return
+	}
+	select {
+	case i.hurry <- struct{}{}:
+	default:
+	}
 }
 
 func (i *Instance) end() { i.seq.Add(1) }
@@ -313,18 +365,40 @@ func (i *Instance) watchdog(tick time.Duration) {
 	defer t.Stop()
 	var last uint64
 	var since time.Time
+	var sinceCPU time.Duration // the process's CPU time at since, once stopping
 	for {
 		select {
 		case <-i.done:
 			return
+		case <-i.hurry:
+			// Stopping: look often enough to honour StopGrace.
+			t.Reset(min(tick, 25*time.Millisecond))
 		case now := <-t.C:
 			s := i.seq.Load()
 			if s%2 == 0 {
 				continue
 			}
+			stopping := i.stopAt.Load() != 0
+			var cpu time.Duration
+			if stopping {
+				cpu = processCPU()
+			}
 			if s != last {
-				last, since = s, now
+				last, since, sinceCPU = s, now, cpu
 				continue
+			}
+			if stopping && i.inCallback.Load() {
+				// A data callback is killed once the stop request is grace old and the
+				// callback has used grace of CPU since it was first seen: a guest that
+				// loops is stopped, one that the machine's load merely slows down is not.
+				grace := time.Duration(i.grace.Load())
+				if sinceCPU == 0 {
+					sinceCPU = cpu // first seen before the stop: count from now
+				}
+				if !now.Before(time.Unix(0, i.stopAt.Load())) && cpu-sinceCPU >= grace {
+					i.cancel(fmt.Errorf("still running after the run was asked to stop, %v of CPU later (killed; a data callback must not block or loop)", grace))
+					return
+				}
 			}
 			if lim := time.Duration(i.limit.Load()); now.Sub(since) >= lim {
 				i.cancel(fmt.Errorf("did not return within %v (killed; a hook or callback must not block or loop)", lim))
@@ -366,7 +440,9 @@ func (i *Instance) runCallback(ds *datasource.DataSource, dsHandle uint32, cbID 
 	h := i.h.add(e)
 	i.stack[0], i.stack[1], i.stack[2] = cbID, uint64(dsHandle), uint64(h)
 	i.begin("dataSourceCallback", i.callbackTimeout)
+	start := time.Now()
 	err := i.callback.CallWithStack(i.ctx, i.stack[:])
+	i.account(time.Since(start), 1)
 	i.end()
 	i.h.release(h)
 	i.releaseTemps()
@@ -493,3 +569,13 @@ func (l *lineLogger) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = (*lineLogger)(nil)
+
+// processCPU returns the CPU time the process has used (user and system). While a guest call
+// runs it is most of what the process does, so the watchdog counts the call's CPU with it.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -196,10 +196,20 @@ func onKinds(_ api.DataSource, d api.Data) error {
 	return nil
 }
 
+// seen and sum count the events kept (their pids added up); an event whose comm is "drop"
+// is dropped.
+var seen, sum uint64
+
 func onEvents(_ api.DataSource, d api.Data) error {
 	p, _ := pid.Uint32(d)
 	c, _ := comm.String(d)
 	result("event", strconv.FormatUint(uint64(p), 10)+","+c)
+	if c == "drop" {
+		return api.ErrDrop
+	}
+	seen++
+	sum += uint64(p)
+	result("events.kept", strconv.FormatUint(seen, 10)+","+strconv.FormatUint(sum, 10))
 	return nil
 }
 

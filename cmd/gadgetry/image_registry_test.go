@@ -210,7 +210,9 @@ func TestRegistryConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	env := func(extra ...string) []string { return cliEnv(t, append([]string{"GADGETRY_CONFIG=" + config}, extra...)...) }
+	env := func(extra ...string) []string {
+		return cliEnv(t, append([]string{"GADGETRY_CONFIG=" + config}, extra...)...)
+	}
 	plainHTTP := "pulling " + ref + ": registry " + reg.Host + " speaks plain HTTP; pass --insecure-registries " + reg.Host + " to allow it"
 
 	// The config file: insecureRegistries, and registryPrefix for a bare name.

@@ -16,8 +16,10 @@ setup:
 build:
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_B) -o $(BIN) ./cmd/gadgetry
 
-# Builds, then runs trace_exec for a few seconds while something execs.
-demo: setup build
+# Builds, then runs trace_exec for a few seconds while something execs. Needs only Go and
+# the kernel mounts (setup.sh --demo): not the test tools (clang, registry, oras, cosign).
+demo: build
+	@scripts/setup.sh --demo
 	@scripts/demo.sh
 
 # Every test: vet and format checks, host tests (real kernel, registry, containers), short

@@ -3,16 +3,21 @@
 # machine, and mounts the kernel filesystems the runtime uses. Fast when everything is present:
 # it asks apt only for packages that are missing.
 #
-# Usage: scripts/setup.sh [--vm]    (--vm: also what `make vmtest` needs)
+# Usage: scripts/setup.sh [--vm|--demo]
+#   --vm:   also what `make vmtest` needs
+#   --demo: only what `make demo` needs: the kernel mounts (a built-in gadget needs no clang,
+#           registry or test tools, and nothing is fetched over the network)
 set -euo pipefail
 
+mode="${1:-}"
 want=(clang-19 llvm-19 bpftool libbpf-dev linux-libc-dev-arm64-cross docker-registry apache2-utils runc busybox-static git make gcc libc6-dev)
-if [[ "${1:-}" == "--vm" ]]; then
-	want+=(qemu-system-x86 cpio busybox-static xz-utils)
-fi
+case "$mode" in
+--vm) want+=(qemu-system-x86 cpio busybox-static xz-utils) ;;
+--demo) want=() ;;
+esac
 
 missing=()
-for p in "${want[@]}"; do
+for p in "${want[@]+"${want[@]}"}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
@@ -35,6 +40,8 @@ if [[ $(id -u) -eq 0 ]]; then
 	# The BPF LSM probe reads the list of active LSMs from securityfs.
 	mountpoint -q /sys/kernel/security || mount -t securityfs securityfs /sys/kernel/security 2>/dev/null || true
 fi
+
+[[ "$mode" == "--demo" ]] && exit 0
 
 # Go tools the tests use, built into the project's own bin directory (no global install).
 here=$(cd "$(dirname "$0")/.." && pwd)

@@ -265,3 +265,21 @@ func TestGuideRegistryConfig(t *testing.T) {
 	env := cliEnv(t, "GADGETRY_STORE="+storeWith(t, ref))
 	runCLI(t, env, "", "image", "push", ref, "--insecure-registries", addr).ok(t)
 }
+
+// TestDemoSetup: `make demo` runs setup.sh --demo, which installs no test tools and builds no
+// Go programs (oras, cosign): with no go on PATH it has nothing to do and says nothing.
+func TestDemoSetup(t *testing.T) {
+	root := filepath.Join("..", "..")
+	out, err := exec.Command("make", "-C", root, "-n", "demo").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n demo: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "scripts/setup.sh --demo") || strings.Contains(string(out), "go install") {
+		t.Errorf("make -n demo:\n%s", out)
+	}
+	cmd := exec.Command("bash", filepath.Join(root, "scripts", "setup.sh"), "--demo")
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + t.TempDir()}
+	if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
+		t.Errorf("setup.sh --demo: %v\n%s", err, out)
+	}
+}

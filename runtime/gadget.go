@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -65,8 +66,12 @@ type Iter struct {
 	DataSource string
 	// Struct is the record type.
 	Struct *btf.Struct
-	// Program is the iterator program (an `iter/<target>` section).
+	// Program is the iterator program (an `iter/<target>` section). A marker naming several
+	// programs gives one Iter per program, with the same DataSource: each program's records
+	// are emitted as an array of that data source.
 	Program string
+
+	marker string // the marker's name
 }
 
 // MapIter is one `gadget_mapiter_<ds>___<map>` marker: every map-fetch-interval the runtime
@@ -154,7 +159,10 @@ func (g *Gadget) NewDataSources() ([]*datasource.DataSource, error) {
 			return nil, err
 		}
 	}
-	for _, it := range g.Iters {
+	for i, it := range g.Iters {
+		if i > 0 && g.Iters[i-1].DataSource == it.DataSource {
+			continue // the next program of one marker: the same data source
+		}
 		ds, err := decode.Array(it.DataSource, it.Struct)
 		if err := add("iterator", it.DataSource, ds, err); err != nil {
 			return nil, err
@@ -222,6 +230,12 @@ func prepare(img *oci.Gadget) (*Gadget, error) {
 	if err := g.findParams(); err != nil {
 		return nil, err
 	}
+	if err := g.applyParamDefaults(); err != nil {
+		return nil, err
+	}
+	if err := g.sizeTemplate(); err != nil {
+		return nil, err
+	}
 	// After the params: programs' enabled_if conditions name them.
 	if err := g.findPrograms(); err != nil {
 		return nil, err
@@ -279,11 +293,11 @@ func (g *Gadget) findMarkers() error {
 		case strings.HasPrefix(v.Name, "gadget_map_tracer_"):
 			tracerMaps[strings.TrimPrefix(v.Name, "gadget_map_tracer_")] = true
 		case strings.HasPrefix(v.Name, "gadget_iter_"):
-			it, err := g.iterMarker(v.Name)
+			its, err := g.iterMarker(v.Name)
 			if err != nil {
 				return err
 			}
-			g.Iters = append(g.Iters, it)
+			g.Iters = append(g.Iters, its...)
 		case strings.HasPrefix(v.Name, "gadget_mapiter_"):
 			mi, err := g.mapIterMarker(v.Name)
 			if err != nil {
@@ -293,13 +307,16 @@ func (g *Gadget) findMarkers() error {
 		}
 	}
 	sort.Slice(g.Tracers, func(i, j int) bool { return g.Tracers[i].DataSource < g.Tracers[j].DataSource })
-	sort.Slice(g.Iters, func(i, j int) bool { return g.Iters[i].DataSource < g.Iters[j].DataSource })
+	sort.SliceStable(g.Iters, func(i, j int) bool { return g.Iters[i].DataSource < g.Iters[j].DataSource })
 	sort.Slice(g.MapIters, func(i, j int) bool { return g.MapIters[i].DataSource < g.MapIters[j].DataSource })
 	seen := map[string]string{}
 	for _, t := range g.Tracers {
 		seen[t.DataSource] = "tracer"
 	}
-	for _, it := range g.Iters {
+	for i, it := range g.Iters {
+		if i > 0 && g.Iters[i-1].DataSource == it.DataSource && g.Iters[i-1].marker == it.marker {
+			continue // one marker naming several programs
+		}
 		if k, dup := seen[it.DataSource]; dup {
 			return fmt.Errorf("gadget %s: data source %s is declared twice (a %s and an iterator); give one another name", g.Name, it.DataSource, k)
 		}
@@ -314,13 +331,29 @@ func (g *Gadget) findMarkers() error {
 	return nil
 }
 
-// iterMarker parses `gadget_iter_<ds>___<struct>___<prog>`.
-func (g *Gadget) iterMarker(name string) (*Iter, error) {
+// iterMarker parses `gadget_iter_<ds>___<struct>___<prog>[___<prog2>...]`: a marker may name
+// several iterator programs (IG's GADGET_ITER takes up to three) whose records all go to the
+// data source; each gives one Iter.
+func (g *Gadget) iterMarker(name string) ([]*Iter, error) {
 	parts := strings.Split(strings.TrimPrefix(name, "gadget_iter_"), "___")
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-		return nil, fmt.Errorf("gadget %s: marker %s: want gadget_iter_<ds>___<struct>___<prog> (GADGET_ITER(ds, struct, prog))", g.Name, name)
+	if len(parts) < 3 || slices.Contains(parts, "") {
+		return nil, fmt.Errorf("gadget %s: marker %s: want gadget_iter_<ds>___<struct>___<prog> (GADGET_ITER(ds, struct, prog)), with more ___<prog> for more programs", g.Name, name)
 	}
-	it := &Iter{DataSource: parts[0], Program: parts[2]}
+	var its []*Iter
+	for _, prog := range parts[2:] {
+		it, err := g.iterProgram(name, parts[0], parts[1], prog)
+		if err != nil {
+			return nil, err
+		}
+		its = append(its, it)
+	}
+	return its, nil
+}
+
+// iterProgram is one program of an iterator marker.
+func (g *Gadget) iterProgram(marker, ds, structName, prog string) (*Iter, error) {
+	parts := []string{ds, structName, prog}
+	it := &Iter{DataSource: ds, Program: prog, marker: marker}
 	ps, ok := g.spec.Programs[it.Program]
 	if !ok {
 		return nil, fmt.Errorf("gadget %s: iterator %s names program %q, which the eBPF object does not have (programs: %s); name the SEC(\"iter/...\") function in GADGET_ITER", g.Name, it.DataSource, it.Program, strings.Join(g.programNames(), ", "))

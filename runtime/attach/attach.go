@@ -1,6 +1,7 @@
 // Package attach attaches a loaded eBPF program where its ELF section says: tracepoint,
 // raw_tracepoint, tp_btf, fentry, fexit, lsm (and sleepable .s forms), kprobe, kretprobe,
-// uprobe, uretprobe and iter.
+// uprobe, uretprobe (to a path or a short library name), iter, socket (socket filters) and
+// classifier/<ingress|egress>/<name> (tc).
 package attach
 
 import (
@@ -45,6 +46,8 @@ var prefixes = []struct {
 	{"uprobe.s/", Uprobe}, {"uprobe/", Uprobe},
 	{"uretprobe.s/", Uretprobe}, {"uretprobe/", Uretprobe},
 	{"iter.s/", Iter}, {"iter/", Iter},
+	{"socket", SocketFilter},
+	{"classifier/", Classifier},
 }
 
 // ErrUnknownSection is returned for a section no attach kind matches.
@@ -93,6 +96,10 @@ func (k Kind) Feature() string {
 		return "BTF-enabled raw tracepoints (tp_btf)"
 	case Iter:
 		return "BPF iterators"
+	case SocketFilter:
+		return "socket filters"
+	case Classifier:
+		return "tc classifiers on tcx (Linux 6.6)"
 	}
 	return string(k) + " programs"
 }
@@ -104,8 +111,20 @@ func LacksKernelSupport(err error) bool {
 		errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.Errno(524)) || errors.Is(err, ErrKernelLacks)
 }
 
+// Options tune Attach.
+type Options struct {
+	// Roots are the root directories of containers (/proc/<pid>/root) whose own copies of a
+	// uprobe's library get the uprobe too; the host's always does.
+	Roots []string
+}
+
 // Attach attaches prog of kind to target. Close the returned link to detach.
 func Attach(kind Kind, target string, prog *ebpf.Program) (link.Link, error) {
+	return AttachWith(kind, target, prog, Options{})
+}
+
+// AttachWith is Attach with options.
+func AttachWith(kind Kind, target string, prog *ebpf.Program, opts Options) (link.Link, error) {
 	var (
 		l   link.Link
 		err error
@@ -137,15 +156,12 @@ func Attach(kind Kind, target string, prog *ebpf.Program) (link.Link, error) {
 		if !ok || path == "" || sym == "" {
 			return nil, fmt.Errorf("uprobe target %q: want <path>:<symbol>", target)
 		}
-		ex, oerr := link.OpenExecutable(path)
-		if oerr != nil {
-			return nil, oerr
-		}
-		if kind == Uprobe {
-			l, err = ex.Uprobe(sym, prog, nil)
-		} else {
-			l, err = ex.Uretprobe(sym, prog, nil)
-		}
+		l, err = attachUprobe(kind, path, sym, prog, opts.Roots)
+	case SocketFilter:
+		l, err = attachSocketFilter(prog)
+	case Classifier:
+		dir, _, _ := strings.Cut(target, "/")
+		l, err = attachClassifier(dir, prog)
 	case Iter:
 		l, err = link.AttachIter(link.IterOptions{Program: prog})
 	default:

@@ -2,6 +2,10 @@ package attach
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
 	"testing"
 )
 
@@ -25,16 +29,58 @@ func TestParse(t *testing.T) {
 		"uprobe//usr/lib/libc.so.6:malloc":    {Uprobe, "/usr/lib/libc.so.6:malloc"},
 		"uretprobe//bin/bash:readline":        {Uretprobe, "/bin/bash:readline"},
 		"iter/task":                           {Iter, "task"},
+		"socket1":                             {SocketFilter, "1"},
+		"socket":                              {SocketFilter, ""},
+		"classifier/ingress/main":             {Classifier, "ingress/main"},
+		"uprobe/libc:pthread_mutex_lock":      {Uprobe, "libc:pthread_mutex_lock"},
 	} {
 		k, tgt, err := Parse(sec)
 		if err != nil || k != want.kind || tgt != want.target {
 			t.Errorf("Parse(%q) = %s, %q, %v; want %s, %q", sec, k, tgt, err, want.kind, want.target)
 		}
 	}
-	if _, _, err := Parse("socket/foo"); !errors.Is(err, ErrUnknownSection) {
+	if _, _, err := Parse("xdp/foo"); !errors.Is(err, ErrUnknownSection) {
 		t.Errorf("unknown section: %v", err)
 	}
 	if !FEntry.NeedsTargetAtLoad() || Tracepoint.NeedsTargetAtLoad() {
 		t.Error("NeedsTargetAtLoad")
+	}
+}
+
+// TestResolveLibrary: a short library name is the library's ELF file on the library path (not
+// a linker script of the same name), under any root; a path is kept; a missing one is a
+// sentence naming where it looked.
+func TestResolveLibrary(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "usr/lib/x86_64-linux-gnu")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{
+		"libfoo.so":      "/* GNU ld script */ GROUP ( libfoo.so.1 )",
+		"libfoo.so.1":    "\x7fELF...",
+		"libfoo.so.1.2":  "\x7fELF...",
+		"libfoobar.so.1": "\x7fELF...",
+		"libbar.so.3.0":  "\x7fELF...",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	saved := LibraryDirs
+	defer func() { LibraryDirs = saved }()
+	LibraryDirs = map[string][]string{goruntime.GOARCH: {"/usr/lib/x86_64-linux-gnu"}}
+	for name, want := range map[string]string{
+		"libfoo":        filepath.Join(dir, "libfoo.so.1"),
+		"libbar":        filepath.Join(dir, "libbar.so.3.0"),
+		"/opt/x/lib.so": filepath.Join(root, "/opt/x/lib.so"),
+	} {
+		got, err := ResolveLibrary(root, name)
+		if err != nil || got != want {
+			t.Errorf("%s: %q, %v; want %q", name, got, err, want)
+		}
+	}
+	if _, err := ResolveLibrary(root, "libcuda"); err == nil || !strings.Contains(err.Error(), `library "libcuda" not found`) {
+		t.Errorf("missing library: %v", err)
 	}
 }

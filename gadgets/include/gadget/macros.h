@@ -25,13 +25,24 @@
 #define GADGET_MAPITER(ds, map) const void *gadget_mapiter_##ds##___##map __GADGET_UNUSED
 
 /*
- * GADGET_ITER(ds, type, prog): the BPF iterator program `prog` (SEC("iter/<target>")) writes
+ * GADGET_ITER(ds, type, prog...): the BPF iterator program `prog` (SEC("iter/<target>")) writes
  * records of `struct type` with bpf_seq_write(); once it is attached, the runtime reads the
- * iterator to its end and emits every record as one array of data source `ds`. The second
- * global keeps `struct type` in BTF when the program only uses it on the stack.
+ * iterator to its end and emits every record as one array of data source `ds`. Up to three
+ * programs may be named (GADGET_ITER(sockets, entry, tcp_iter, udp_iter)): each one's records
+ * are an array of `ds`. The second global keeps `struct type` in BTF when the program only
+ * uses it on the stack.
  */
-#define GADGET_ITER(ds, type, prog)                                      \
-	const void *gadget_iter_##ds##___##type##___##prog __GADGET_UNUSED; \
+#define __GADGET_NARGS3(_1, _2, _3, n, ...) n
+#define __GADGET_ITER_MARKER_1(ds, type, p1) gadget_iter_##ds##___##type##___##p1
+#define __GADGET_ITER_MARKER_2(ds, type, p1, p2) gadget_iter_##ds##___##type##___##p1##___##p2
+#define __GADGET_ITER_MARKER_3(ds, type, p1, p2, p3) \
+	gadget_iter_##ds##___##type##___##p1##___##p2##___##p3
+#define __GADGET_ITER_MARKER_N(n) __GADGET_ITER_MARKER_##n
+#define __GADGET_ITER_MARKER(n) __GADGET_ITER_MARKER_N(n)
+#define GADGET_ITER(ds, type, ...)                                                        \
+	const void *__GADGET_ITER_MARKER(__GADGET_NARGS3(__VA_ARGS__, 3, 2, 1, 0))(ds, type, \
+									     __VA_ARGS__) \
+		__GADGET_UNUSED;                                                          \
 	const struct type *__gadget_iter_type_##ds __GADGET_UNUSED
 
 /* The per-CPU lost-record counter and the marker every tracer buffer declares. */

@@ -8,6 +8,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 
+#define GADGETRY_BUF_BY_NAME /* gadget_reserve_buf(map, size) takes the map's name */
 #include <gadget/macros.h>
 #include <gadget/types.h>
 #include <gadget/buffer.h>

@@ -68,7 +68,8 @@ int count_getppid(void *ctx)
 
 char LICENSE[] SEC("license") = "GPL";
 `,
-	// The compatibility contract's headers, one by one rather than through gadget.h.
+	// The compatibility contract's headers, one by one rather than through gadget.h: the
+	// buffer calls take the map's address then, as in Inspektor Gadget's gadgets.
 	"gadget": `#include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -93,12 +94,12 @@ int styles_exec(void *ctx)
 
 	if (gadget_should_discard_mntns_id(gadget_get_current_mntns_id()))
 		return 0;
-	e = gadget_reserve_buf(events, sizeof(*e));
+	e = gadget_reserve_buf(&events, sizeof(*e));
 	if (!e)
 		return 0;
 	gadget_process_populate(&e->proc);
 	e->timestamp = bpf_ktime_get_boot_ns();
-	gadget_submit_buf(e);
+	gadget_submit_buf(ctx, &events, e, sizeof(*e));
 	return 0;
 }
 

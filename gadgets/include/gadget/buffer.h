@@ -9,7 +9,7 @@
 #ifndef GADGETRY_BUFFER_H
 #define GADGETRY_BUFFER_H
 
-#define gadget_reserve_buf(map, size) __gadget_reserve(&map, &map##_lost_samples, size)
+#define gadget_reserve_buf(map, size) __GADGET_RESERVE(map, size) /* by name or by address */
 
 static __always_inline void *__gadget_reserve(void *rb, void *lost, __u64 size)
 {
@@ -53,6 +53,52 @@ static __always_inline long __gadget_output_perf(void *ctx, void *pa, void *lost
 			*n += 1;
 	}
 	return err;
+}
+
+/*
+ * Inspektor Gadget's buffer API, beside the one above. IG's gadgets pass the map's address:
+ *
+ *   e = gadget_reserve_buf(&events, sizeof(*e));
+ *   gadget_submit_buf(ctx, &events, e, sizeof(*e));
+ *   gadget_output_buf(ctx, &events, &rec, sizeof(rec));   reserve, copy and submit
+ *
+ * gadget_submit_buf takes one argument (Gadgetry's form) or four (IG's). gadget_reserve_buf
+ * takes the map's address (IG's form) unless GADGETRY_BUF_BY_NAME is defined, which
+ * <gadget.h> does: then it takes the map's name, as Gadgetry's gadgets write it. A failed
+ * reservation or output is counted in `<map>_lost_samples` either way.
+ * GADGET_NO_BUF_RESERVE (IG: no reserve helpers wanted) changes nothing here.
+ */
+#ifdef GADGETRY_BUF_BY_NAME
+#define __GADGET_RESERVE(map, size) __gadget_reserve(&map, &map##_lost_samples, size)
+#else
+#define __GADGET_RESERVE(map, size) __gadget_reserve(map, map##_lost_samples, size)
+#endif
+
+#define __GADGET_SUBMIT_PICK(_1, _2, _3, _4, name, ...) name
+#define gadget_submit_buf(...)                                                       \
+	__GADGET_SUBMIT_PICK(__VA_ARGS__, __gadget_submit_buf4, __gadget_submit_bad,  \
+			     __gadget_submit_bad, gadget_submit_buf)(__VA_ARGS__)
+
+static __always_inline long __gadget_submit_buf4(void *ctx, void *map, void *rec, __u64 size)
+{
+	gadget_submit_buf(rec);
+	return 0;
+}
+
+#define gadget_output_buf(ctx, map, rec, size) \
+	__gadget_output_buf(ctx, map, map##_lost_samples, rec, size)
+
+static __always_inline long __gadget_output_buf(void *ctx, void *rb, void *lost, void *rec,
+						__u64 size)
+{
+	long err = bpf_ringbuf_output(rb, rec, size, BPF_RB_NO_WAKEUP);
+	if (err) {
+		__u32 zero = 0;
+		__u64 *n = bpf_map_lookup_elem(lost, &zero);
+		if (n)
+			*n += 1;
+	}
+	return 0;
 }
 
 #endif /* GADGETRY_BUFFER_H */

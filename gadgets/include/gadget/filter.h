@@ -59,4 +59,43 @@ static __always_inline bool gadget_should_discard_data(gadget_mntns_id mntns_id,
 	return false;
 }
 
+/* One filter at a time (Inspektor Gadget's API): true when the value is filtered out. */
+static __always_inline bool gadget_should_discard_pid(__u32 pid)
+{
+	return targ_pid && targ_pid != pid;
+}
+
+static __always_inline bool gadget_should_discard_tid(__u32 tid)
+{
+	return targ_tid && targ_tid != tid;
+}
+
+static __always_inline bool gadget_should_discard_uid(__u32 uid)
+{
+	return targ_uid != (__u32)-1 && targ_uid != uid;
+}
+
+static __always_inline bool gadget_should_discard_gid(__u32 gid)
+{
+	return targ_gid != (__u32)-1 && targ_gid != gid;
+}
+
+/*
+ * gadget_should_discard_data_current: gadget_should_discard_data() for the current task, for
+ * programs that run in the context of the task they report on.
+ */
+static __always_inline bool gadget_should_discard_data_current(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	gadget_mntns_id mntns_id = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+	char comm[TASK_COMM_LEN] = {};
+
+	if (targ_comm[0])
+		bpf_get_current_comm(comm, sizeof(comm));
+	return gadget_should_discard_data(mntns_id, pid_tgid >> 32, (__u32)pid_tgid, comm,
+					  (__u32)uid_gid, uid_gid >> 32);
+}
+
 #endif /* GADGETRY_FILTER_H */

@@ -1,0 +1,129 @@
+package build_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/content/memory"
+
+	"github.com/gadgetry/gadgetry/oci"
+	"github.com/gadgetry/gadgetry/oci/build"
+)
+
+// TestBuildIGStyle builds testdata/igstyle, a gadget written against Inspektor Gadget's header
+// names and APIs (IG's buffer calls, filesystem, stack, filter, bits, maps, core_fixes and
+// packet filter headers, endpoint types) with a build.yaml naming its WASM source
+// (wasm: go/program.go): both architectures compile with Gadgetry's embedded headers, the
+// object has the programs and the source is compiled into a WASM module.
+func TestBuildIGStyle(t *testing.T) {
+	requireTools(t, "clang", "llvm-strip", "go")
+	store := memory.New()
+	var progress bytes.Buffer
+	desc, err := build.Build(context.Background(), "testdata/igstyle", build.Options{Target: store, Progress: &progress})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	if !strings.Contains(progress.String(), "building WASM module from go/program.go") {
+		t.Errorf("the WASM source was not compiled:\n%s", progress.String())
+	}
+	var index ocispec.Index
+	fetchJSON(t, store, desc, &index)
+	for _, md := range index.Manifests {
+		var m ocispec.Manifest
+		fetchJSON(t, store, md, &m)
+		var gotWASM bool
+		for _, l := range m.Layers {
+			data, err := content.FetchAll(context.Background(), store, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch l.MediaType {
+			case oci.MediaTypeWASM:
+				gotWASM = bytes.HasPrefix(data, []byte("\x00asm"))
+			case oci.MediaTypeEBPF:
+				spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(data))
+				if err != nil {
+					t.Fatalf("%s object: %v", md.Platform.Architecture, err)
+				}
+				for _, p := range []string{"igstyle_connect", "igstyle_rq", "igstyle_socket", "igstyle_malloc"} {
+					if spec.Programs[p] == nil {
+						t.Errorf("%s object has no program %s", md.Platform.Architecture, p)
+					}
+				}
+				for _, m := range []string{"events", "events_lost_samples", "ig_kstack", "ig_ustack", "counts"} {
+					if spec.Maps[m] == nil {
+						t.Errorf("%s object has no map %s", md.Platform.Architecture, m)
+					}
+				}
+			}
+		}
+		if !gotWASM {
+			t.Errorf("%s manifest: no WASM module layer", md.Platform.Architecture)
+		}
+	}
+}
+
+// TestBuildInGadgetTree: a gadget inside an IG-style source tree (include/gadget/macros.h and
+// include/gadget/<arch>/vmlinux.h above it) compiles with the tree's headers first, as IG's
+// builder does: the tree's <gadget/...> and vmlinux.h win over Gadgetry's.
+func TestBuildInGadgetTree(t *testing.T) {
+	requireTools(t, "clang", "llvm-strip")
+	tree := t.TempDir()
+	files := map[string]string{
+		"include/gadget/macros.h": "#define TREE_MACROS 1\n",
+		"include/gadget/mine.h":   "#define TREE_ONLY_HEADER 1\n",
+		"gadgets/g/program.bpf.c": "#include <vmlinux.h>\n#include <bpf/bpf_helpers.h>\n#include <gadget/macros.h>\n#include <gadget/mine.h>\n" +
+			"#if !defined(TREE_MACROS) || !defined(TREE_ONLY_HEADER) || !defined(TREE_VMLINUX)\n#error not the tree's headers\n#endif\n" +
+			"SEC(\"tracepoint/syscalls/sys_enter_getppid\") int g(void *ctx) { return 0; }\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n",
+	}
+	for _, a := range build.DefaultArchs {
+		// The tree's vmlinux.h: Gadgetry's, marked, so the program still compiles.
+		data, err := os.ReadFile("../../gadgets/include/vmlinux.h")
+		if err != nil {
+			t.Fatal(err)
+		}
+		files["include/gadget/"+a+"/vmlinux.h"] = "#define TREE_VMLINUX 1\n" + string(data)
+	}
+	writeFiles(t, tree, files)
+	var progress bytes.Buffer
+	if _, err := build.Build(context.Background(), filepath.Join(tree, "gadgets/g"), build.Options{Target: memory.New(), Progress: &progress}); err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	if !strings.Contains(progress.String(), "inside the gadget source tree "+tree) {
+		t.Errorf("progress does not say the tree's headers were used:\n%s", progress.String())
+	}
+}
+
+// TestBuildRustGuest: build.yaml naming a Rust source (rust/src/lib.rs) builds it with cargo
+// for wasm32-wasip1 where that target is installed, and otherwise fails with one sentence
+// saying what is missing and what to do.
+func TestBuildRustGuest(t *testing.T) {
+	requireTools(t, "clang", "llvm-strip")
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"program.bpf.c":   "#include <gadget.h>\nSEC(\"tracepoint/syscalls/sys_enter_getppid\") int g(void *ctx) { return 0; }\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n",
+		"build.yaml":      "wasm: rust/src/lib.rs\n",
+		"rust/Cargo.toml": "[package]\nname = \"rust-guest\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n",
+		"rust/src/lib.rs": "#[no_mangle]\npub extern \"C\" fn gadgetAPIVersion() -> u64 { 1 }\n",
+	})
+	var progress bytes.Buffer
+	_, err := build.Build(context.Background(), dir, build.Options{Target: memory.New(), Archs: []string{"amd64"}, Progress: &progress})
+	if err == nil {
+		if !strings.Contains(progress.String(), "cargo build --target wasm32-wasip1") {
+			t.Errorf("built without cargo?\n%s", progress.String())
+		}
+		return
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "building the Rust WASM module rust/src/lib.rs") || !strings.Contains(msg, "wasm32-wasip1") {
+		t.Fatalf("without a Rust wasm32-wasip1 toolchain: %v", err)
+	}
+	t.Logf("no Rust toolchain for wasm32-wasip1 here: %v", err)
+}

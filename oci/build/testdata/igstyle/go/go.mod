@@ -1,0 +1,3 @@
+module igstyle
+
+go 1.24

@@ -192,6 +192,14 @@ func (f Field) SetString(d Data, v string) error {
 	return err
 }
 
+// SetStringBytes sets a string or cstring field to the text in v without converting v to a
+// string (the host copies the bytes before it returns: v may be reused at once).
+func (f Field) SetStringBytes(d Data, v []byte) error {
+	err := f.set(d, KindString, bufArg(v))
+	keepBuf(v)
+	return err
+}
+
 // SetBytes sets a bytes field.
 func (f Field) SetBytes(d Data, v []byte) error {
 	err := f.set(d, KindBytes, bufArg(v))

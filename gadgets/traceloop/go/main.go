@@ -35,6 +35,7 @@ type gadget struct {
 	at        fieldIndex    // positions in recordFields (and snapshots)
 	stopped   bool          // Stop ran: events now are the recorder replay, then late records
 	replay    int           // replayed packets still to come back through onEvent
+	buf       []byte        // the formatted arguments of the live record (reused)
 }
 
 // field is one field of the record the recorder copies.
@@ -225,7 +226,9 @@ func (g *gadget) onEvent(ds wasmapi.DataSource, d wasmapi.Data) error {
 		if s.entry.SockaddrArg != 0 {
 			c.Sockaddr, _ = g.sockaddr.Bytes(d)
 		}
-		return g.args.SetString(d, g.format(s, c))
+		c.Name, c.NArgs, c.Declared = s.name, s.nargs, s.nargs >= 0
+		g.buf = decode.AppendArgsFor(g.buf[:0], c, s.entry, s.known)
+		return g.args.SetStringBytes(d, g.buf)
 	}
 	// Recorder: one read per field (the host calls are the cost per record), the call
 	// decoded from the snapshot, and the record dropped from the output until Stop.

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
-	"strings"
 )
 
 // Flags of an Entry, the same bits as DECODE_* in program.bpf.c.
@@ -91,6 +90,12 @@ func Args(c Call) string {
 // ArgsFor is Args with c.Name's entry of Table already looked up (known: it has one), for a
 // caller that keeps it per syscall number instead of looking it up for every call.
 func ArgsFor(c Call, e Entry, known bool) string {
+	return string(AppendArgsFor(nil, c, e, known))
+}
+
+// AppendArgsFor appends what ArgsFor returns to dst and returns the extended buffer: with a
+// reused buffer it allocates nothing but for a socket address.
+func AppendArgsFor(dst []byte, c Call, e Entry, known bool) []byte {
 	n := 6
 	if !known || e.Str0Arg == 0 && e.Str1Arg == 0 && e.SockaddrArg == 0 {
 		if c.Declared {
@@ -103,25 +108,28 @@ func ArgsFor(c Call, e Entry, known bool) string {
 	} else {
 		n = int(max(e.Str0Arg, e.Str1Arg, e.SockaddrArg))
 	}
-	parts := make([]string, n)
 	for i := 0; i < n; i++ {
+		if i > 0 {
+			dst = append(dst, ", "...)
+		}
 		idx := uint8(i + 1)
 		switch {
 		case idx == e.Str0Arg:
-			parts[i] = strconv.Quote(c.Str0)
+			dst = strconv.AppendQuote(dst, c.Str0)
 		case idx == e.Str1Arg:
-			parts[i] = strconv.Quote(c.Str1)
+			dst = strconv.AppendQuote(dst, c.Str1)
 		case idx == e.SockaddrArg:
-			parts[i] = Sockaddr(c.Sockaddr)
+			dst = append(dst, Sockaddr(c.Sockaddr)...)
 		case int32(c.Args[i]) == atFDCWD && (idx+1 == e.Str0Arg || idx+1 == e.Str1Arg):
-			parts[i] = "AT_FDCWD" // a directory fd right before a path
+			dst = append(dst, "AT_FDCWD"...) // a directory fd right before a path
 		case c.Args[i] < 1<<16:
-			parts[i] = strconv.FormatUint(c.Args[i], 10)
+			dst = strconv.AppendUint(dst, c.Args[i], 10)
 		default:
-			parts[i] = "0x" + strconv.FormatUint(c.Args[i], 16)
+			dst = append(dst, "0x"...)
+			dst = strconv.AppendUint(dst, c.Args[i], 16)
 		}
 	}
-	return strings.Join(parts, ", ")
+	return dst
 }
 
 // Sockaddr formats a raw struct sockaddr: 127.0.0.1:80, [::1]:80, a unix socket path (@name

@@ -10,7 +10,7 @@
 set -euo pipefail
 
 mode="${1:-}"
-want=(clang-19 llvm-19 bpftool libbpf-dev linux-libc-dev-arm64-cross docker-registry apache2-utils runc busybox-static git make gcc libc6-dev)
+want=(clang-19 llvm-19 bpftool libbpf-dev linux-libc-dev-arm64-cross docker-registry apache2-utils runc busybox-static git make gcc libc6-dev protobuf-compiler)
 case "$mode" in
 --vm) want+=(qemu-system-x86 cpio busybox-static xz-utils) ;;
 --demo) want=() ;;
@@ -57,4 +57,12 @@ fi
 if [[ ! -x "$here/bin/cosign" ]]; then
 	echo "setup: building the cosign CLI (a few minutes, once)" >&2
 	GOBIN="$here/bin" go install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5 >&2
+fi
+
+# The protoc plugins that generate api/v1 from gadgetry.proto (its TestGenerated compares):
+# protoc-gen-go at go.mod's google.golang.org/protobuf, protoc-gen-go-grpc pinned.
+if [[ ! -x "$here/bin/protoc-gen-go" || ! -x "$here/bin/protoc-gen-go-grpc" ]]; then
+	echo "setup: building the protoc plugins" >&2
+	(cd "$here" && GOBIN="$here/bin" go install google.golang.org/protobuf/cmd/protoc-gen-go >&2)
+	GOBIN="$here/bin" go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2 >&2
 fi

@@ -111,6 +111,11 @@ func newTransport(tlsConfig *tls.Config, timeout time.Duration) http.RoundTrippe
 	tr.ExpectContinueTimeout = time.Second
 	// An idle connection is closed before its pending read hits the deadline.
 	tr.IdleConnTimeout = timeout / 2
+	// HTTP/1.1 only: HTTP/2 reads its connection all the time, idle or not, so a per-read
+	// deadline would end every idle connection with an error, and its errors do not say
+	// which request timed out. Registries serve HTTP/1.1 as well.
+	tr.ForceAttemptHTTP2 = false
+	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	return &wordsTransport{base: tr, timeout: timeout}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gadgetry/gadgetry/runtime/datasource"
 	"github.com/gadgetry/gadgetry/runtime/decode"
@@ -17,12 +18,14 @@ import (
 // Writer writes the records of one data source. It buffers: call Flush after a batch.
 // It is not safe for concurrent use.
 type Writer struct {
-	mode    Mode
-	w       *bufio.Writer
-	fm      *format.Formatter
-	fields  []*datasource.Field
-	widths  []int
-	right   []bool
+	mode   Mode
+	w      *bufio.Writer
+	fm     *format.Formatter
+	fields []*datasource.Field
+	widths []int // each column's width, in characters
+	right  []bool
+	// total is the width the table must fit (SetWidth); 0 keeps every value whole.
+	total   int
 	plan    []step // JSON/YAML nesting
 	line    []byte
 	scratch []byte
@@ -223,17 +226,61 @@ func (o *Writer) writeYAML(d *datasource.Data) error {
 	return err
 }
 
+// SetWidth fits the table into total characters per line (a terminal's width): the widest
+// columns are narrowed first, one character at a time, until the line fits or every column is
+// down to a few characters, the last column takes what is left of the line, and a value or
+// header longer than its column is cut, its last character replaced by "…", so every row keeps
+// the header's alignment. total 0 (a pipe, --wide) keeps every value whole, as long as it is.
+// Call it before the first Write.
+func (o *Writer) SetWidth(total int) {
+	o.total = total
+	if total <= 0 || len(o.widths) == 0 {
+		return
+	}
+	const floor = 5 // "1234…": narrower says nothing
+	avail := total - (len(o.widths) - 1)
+	sum := 0
+	for _, w := range o.widths {
+		sum += w
+	}
+	for sum > avail {
+		widest := 0
+		for i, w := range o.widths {
+			if w > o.widths[widest] {
+				widest = i
+			}
+		}
+		if o.widths[widest] <= floor {
+			break // does not fit even so: lines wrap, columns stay aligned
+		}
+		o.widths[widest]--
+		sum--
+	}
+	// The last column needs no padding: it may run to the end of the line.
+	last := len(o.widths) - 1
+	o.widths[last] = max(o.widths[last], avail-(sum-o.widths[last]))
+}
+
+// WriteHeader writes the table's header (the field names in capitals) now, once: a run that
+// shows no event yet still shows what it will show. Writers of other modes write nothing.
+// Write calls it before the first record.
+func (o *Writer) WriteHeader() error {
+	if o.mode != Columns || o.header {
+		return nil
+	}
+	o.header = true
+	o.line = o.line[:0]
+	for i, f := range o.fields {
+		o.line = o.cell(o.line, []byte(strings.ToUpper(f.Name)), i)
+	}
+	o.line = append(bytes.TrimRight(o.line, " "), '\n')
+	_, err := o.w.Write(o.line)
+	return err
+}
+
 func (o *Writer) writeColumns(d *datasource.Data) error {
-	if !o.header {
-		o.header = true
-		o.line = o.line[:0]
-		for i, f := range o.fields {
-			o.line = o.pad(o.line, []byte(strings.ToUpper(f.Name)), i)
-		}
-		o.line = append(bytes.TrimRight(o.line, " "), '\n')
-		if _, err := o.w.Write(o.line); err != nil {
-			return err
-		}
+	if err := o.WriteHeader(); err != nil {
+		return err
 	}
 	o.line = o.line[:0]
 	for i, f := range o.fields {
@@ -246,50 +293,43 @@ func (o *Writer) writeColumns(d *datasource.Data) error {
 			o.escaped = format.AppendEscaped(o.escaped[:0], v)
 			v = o.escaped
 		}
-		o.line = o.pad(o.line, v, i)
+		o.line = o.cell(o.line, v, i)
 	}
 	o.line = append(bytes.TrimRight(o.line, " "), '\n')
 	_, err := o.w.Write(o.line)
 	return err
 }
 
-func (o *Writer) pad(dst, v []byte, i int) []byte {
-	n := o.widths[i] - len(v)
+// cell appends v as column i: padded to the column's width (on the left for numbers), cut with
+// "…" when SetWidth gave a width v does not fit in, and followed by the column separator.
+func (o *Writer) cell(dst, v []byte, i int) []byte {
+	width := o.widths[i]
+	n := utf8.RuneCount(v)
+	if o.total > 0 && n > width {
+		// Keep width-1 characters and mark the cut.
+		cut, k := 0, 0
+		for cut < len(v) && k < width-1 {
+			_, size := utf8.DecodeRune(v[cut:])
+			cut += size
+			k++
+		}
+		dst = append(dst, v[:cut]...)
+		dst = append(dst, "…"...)
+		return append(dst, ' ')
+	}
+	pad := width - n
 	if o.right[i] {
-		for ; n > 0; n-- {
+		for ; pad > 0; pad-- {
 			dst = append(dst, ' ')
 		}
 		dst = append(dst, v...)
 	} else {
 		dst = append(dst, v...)
-		for ; n > 0; n-- {
+		for ; pad > 0; pad-- {
 			dst = append(dst, ' ')
 		}
 	}
 	return append(dst, ' ')
-}
-
-// WriteSummary writes v as the run's final record in JSON modes ({"summary": v}) and YAML;
-// in columns mode it writes nothing (the summary goes to stderr there).
-func (o *Writer) WriteSummary(v any) error {
-	if o.mode == Columns {
-		return nil
-	}
-	b, err := json.Marshal(map[string]any{"summary": v})
-	if err != nil {
-		return err
-	}
-	switch o.mode {
-	case JSONPretty:
-		var buf bytes.Buffer
-		_ = json.Indent(&buf, b, "", "  ")
-		b = buf.Bytes()
-	case YAML:
-		o.w.WriteString("---\n")
-	}
-	o.w.Write(b)
-	o.w.WriteByte('\n')
-	return nil
 }
 
 // Flush writes what is buffered.

@@ -166,7 +166,7 @@ func TestLoginPrompts(t *testing.T) {
 	runCLI(t, env, "", "login", reg.Host, "-u", "x").wantError(t, 2, "login: give the password with --password-stdin (there is no terminal to ask for it on)")
 }
 
-// TestPullProgress: a pull shows its progress on a terminal, and nothing on a pipe.
+// TestPullProgress: a pull and a push show their progress on a terminal, and nothing on a pipe.
 func TestPullProgress(t *testing.T) {
 	reg := testregistry.Start(t, testregistry.Options{})
 	ref := reg.Host + "/t/g:v1"
@@ -193,6 +193,23 @@ func TestPullProgress(t *testing.T) {
 	p.waitFor(t, " done\r\x1b[K")
 	if !strings.HasPrefix(stdout.String(), "pulled "+ref+" sha256:") {
 		t.Errorf("stdout: %q", stdout.String())
+	}
+
+	// A push to a new repository, on a terminal.
+	p = openPTY(t)
+	ref2 := reg.Host + "/t/other:v1"
+	cmd = exec.Command(runTestBinary(t), "image", "push", ref2)
+	cmd.Env = cliEnv(t, "GADGETRY_STORE="+storeWith(t, ref2), "GADGETRY_INSECURE_REGISTRIES="+reg.Host)
+	stdout.Reset()
+	cmd.Stdout = &stdout
+	p.start(t, cmd)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("push: %v\n%s", err, p.output())
+	}
+	p.waitFor(t, "\r\x1b[Kpushing "+ref2+": ")
+	p.waitFor(t, " done\r\x1b[K")
+	if !strings.HasPrefix(stdout.String(), "pushed "+ref2+" sha256:") {
+		t.Errorf("stdout of the push: %q", stdout.String())
 	}
 }
 

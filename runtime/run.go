@@ -352,6 +352,11 @@ func (r *Run) load() error {
 			return fmt.Errorf("gadget %s: setting variable %s: %w", r.g.Name, name, err)
 		}
 	}
+	// IG's conventions: maps sized from <map>_max_entries, maps pinned by name (ig_load.go).
+	opts := ebpf.CollectionOptions{Cache: r.rt.kernelBTF(), Programs: ebpf.ProgramOptions{KernelTypes: kernelTypes}}
+	if err := r.g.prepareLoad(spec, &opts); err != nil {
+		return err
+	}
 	// Alternatives first: which of them run decides what is loaded.
 	if err := r.choose(spec); err != nil {
 		return err
@@ -374,8 +379,7 @@ func (r *Run) load() error {
 		}
 	}
 	for {
-		coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: r.rt.kernelBTF(),
-			Programs: ebpf.ProgramOptions{KernelTypes: kernelTypes}})
+		coll, err := ebpf.NewCollectionWithOptions(spec, opts)
 		if err == nil {
 			r.coll = coll
 			return nil

@@ -47,13 +47,15 @@ func (c *capture) hooks(t *testing.T, mode output.Mode, fields, expr string) run
 		if err != nil {
 			return err
 		}
-		flt, err := filter.Parse(ds, expr, fm)
-		if err != nil {
-			return err
+		var flt *filter.Filter
+		if expr != "" { // filter.Parse refuses an empty expression
+			if flt, err = filter.Parse(ds, expr, fm); err != nil {
+				return err
+			}
 		}
 		w := output.New(&c.buf, mode, sel, fm)
 		ds.Subscribe(100, func(_ *datasource.DataSource, d *datasource.Data) error {
-			if !flt.Match(d) {
+			if flt != nil && !flt.Match(d) {
 				return nil
 			}
 			c.mu.Lock()

@@ -6,7 +6,7 @@
 //
 // Configurations (each run: start, wait for the first event, flood for -flood, SIGINT, time
 // until the process has exited), the order rotating from run to run:
-//   - traceloop: the built-in, with its WASM module, no filter (every syscall of the machine)
+//   - traceloop --stream: the built-in, with its WASM module, no filter (every syscall)
 //     while a child calls getppid as fast as it can;
 //   - traceloop, no module: the same image built without go/;
 //   - trace_exec: the built-in (no WASM module) while a shell execs /bin/true in a loop;
@@ -59,8 +59,8 @@ func main() {
 	}
 	execLoop := []string{"sh", "-c", "while :; do /bin/true; done"}
 	configs := []config{
-		{"traceloop", []string{"run", "traceloop"}, []string{self, "getppid"}},
-		{"traceloop, no module", []string{"run", "traceloop:nomodule", "--pull", "never"}, []string{self, "getppid"}},
+		{"traceloop", []string{"run", "traceloop", "--stream"}, []string{self, "getppid"}},
+		{"traceloop, no module", []string{"run", "traceloop:nomodule", "--pull", "never", "--stream"}, []string{self, "getppid"}},
 		{"trace_exec", []string{"run", "trace_exec"}, execLoop},
 		{"exec_annotate", []string{"run", "exec_annotate:bench", "--pull", "never"}, execLoop},
 	}

@@ -8,7 +8,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"runtime/pprof"
@@ -22,15 +21,8 @@ func main() {
 	}
 	err = newRootCmd().Execute()
 	stopProfile()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "Error:", err)
-		// A command line that cannot run as typed (image_args.go's cliUsageError) is exit 2.
-		var usage interface{ IsUsage() bool }
-		if errors.As(err, &usage) && usage.IsUsage() {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
+	// 0 ok, 1 error, 2 usage, 128+signal for a run a signal stopped (exit_codes.go).
+	os.Exit(report(os.Stderr, err))
 }
 
 // startProfile starts a CPU profile written to path (nothing when path is empty) and returns

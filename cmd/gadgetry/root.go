@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 )
 
@@ -11,7 +13,16 @@ func newRootCmd() *cobra.Command {
 		Short:         "Run eBPF gadgets packaged as OCI images",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       gadgetryVersion(),
+		Args:          unknownSubcommand,
+		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
+	// --version prints what `gadgetry version` does.
+	var v strings.Builder
+	printVersion(&v)
+	root.SetVersionTemplate(v.String())
+	// Unknown flags and flag values that do not parse are usage errors (exit status 2).
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(
 		newVersionCmd(),
 		newRunCmd(),
@@ -19,6 +30,8 @@ func newRootCmd() *cobra.Command {
 		newGadgetCmd(),
 		newLoginCmd(),
 		newLogoutCmd(),
+		newDeployCmd(),
+		newUndeployCmd(),
 	)
 	return root
 }

@@ -169,14 +169,8 @@ func TestCLIErrors(t *testing.T) {
 			"", "pulling {REG}/hx/plain:v1: " + notGadget},
 		{"plain OCI image, image inspect --remote", []string{"image", "inspect", "--remote", "{REG}/hx/plain:v1", insecure},
 			"", "inspecting {REG}/hx/plain:v1: " + notGadget},
-
-		// Parameters.
-		{"pid not a number", []string{"run", "trace_exec", "--pid=abc"},
-			"", `gadget trace_exec: --pid: "abc" is not a uint32 number (0 to 4294967295)`},
-		{"bool parameter", []string{"run", "trace_exec", "--ignore-failed=maybe"},
-			"", `gadget trace_exec: --ignore-failed: "maybe" is not a bool (use true or false)`},
-		{"unknown flag", []string{"run", "trace_exec", "--nope"},
-			"", "gadget trace_exec: unknown flag: --nope (see `gadgetry run trace_exec --help`)"},
+		// Gadget parameters and run's own flags: usage errors (exit status 2), in
+		// run_cli_test.go's TestRunUsageErrors.
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Every command gets an empty store of its own and no saved credentials, unless the

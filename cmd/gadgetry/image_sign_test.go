@@ -197,8 +197,9 @@ func (s *signTest) runLoads(args ...string) string {
 		time.Sleep(50 * time.Millisecond)
 	}
 	_ = cmd.Process.Signal(syscall.SIGINT)
-	if err := <-exited; err != nil {
-		s.t.Fatalf("gadgetry %s: %v after SIGINT\nstderr: %s", strings.Join(args, " "), err, stderr.String())
+	// Exit status 130: a run SIGINT stopped (exit_codes.go).
+	if err := <-exited; exitStatusOf(err) != 130 {
+		s.t.Fatalf("gadgetry %s: %v after SIGINT, want exit status 130\nstderr: %s", strings.Join(args, " "), err, stderr.String())
 	}
 	gadgettest.CheckClean(s.t, sigPrefix, before)
 	return stderr.String()

@@ -20,7 +20,8 @@ import (
 //	yaml        one document per array, holding a list of records ("--- []" when empty)
 //
 // Records are rendered by an output.Writer into a buffer and assembled here, so arrays are
-// formatted exactly like single records. It runs on the run's stream goroutine.
+// formatted exactly like single records. It runs on the run's stream goroutine, holding the
+// output's lock.
 type arrayPrinter struct {
 	o      *cliOutput
 	fields []*datasource.Field
@@ -42,6 +43,8 @@ func (o *cliOutput) initArray(ds *datasource.DataSource, fields []*datasource.Fi
 	// A writer for the summary record and flushes; records go through print.
 	o.writers = append(o.writers, output.New(o.w, o.mode, fields, fm))
 	ds.SubscribeArray(1000, func(_ *datasource.DataSource, arr []*datasource.Data) error {
+		o.mu.Lock()
+		defer o.mu.Unlock()
 		if err := p.print(arr); err != nil && o.err == nil {
 			o.err = fmt.Errorf("writing output: %w", err)
 		}
@@ -50,10 +53,11 @@ func (o *cliOutput) initArray(ds *datasource.DataSource, fields []*datasource.Fi
 }
 
 func (p *arrayPrinter) print(arr []*datasource.Data) error {
-	p.o.flush() // records of other data sources read before this array come first
+	p.o.flushLocked() // records of other data sources read before this array come first
 	p.buf.Reset()
 	if p.o.mode == output.Columns {
 		w := output.New(&p.buf, output.Columns, p.fields, p.fm) // a header per table
+		w.SetWidth(p.o.width)
 		n := 0
 		for _, d := range arr {
 			if matchAll(p.flts, d) {

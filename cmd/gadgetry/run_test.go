@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,8 +59,9 @@ func runTestObject(t *testing.T) string {
 }
 
 // TestRunSignalsLeaveKernelClean runs the real binary, waits for an event of a uniquely named
-// executable, stops the run with SIGINT or SIGTERM, and checks the exit, the summary record,
-// and that no program or map of the run remains.
+// executable, stops the run with SIGINT or SIGTERM, and checks the exit (status 130 or 143),
+// that stdout holds events only, the summary (--summary-file), and that no program or map of
+// the run remains.
 func TestRunSignalsLeaveKernelClean(t *testing.T) {
 	gadgettest.RequireRoot(t)
 	bin := runTestBinary(t)
@@ -69,7 +71,8 @@ func TestRunSignalsLeaveKernelClean(t *testing.T) {
 			before := gadgettest.Objects(t, "gtest")
 			exe := gadgettest.UniqueExecutable(t)
 			comm := filepath.Base(exe)
-			cmd := exec.Command(bin, "run", obj, "-o", "json", "--comm", comm, "--fields", "proc.comm,filename")
+			sumFile := filepath.Join(t.TempDir(), "summary.json")
+			cmd := exec.Command(bin, "run", obj, "-o", "json", "--comm", comm, "--fields", "proc.comm,filename", "--summary-file", sumFile)
 			lines, stderr := startLines(t, cmd, 16)
 			var first string
 			deadline := time.After(30 * time.Second)
@@ -94,20 +97,18 @@ func TestRunSignalsLeaveKernelClean(t *testing.T) {
 				t.Errorf("first event %s, want %s", first, want)
 			}
 			cmd.Process.Signal(sig)
-			var last string
 			for l := range lines {
-				last = l
-			}
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("gadgetry after %s: %v; stderr: %s", sig, err, stderr.String())
-			}
-			var sum struct {
-				Summary struct {
-					DataSources map[string]struct{ Events, Lost uint64 }
+				if l != want {
+					t.Errorf("stdout line %s, want only events (%s)", l, want)
 				}
 			}
-			if err := json.Unmarshal([]byte(last), &sum); err != nil || sum.Summary.DataSources["exec"].Events == 0 {
-				t.Errorf("last line %q is not a summary with events (%v)", last, err)
+			checkSignalExit(t, cmd.Wait(), sig, stderr.String())
+			var sum struct {
+				DataSources map[string]struct{ Events, Lost uint64 }
+			}
+			b, _ := os.ReadFile(sumFile)
+			if err := json.Unmarshal(b, &sum); err != nil || sum.DataSources["exec"].Events == 0 {
+				t.Errorf("summary file %q is not a summary with events (%v)", b, err)
 			}
 			gadgettest.CheckClean(t, "gtest", before)
 		})
@@ -138,6 +139,29 @@ func TestRunBadParam(t *testing.T) {
 		t.Errorf("error %q lacks %q", out, want)
 	}
 	gadgettest.CheckClean(t, "gtest", before)
+}
+
+// checkSignalExit checks that err is how gadgetry ends a run sig stopped: exit status 128 +
+// sig (130 for SIGINT, 143 for SIGTERM).
+func checkSignalExit(t *testing.T, err error, sig syscall.Signal, stderr string) {
+	t.Helper()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 128+int(sig) {
+		t.Fatalf("gadgetry after %s: %v, want exit status %d; stderr: %s", sig, err, 128+int(sig), stderr)
+	}
+}
+
+// exitStatusOf returns the exit status in err from exec.Cmd.Wait (0 for nil, -1 when the
+// process did not exit normally).
+func exitStatusOf(err error) int {
+	if err == nil {
+		return 0
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode()
+	}
+	return -1
 }
 
 // startLines starts cmd and returns its stdout line by line (the channel, holding up to

@@ -3,11 +3,14 @@ package gadgettest
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -60,12 +63,17 @@ func (e Event) String() string {
 	return string(b)
 }
 
-// CLIRun is a running `gadgetry run ... -o json`: its events (stdout's JSON lines), its summary
-// record and its stderr, read while it runs.
+// CLIRun is a running `gadgetry run ... -o json`: its events (stdout's JSON lines), its stderr,
+// read while it runs, and its summary (--summary-file, read when it has exited).
 type CLIRun struct {
 	t      testing.TB
 	cmd    *exec.Cmd
 	stderr *SyncBuffer
+	// summaryFile is the --summary-file StartCLI gives the run.
+	summaryFile string
+	// signalled is the signal Signal or Stop sent first (0: none): gadgetry then exits with
+	// status 128 + it, which Wait takes as a clean end.
+	signalled atomic.Int32
 
 	mu      sync.Mutex
 	events  []Event
@@ -78,11 +86,17 @@ type CLIRun struct {
 
 // StartCLI starts `bin args...` (args include "run", the gadget and "-o json") with env added
 // to the environment, and returns at once. When the test ends a run still going gets SIGINT.
+// The run writes its summary to a file of the test's (--summary-file), and, unless env sets
+// XDG_STATE_HOME, keeps its once-per-host notices in a directory of the test's, so every run
+// gives them.
 func StartCLI(t testing.TB, env []string, bin string, args ...string) *CLIRun {
 	t.Helper()
 	r := &CLIRun{t: t, stderr: &SyncBuffer{}, changed: make(chan struct{}), done: make(chan struct{}), waited: make(chan struct{})}
+	dir := t.TempDir()
+	r.summaryFile = filepath.Join(dir, "summary.json")
+	args = append(args[:len(args):len(args)], "--summary-file", r.summaryFile)
 	r.cmd = exec.Command(bin, args...)
-	r.cmd.Env = append(os.Environ(), env...)
+	r.cmd.Env = append(append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(dir, "state")), env...)
 	r.cmd.Stderr = r.stderr
 	stdout, err := r.cmd.StdoutPipe()
 	if err != nil {
@@ -102,11 +116,7 @@ func StartCLI(t testing.TB, env []string, bin string, args ...string) *CLIRun {
 				continue
 			}
 			r.mu.Lock()
-			if s, ok := m["summary"].(map[string]any); ok && len(m) == 1 {
-				r.summary = s
-			} else {
-				r.events = append(r.events, Event(m))
-			}
+			r.events = append(r.events, Event(m))
 			close(r.changed)
 			r.changed = make(chan struct{})
 			r.mu.Unlock()
@@ -115,10 +125,20 @@ func StartCLI(t testing.TB, env []string, bin string, args ...string) *CLIRun {
 	go func() {
 		<-r.done
 		r.waitErr = r.cmd.Wait()
+		var exit *exec.ExitError
+		if sig := r.signalled.Load(); sig != 0 && errors.As(r.waitErr, &exit) && exit.ExitCode() == 128+int(sig) {
+			r.waitErr = nil // how gadgetry ends a run the signal stopped
+		}
+		if b, err := os.ReadFile(r.summaryFile); err == nil {
+			r.mu.Lock()
+			_ = json.Unmarshal(b, &r.summary)
+			r.mu.Unlock()
+		}
 		close(r.waited)
 	}()
 	t.Cleanup(func() {
 		if r.Running() {
+			r.signalled.CompareAndSwap(0, int32(syscall.SIGINT))
 			_ = r.cmd.Process.Signal(syscall.SIGINT)
 		}
 		select {
@@ -202,15 +222,21 @@ func (r *CLIRun) Matching(pred func(Event) bool) []Event {
 	return out
 }
 
-// Signal sends sig to gadgetry.
+// Signal sends sig to gadgetry. The first signal sent is the one whose exit status (128 +
+// it) Wait takes as a clean end.
 func (r *CLIRun) Signal(sig os.Signal) {
 	r.t.Helper()
+	if s, ok := sig.(syscall.Signal); ok {
+		r.signalled.CompareAndSwap(0, int32(s))
+	}
 	if err := r.cmd.Process.Signal(sig); err != nil {
 		r.t.Fatalf("signalling gadgetry: %v", err)
 	}
 }
 
-// Wait waits (a minute at most: a hang guard) until gadgetry exits and returns how it exited.
+// Wait waits (a minute at most: a hang guard) until gadgetry exits and returns how it exited:
+// nil for a clean end, which after Signal(sig) is exit status 128 + sig (how gadgetry says a
+// signal stopped the run).
 func (r *CLIRun) Wait() error {
 	r.t.Helper()
 	select {
@@ -221,11 +247,12 @@ func (r *CLIRun) Wait() error {
 	return r.waitErr
 }
 
-// Stop ends the run with SIGINT, fails the test if gadgetry then exits with an error, and
-// returns its summary record.
+// Stop ends the run with SIGINT, fails the test if gadgetry then exits with an error (exit
+// status 130 is the clean end of a run SIGINT stops), and returns its summary (--summary-file).
 func (r *CLIRun) Stop() map[string]any {
 	r.t.Helper()
 	if r.Running() {
+		r.signalled.CompareAndSwap(0, int32(syscall.SIGINT))
 		_ = r.cmd.Process.Signal(syscall.SIGINT)
 	}
 	if err := r.Wait(); err != nil {

@@ -32,6 +32,7 @@ func newRootCmd() *cobra.Command {
 		newLogoutCmd(),
 		newDeployCmd(),
 		newUndeployCmd(),
+		newDaemonCmd(),
 	)
 	return root
 }

@@ -127,6 +127,9 @@ func newRunCmd() *cobra.Command {
 }
 
 func runGadget(cmd *cobra.Command, args []string) error {
+	if k8sRunWanted(args) { // --k8s, or run as kubectl-gadgetry: k8s_run.go
+		return runK8s(cmd, args)
+	}
 	var rf runFlags
 	pre := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	pre.ParseErrorsAllowlist.UnknownFlags = true

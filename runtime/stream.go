@@ -44,6 +44,9 @@ type stream struct {
 	pool  []*datasource.Data
 	batch []*datasource.Data
 	bsize int
+	// budget, in drainWritten, is the ring bytes still to read (negative: none left; 0: no
+	// budget).
+	budget int
 	// lostSeen is the last value read from the lost counter.
 	lostSeen uint64
 	lostBuf  []uint64
@@ -308,6 +311,27 @@ func (r *Run) drainFinal() (int, error) {
 	return r.drainUntil(time.Now().Add(finalSlice), false)
 }
 
+// drainWritten drains, at stop while the programs are still attached, the records written
+// before it began: a ring buffer's records up to the bytes waiting then (a flood that goes on
+// meanwhile is not chased: it is read after the detach), a perf array's until it is empty;
+// within finalSlice.
+func (r *Run) drainWritten() (int, error) {
+	for _, s := range r.streams {
+		if s.perf == nil {
+			s.budget = max(s.rd.AvailableBytes(), -1) // 0 waiting: nothing to read
+			if s.budget == 0 {
+				s.budget = -1
+			}
+		}
+	}
+	defer func() {
+		for _, s := range r.streams {
+			s.budget = 0
+		}
+	}()
+	return r.drainUntil(time.Now().Add(finalSlice), false)
+}
+
 func (r *Run) drainUntil(until time.Time, yield bool) (int, error) {
 	n := 0
 	for _, s := range r.streams {
@@ -381,9 +405,19 @@ func (r *Run) drainBatch(s *stream) (int, error) {
 	b := s.batch[:0]
 	var err error
 	for len(b) < s.bsize {
+		if s.budget < 0 {
+			break // drainWritten: the records written before it are read
+		}
 		var raw []byte
 		if raw, err = r.read(s); err != nil {
 			break
+		}
+		if s.budget > 0 {
+			// What the record took in the ring: an 8-byte header and the sample, padded
+			// to 8 bytes. Once the budget is used up it goes negative.
+			if s.budget -= (len(raw) + 8 + 7) &^ 7; s.budget == 0 {
+				s.budget = -1
+			}
 		}
 		d := s.pool[len(b)]
 		s.ds.Reset(d)

@@ -17,8 +17,9 @@ import (
 // this process, into a 64 KiB ring) and ends each run with --timeout, SIGINT or SIGTERM while
 // its WASM guest handles every event at once (fast), spends 2 ms on each (slow, far slower
 // than the flood), or never returns from its first event (loop). Every run must end by itself
-// (the hang guard is a minute), say what it lost, and leave no BPF object behind; the slow
-// guest is named in a warning with its cost per event, the looping one in the run's error.
+// (the hang guard is a minute) and leave no BPF object behind; the slow guest's run says what
+// it lost and names the guest in a warning with its cost per event, the looping one's error
+// names the guest.
 func TestStopUnderFlood(t *testing.T) {
 	gadgettest.RequireRoot(t)
 	gadgettest.RequireTool(t, "clang-19")
@@ -91,7 +92,9 @@ func TestStopUnderFlood(t *testing.T) {
 				if guest == "slow" && end != "timeout" && !strings.Contains(stderr, "warning: gadget flood-test: its wasm module takes ") {
 					t.Errorf("no slow-guest warning:\n%s", stderr)
 				}
-				if guest != "loop" && !strings.Contains(stderr, "lost") {
+				// The slow guest cannot keep up: the 64 KiB ring overflows for certain and the
+				// run says so (the fast one may keep up, the looping one may be stopped first).
+				if guest == "slow" && !strings.Contains(stderr, "lost") {
 					t.Errorf("the run does not say what it lost:\n%s", stderr)
 				}
 				gadgettest.CheckClean(t, "gtest", before)

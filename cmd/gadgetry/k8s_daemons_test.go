@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	apiv1 "github.com/gadgetry/gadgetry/api/v1"
+	"github.com/gadgetry/gadgetry/k8sclient"
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
+)
+
+// The node daemon and its client without a cluster: two `gadgetry daemon` processes on this
+// host, each standing for a node, reached directly (--daemons) by `gadgetry run`. Both see the
+// same kernel, so every exec is reported once per "node", with its k8s.node.
+
+var (
+	k8sBinOnce sync.Once
+	k8sBin     string
+	k8sBinErr  error
+)
+
+// k8sTestBinary builds the gadgetry binary once per test process.
+func k8sTestBinary(t *testing.T) string {
+	t.Helper()
+	gadgettest.RequireRoot(t)
+	k8sBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gadgetry-k8s-bin-")
+		if err != nil {
+			k8sBinErr = err
+			return
+		}
+		k8sBin = filepath.Join(dir, "gadgetry")
+		if out, err := exec.Command("go", "build", "-o", k8sBin, ".").CombinedOutput(); err != nil {
+			k8sBinErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if k8sBinErr != nil {
+		t.Fatal(k8sBinErr)
+	}
+	return k8sBin
+}
+
+// testDaemon is a `gadgetry daemon` the test started.
+type testDaemon struct {
+	node, addr, metrics string
+	cmd                 *exec.Cmd
+	stderr              *gadgettest.SyncBuffer
+	exited              chan struct{}
+}
+
+var daemonLine = regexp.MustCompile(`gRPC on (\S+), metrics on (\S+),`)
+
+// startDaemon starts a daemon for node on free loopback ports and waits until it serves. It
+// is stopped with SIGTERM when the test ends (unless the test killed it).
+func startDaemon(t *testing.T, bin, node string) *testDaemon {
+	t.Helper()
+	d := &testDaemon{node: node, stderr: &gadgettest.SyncBuffer{}, exited: make(chan struct{})}
+	d.cmd = exec.Command(bin, "daemon", "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+		"--node-name", node, "--runtime-socket", "")
+	pr, pw := io.Pipe()
+	d.cmd.Stderr = io.MultiWriter(d.stderr, pw)
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = d.cmd.Wait()
+		pw.Close()
+		close(d.exited)
+	}()
+	found := make(chan []string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if m := daemonLine.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	select {
+	case m := <-found:
+		d.addr, d.metrics = m[1], m[2]
+	case <-d.exited:
+		t.Fatalf("gadgetry daemon exited before serving: %s", d.stderr)
+	case <-time.After(time.Minute):
+		t.Fatalf("gadgetry daemon did not serve within a minute: %s", d.stderr)
+	}
+	t.Cleanup(func() {
+		_ = d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.exited:
+		case <-time.After(time.Minute):
+			_ = d.cmd.Process.Kill()
+			t.Errorf("daemon %s did not stop within a minute of SIGTERM: %s", node, d.stderr)
+		}
+	})
+	return d
+}
+
+// kill ends the daemon at once, as a node that dies would.
+func (d *testDaemon) kill(t *testing.T) {
+	_ = d.cmd.Process.Kill()
+	<-d.exited
+}
+
+// metric returns the value of a metric line ("name{labels}" exactly) of the daemon's /metrics,
+// -1 when it is absent.
+func (d *testDaemon) metric(t *testing.T, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(d.metrics)
+	if err != nil {
+		t.Fatalf("scraping %s: %v", d.metrics, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metric %s: %q", series, l)
+			}
+			return f
+		}
+	}
+	return -1
+}
+
+// waitMetric waits until the metric satisfies ok (a minute at most: a hang guard).
+func (d *testDaemon) waitMetric(t *testing.T, series string, ok func(float64) bool) float64 {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		v := d.metric(t, series)
+		if ok(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %s: metric %s is %v after a minute", d.node, series, v)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitRunStderr waits until the run's stderr contains s (a minute at most).
+func waitRunStderr(t *testing.T, r *gadgettest.CLIRun, s string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(r.Stderr(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stderr never said %q: %s", s, r.Stderr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDaemonsFanOut runs trace_exec on two daemons through one client: the events of both
+// arrive merged, each with its node; the summary has each node's counts; one daemon killed
+// mid-run is a warning naming it, the other goes on; Ctrl-C ends the run on the one left,
+// whose metrics then count it, and nothing stays in the kernel.
+func TestDaemonsFanOut(t *testing.T) {
+	bin := k8sTestBinary(t)
+	before := gadgettest.Objects(t, "trace_exec")
+	n1 := startDaemon(t, bin, "node-a")
+	n2 := startDaemon(t, bin, "node-b")
+	exe := gadgettest.UniqueExecutable(t)
+	comm := filepath.Base(exe)
+	run := gadgettest.StartCLI(t, nil, bin, "run", "trace_exec", "--daemons", n1.addr+","+n2.addr,
+		"-o", "json", "-F", "proc.comm=="+comm)
+	execOnce := func() { _ = exec.Command(exe).Run() }
+	byNode := func(node string) func(gadgettest.Event) bool {
+		return func(e gadgettest.Event) bool { return e.Str("k8s.node") == node && e.Str("proc.comm") == comm }
+	}
+	a := run.WaitFor("an exec seen by node-a", byNode("node-a"), execOnce)
+	run.WaitFor("an exec seen by node-b", byNode("node-b"), execOnce)
+	// One stream: the same exec from both nodes, each line whole JSON (StartCLI parses them).
+	run.WaitFor("node-b's report of node-a's first exec", func(e gadgettest.Event) bool {
+		return byNode("node-b")(e) && e.Num("proc.pid") == a.Num("proc.pid")
+	}, execOnce)
+
+	var last uint64
+	for _, e := range run.Matching(byNode("node-a")) {
+		last = max(last, e.Num("proc.pid"))
+	}
+	n2.kill(t)
+	waitRunStderr(t, run, "warning: node node-b: the run ended there")
+	// node-a goes on: an exec after the kill is still reported.
+	run.WaitFor("an exec after node-b died", func(e gadgettest.Event) bool {
+		return byNode("node-a")(e) && e.Num("proc.pid") > last
+	}, execOnce)
+	summary := run.Stop()
+	nodes, _ := summary["nodes"].(map[string]any)
+	na, _ := nodes["node-a"].(map[string]any)
+	exe1, _ := na["dataSources"].(map[string]any)["exec"].(map[string]any)
+	if ev, _ := exe1["events"].(float64); ev < 3 {
+		t.Errorf("node-a's summary counts %v exec events, want at least the 3 seen: %v", exe1["events"], summary)
+	}
+	failed, _ := summary["failed"].(map[string]any)
+	if _, ok := failed["node-b"]; !ok {
+		t.Errorf("the summary does not say node-b failed: %v", summary)
+	}
+	n1.waitMetric(t, "gadgetry_runs_active", func(v float64) bool { return v == 0 })
+	if v := n1.metric(t, "gadgetry_runs_started_total"); v != 1 {
+		t.Errorf("node-a: gadgetry_runs_started_total = %v, want 1", v)
+	}
+	if v := n1.metric(t, `gadgetry_events_total{gadget="trace_exec",datasource="exec"}`); v < 3 {
+		t.Errorf("node-a: gadgetry_events_total for trace_exec/exec = %v, want at least 3", v)
+	}
+	if v := n1.metric(t, `gadgetry_records_lost_total{gadget="trace_exec",datasource="exec",stage="kernel"}`); v < 0 {
+		t.Errorf("node-a: no kernel-stage loss counter for trace_exec/exec")
+	}
+	gadgettest.CheckClean(t, "trace_exec", before)
+}
+
+// TestDaemonClientGone kills a client mid-run (no stop message, its connection just drops):
+// the daemon stops the run at once and nothing of it stays in the kernel, while the daemon
+// itself goes on serving (a second client's run works).
+func TestDaemonClientGone(t *testing.T) {
+	bin := k8sTestBinary(t)
+	before := gadgettest.Objects(t, "trace_exec")
+	d := startDaemon(t, bin, "node-a")
+	exe := gadgettest.UniqueExecutable(t)
+	comm := filepath.Base(exe)
+	run := gadgettest.StartCLI(t, nil, bin, "run", "trace_exec", "--daemons", d.addr, "-o", "json", "-F", "proc.comm=="+comm)
+	run.WaitFor("an exec", func(e gadgettest.Event) bool { return e.Str("proc.comm") == comm }, func() { _ = exec.Command(exe).Run() })
+	if v := d.metric(t, "gadgetry_runs_active"); v != 1 {
+		t.Fatalf("gadgetry_runs_active = %v during the run, want 1", v)
+	}
+	run.Signal(syscall.SIGKILL)
+	_ = run.Wait()
+	d.waitMetric(t, "gadgetry_runs_active", func(v float64) bool { return v == 0 })
+	gadgettest.CheckClean(t, "trace_exec", before)
+
+	// The daemon still serves: a run with a timeout ends by itself.
+	again := gadgettest.StartCLI(t, nil, bin, "run", "trace_exec", "--daemons", d.addr, "-o", "json", "-F", "proc.comm=="+comm, "-t", "30")
+	again.WaitFor("an exec on the second run", func(e gadgettest.Event) bool { return e.Str("proc.comm") == comm }, func() { _ = exec.Command(exe).Run() })
+	again.Stop()
+	gadgettest.CheckClean(t, "trace_exec", before)
+}
+
+// TestDaemonAPIErrors: what a client gets wrong comes back as InvalidArgument, said in words,
+// and the gadget's parameters come from the daemon (Describe).
+func TestDaemonAPIErrors(t *testing.T) {
+	bin := k8sTestBinary(t)
+	d := startDaemon(t, bin, "node-a")
+	n, err := k8sclient.Dial("node-a", d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	info, err := n.Info(ctx)
+	if err != nil || info.Node != "node-a" || info.ApiVersion != 1 || info.Kubernetes {
+		t.Fatalf("Info = %v, %v", info, err)
+	}
+	desc, err := n.Client().Describe(ctx, &apiv1.DescribeRequest{Image: "block_exec"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, p := range desc.Params {
+		keys = append(keys, p.Key)
+	}
+	if !strings.Contains(strings.Join(keys, ","), "deny-paths") || !desc.SelectsContainers || !desc.BuiltIn {
+		t.Errorf("Describe(block_exec) = %v", desc)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "trace_exec", "--daemons", d.addr, "-F", "nosuchfield==1"}, "nosuchfield"},
+		{[]string{"run", "trace_exec", "--daemons", d.addr, "-l", "app=web"}, "cannot select pods"},
+		{[]string{"run", "./x.bpf.o", "--daemons", d.addr}, "file path"},
+		{[]string{"run", "trace_exec", "--daemons", d.addr, "--no-such-flag"}, "no-such-flag"},
+	} {
+		out, err := exec.Command(bin, c.args...).CombinedOutput()
+		code := -1
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		if code == 0 || !strings.Contains(string(out), c.want) {
+			t.Errorf("gadgetry %s: exit %d, output %q; want an error saying %q", strings.Join(c.args, " "), code, out, c.want)
+		}
+	}
+}

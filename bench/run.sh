@@ -5,7 +5,8 @@
 # runtime's test gadget runtime/testdata/exec.bpf.c compiled here). Writes BENCH_OUT (default
 # docs/benchmarks.md), then appends bench/traceloop.sh's section (TRACELOOP_ROUNDS rounds,
 # default 5; 0 skips it), bench/toolchains.sh's (TOOLCHAIN_ROUNDS, default 3) and
-# bench/block_exec.sh's (BLOCK_EXEC_ROUNDS, default 7). BENCH_ROUNDS:
+# bench/block_exec.sh's (BLOCK_EXEC_ROUNDS, default 7), bench/wasmrate.sh's (WASMRATE_ROUNDS,
+# default 5) and bench/stoplat.sh's (STOPLAT_RUNS, default 20). BENCH_ROUNDS:
 # rounds of the slowdown measurements (default 12).
 set -eu
 cd "$(dirname "$0")/.."
@@ -70,3 +71,8 @@ append bench/toolchains.sh "${TOOLCHAIN_ROUNDS:-3}"
 # Exec cost under block_exec with a 50-entry deny list, beside trace_exec and no tracer (about
 # 15 s a round).
 append bench/block_exec.sh "${BLOCK_EXEC_ROUNDS:-7}"
+# traceloop's records per second through its WASM module and without it (about 30 s a round).
+append bench/wasmrate.sh "${WASMRATE_ROUNDS:-5}"
+# SIGINT-to-exit latency under a flood, 4 configurations (about 10 s a run), then a 60 s flood
+# for the memory figure.
+append bench/stoplat.sh "${STOPLAT_RUNS:-20}"

@@ -66,7 +66,8 @@ bench: build
 
 # The same benchmarks with fewer rounds, for CI: the report goes to build/benchmarks.md.
 bench-ci: build
-	@BENCH_OUT=build/benchmarks.md BENCH_ROUNDS=10 TRACELOOP_ROUNDS=3 TOOLCHAIN_ROUNDS=1 BLOCK_EXEC_ROUNDS=3 bench/run.sh
+	@BENCH_OUT=build/benchmarks.md BENCH_ROUNDS=10 TRACELOOP_ROUNDS=3 TOOLCHAIN_ROUNDS=1 BLOCK_EXEC_ROUNDS=3 \
+		WASMRATE_ROUNDS=1 STOPLAT_RUNS=2 STOPLAT_RSS=10 bench/run.sh
 
 clean:
 	rm -rf bin/gadgetry

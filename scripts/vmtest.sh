@@ -13,13 +13,14 @@
 # isa-debug-exit device. The last line is "vmtest: N passed, N failed, N skipped".
 #
 # Environment: GADGETRY_VMTEST_CACHE (default /var/cache/gadgetry/vmtest),
-# VMTEST_BOOT_TIMEOUT (seconds per boot, default 300: a hang guard), CI=true (a skipped test inside the VM
+# VMTEST_BOOT_TIMEOUT (seconds per boot, default 600: a hang guard above the sum of the test
+# binaries' own -test.timeout, which stop a hung test first and name it), CI=true (a skipped test inside the VM
 # fails, unless internal/kernel skipped it for a feature this kernel is not expected to have).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${GADGETRY_VMTEST_CACHE:-/var/cache/gadgetry/vmtest}
-boot_timeout=${VMTEST_BOOT_TIMEOUT:-300}
+boot_timeout=${VMTEST_BOOT_TIMEOUT:-600}
 clang=${CLANG:-clang-19}
 strip=${LLVM_STRIP:-llvm-strip-19}
 go=${GO:-go}

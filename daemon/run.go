@@ -283,7 +283,7 @@ func (r *serverRun) run(req *apiv1.RunRequest) error {
 	werr := run.Wait()
 	r.flush()
 	summary := run.Summary()
-	s.metrics.runEnded(active, werr != nil)
+	s.metrics.runEnded(active, werr != nil && r.ctx.Err() == nil)
 	sm := &apiv1.Summary{DataSources: map[string]*apiv1.Counts{}, SkippedPrograms: summary.SkippedPrograms, Choices: summary.Choices}
 	for name, c := range summary.DataSources {
 		sm.DataSources[name] = &apiv1.Counts{Events: c.Events, Lost: c.Lost, Dropped: c.Dropped, Unread: c.Unread}

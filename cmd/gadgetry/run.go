@@ -324,19 +324,7 @@ func noteMissingContainers(cache *containers.Cache, sel containers.Selector, not
 	if len(missing) == 0 {
 		return func() {}
 	}
-	var running []string
-	for _, c := range cache.Containers() {
-		if !c.Stopped && c.Name != "" {
-			running = append(running, c.Name)
-		}
-	}
-	slices.Sort(running)
-	known := "no container is running"
-	if len(running) > 0 {
-		known = "running: " + strings.Join(slices.Compact(running), ", ")
-	}
-	what := "container named " + strings.Join(missing, " or ")
-	note(fmt.Sprintf("no %s is running (%s); waiting for it to start", what, known))
+	note(fmt.Sprintf("no container named %s is running; waiting for it to start", strings.Join(missing, " or ")))
 	var mu sync.Mutex
 	_, cancel := cache.Watch(containers.Selector{Include: missing}, func(ev containers.Event) {
 		if ev.Type != containers.EventAdd {

@@ -50,6 +50,9 @@ var (
 type config struct {
 	name, bin, image string
 	args             []string
+	// stdoutSummary: the binary prints its JSON summary as a {"summary":...} line on stdout
+	// (before --summary-file); else it writes it to --summary-file.
+	stdoutSummary bool
 }
 
 // result is one round of one configuration.
@@ -87,7 +90,8 @@ func main() {
 			src = *repo
 		}
 		configs = append(configs, config{name: "module, before", bin: *before,
-			image: imageOf(work, *before, src, store, "before", true), args: []string{"--stream"}})
+			image: imageOf(work, *before, src, store, "before", true), args: []string{"--stream"},
+			stdoutSummary: !accepts(*before, "--summary-file")})
 	}
 	self, _ := os.Executable()
 	exe, comm := uniqueExecutable(work, self)
@@ -122,6 +126,12 @@ func imageOf(work, bin, repo, store, tag string, module bool) string {
 	return "traceloop:" + tag
 }
 
+// accepts reports whether bin's `run --help` mentions flag.
+func accepts(bin, flag string) bool {
+	out, _ := exec.Command(bin, "run", "--help").CombinedOutput()
+	return bytes.Contains(out, []byte(flag))
+}
+
 // uniqueExecutable copies this program under a name no other process has: its comm selects the
 // workload's records in the kernel.
 func uniqueExecutable(work, self string) (path, comm string) {
@@ -146,6 +156,11 @@ var lostRE = regexp.MustCompile(`warning: \d+ records of traceloop lost \(ring b
 // lost.
 func measure(c config, store, exe, comm string) result {
 	args := append([]string{"--store", store, "run", c.image, "--pull", "never", "-o", "json", "--comm", comm}, c.args...)
+	summaryFile := filepath.Join(filepath.Dir(store), "summary.json")
+	if !c.stdoutSummary {
+		_ = os.Remove(summaryFile)
+		args = append(args, "--summary-file", summaryFile)
+	}
 	cmd := exec.Command(c.bin, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -256,6 +271,13 @@ func measure(c config, store, exe, comm string) result {
 		Summary struct {
 			DataSources map[string]struct{ Events, Lost int } `json:"dataSources"`
 		} `json:"summary"`
+	}
+	if !c.stdoutSummary {
+		b, err := os.ReadFile(summaryFile)
+		if err != nil {
+			fail("%s: no summary file at exit (%v): %s", c.name, err, errText)
+		}
+		summary = append(append([]byte(`{"summary":`), bytes.TrimSpace(b)...), '}')
 	}
 	if err := json.Unmarshal(summary, &s); err != nil {
 		fail("%s: no JSON summary at exit (%v): %s", c.name, err, errText)

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 	"gopkg.in/yaml.v3"
 
+	"github.com/gadgetry/gadgetry/internal/testutil/runc"
 	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 )
 
@@ -83,24 +84,29 @@ func startRun(t *testing.T, env []string, args ...string) (stdout, stderr *textB
 }
 
 // TestRunShowsSomething: a run that selects a container that is not running prints the table's
-// header at once and says which container it waits for, keeps running, and exits 130 at SIGINT
-// with stdout holding the header alone.
+// header at once and says which container it waits for, keeps running, says when the container
+// starts, and exits 130 at SIGINT, stdout holding the header and the container's exec.
 func TestRunShowsSomething(t *testing.T) {
 	gadgettest.RequireRoot(t)
-	name := fmt.Sprintf("nosuch-%d", os.Getpid())
-	stdout, stderr, cmd, exited, wait := startRun(t, cliEnv(t), "run", "trace_exec", "-c", name, "--fields", "proc.comm,exepath")
+	env := runc.NewEnv(t)
+	name := fmt.Sprintf("web-%d", os.Getpid())
+	stdout, stderr, cmd, exited, wait := startRun(t, cliEnv(t), "run", "trace_exec", "-c", name, "--runc-root", env.Root, "--fields", "proc.comm,exepath")
 	stdout.waitFor(t, "the header", "\n", nil, exited)
 	note := "note: no container named " + name + " is running; waiting for it to start\n"
 	stderr.waitFor(t, "the container note", note, nil, exited)
 	if got, want := stdout.String(), "PROC.COMM        EXEPATH\n"; got != want {
 		t.Errorf("stdout %q, want the header %q", got, want)
 	}
+	env.Start(runc.Options{Name: name})
+	stderr.waitFor(t, "the note of the container's start", "\nnote: container "+name+" started\n", nil, exited)
+	stdout.waitFor(t, "the container's exec", "\nsleep ", nil, exited)
 	cmd.Process.Signal(syscall.SIGINT)
 	if s := wait(); s != 130 {
 		t.Errorf("exit status %d after SIGINT, want 130; stderr:\n%s", s, stderr.String())
 	}
-	if got := stdout.String(); got != "PROC.COMM        EXEPATH\n" {
-		t.Errorf("stdout %q: want the header alone", got)
+	// The container's one exec (its init, busybox's sleep) under the header.
+	if got := stdout.String(); got != "PROC.COMM        EXEPATH\nsleep            /bin/busybox\n" {
+		t.Errorf("stdout %q: want the header and the container's exec", got)
 	}
 }
 

@@ -182,7 +182,9 @@ func (r *run) stop() []string {
 	for l := range r.lines {
 		rest = append(rest, l)
 	}
-	if err := <-r.done; err != nil {
+	// A run SIGINT stopped exits with status 130 (docs/cli.md, "Exit codes").
+	var exit *exec.ExitError
+	if err := <-r.done; err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 130) {
 		r.t.Fatalf("gadgetry run: %v\nstderr:\n%s", err, r.stderr)
 	}
 	return rest

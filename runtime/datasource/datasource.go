@@ -86,6 +86,7 @@ func (ds *DataSource) add(f *Field) (*Field, error) {
 		f.Annotations = map[string]string{}
 	}
 	f.ds = ds
+	f.index = len(ds.fields)
 	ds.fields = append(ds.fields, f)
 	ds.byName[f.Name] = f
 	return f, nil

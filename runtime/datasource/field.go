@@ -83,7 +83,12 @@ type Field struct {
 	offset, size int
 	static       bool
 	slot         int
+	index        int // position in ds.Fields()
 }
+
+// Index is the field's position in its data source's Fields(): a key for per-field state that
+// is cheaper than a map.
+func (f *Field) Index() int { return f.index }
 
 // Static reports whether the field lives in the raw record.
 func (f *Field) Static() bool { return f.static }

@@ -26,7 +26,11 @@ type Formatter struct {
 	users    map[uint32]string
 	groups   map[uint32]string
 	sysTable *syscalls.Table
-	specs    map[*datasource.Field]*fieldSpec
+	// specs are the fields' specs by data source, by field index; lastDS and last are the
+	// data source looked up last and its specs (a record's fields share one).
+	specs  map[*datasource.DataSource][]*fieldSpec
+	lastDS *datasource.DataSource
+	last   []*fieldSpec
 }
 
 // fieldSpec is how a field is shown, worked out once per field.
@@ -34,17 +38,35 @@ type fieldSpec struct {
 	argv argvSpec      // value.format: argv
 	tri  map[int64]Tri // the states of a tri-state enum (TriState); nil for other fields
 	raw  bool          // a foo_raw field with a formatted sibling: shown as its plain value
+	// rawSource is the foo_raw field a formatted foo is made from (decode.RawSource), or nil.
+	rawSource *datasource.Field
+	field     *datasource.Field
 }
 
+// spec returns f's spec, worked out at its first use; a lookup is a slice index (formatting
+// runs for every field of every record).
 func (fm *Formatter) spec(f *datasource.Field) *fieldSpec {
-	if s, ok := fm.specs[f]; ok {
-		return s
+	ds := f.DataSource()
+	if ds != fm.lastDS || ds == nil {
+		if fm.specs == nil {
+			fm.specs = map[*datasource.DataSource][]*fieldSpec{}
+		}
+		fm.lastDS, fm.last = ds, fm.specs[ds]
 	}
-	s := &fieldSpec{argv: parseArgv(f), tri: TriState(f), raw: decode.FormattedSibling(f) != nil}
-	if fm.specs == nil {
-		fm.specs = map[*datasource.Field]*fieldSpec{}
+	i := f.Index()
+	if i < len(fm.last) && fm.last[i] != nil && (ds != nil || fm.last[i].field == f) {
+		return fm.last[i]
 	}
-	fm.specs[f] = s
+	s := &fieldSpec{argv: parseArgv(f), tri: TriState(f), raw: decode.FormattedSibling(f) != nil,
+		rawSource: decode.RawSource(f), field: f}
+	if ds == nil {
+		return s // a field of no data source: not cached
+	}
+	if i >= len(fm.last) {
+		fm.last = append(fm.last, make([]*fieldSpec, i+1-len(fm.last))...)
+	}
+	fm.last[i] = s
+	fm.specs[ds] = fm.last
 	return s
 }
 
@@ -141,11 +163,12 @@ func (fm *Formatter) AppendJSON(dst []byte, f *datasource.Field, d *datasource.D
 }
 
 func (fm *Formatter) appendValue(dst []byte, f *datasource.Field, d *datasource.Data, js bool) []byte {
-	if src := decode.RawSource(f); src != nil && !f.IsSet(d) {
+	s := fm.spec(f)
+	if src := s.rawSource; src != nil && !f.IsSet(d) {
 		// The formatted sibling: the raw field's value, shown by their typedef.
 		return fm.appendTyped(dst, src, d, js)
 	}
-	if fm.spec(f).raw {
+	if s.raw {
 		return appendPlain(dst, f, d, js)
 	}
 	return fm.appendTyped(dst, f, d, js)

@@ -5,11 +5,13 @@ package wasmapi
 //go:wasmexport gadgetAPIVersion
 func gadgetAPIVersion() uint64 { return 1 }
 
-// gadgetInit runs the OnInit hooks, then asks the host to copy the fields the module looked
-// up into its memory before each callback (fieldcopy.go).
+// gadgetInit announces the SDK's version to the host, runs the OnInit hooks, then asks the
+// host to copy the fields the module looked up into its memory before each callback
+// (fieldcopy.go).
 //
 //go:wasmexport gadgetInit
 func gadgetInit() int32 {
+	announce()
 	if rc := runHooks("init", initHooks); rc != 0 {
 		return rc
 	}

@@ -94,32 +94,70 @@ func (f Field) Float64(d Data) (float64, error) {
 	return math.Float64frombits(v), err
 }
 
+// maxFieldBytes bounds the buffer BytesInto grows to on a host that answers a too-small
+// buffer with an error instead of the length it needs (Inspektor Gadget's).
+const maxFieldBytes = 1 << 20
+
 // BytesInto reads a string, cstring or bytes field into buf (grown when too small) and
 // returns the value, which aliases buf. Reusing buf across events avoids an allocation each.
+// A cstring field of the kernel's record (char[N]) gives all N bytes, NULs included (String
+// gives its text).
 func (f Field) BytesInto(d Data, buf []byte) ([]byte, error) {
-	if v, ok := fcBytesOf(f, d); ok {
+	if v, ok := fcBytesOf(f, d, false); ok {
 		if cap(buf) < len(v) {
 			buf = make([]byte, len(v))
 		}
 		return append(buf[:0], v...), nil
 	}
+	return f.read(d, KindBytes, buf)
+}
+
+// TextInto reads a string or cstring field's text, String's value, into buf (grown when too
+// small) and returns it, aliasing buf: String without an allocation.
+func (f Field) TextInto(d Data, buf []byte) ([]byte, error) {
+	if v, ok := fcBytesOf(f, d, true); ok {
+		if cap(buf) < len(v) {
+			buf = make([]byte, len(v))
+		}
+		return append(buf[:0], v...), nil
+	}
+	b, err := f.read(d, KindString, buf)
+	if err != nil || gadgetryHost {
+		return b, err // this host cut a cstring at its NUL
+	}
+	for i, c := range b {
+		if c == 0 {
+			return b[:i], nil
+		}
+	}
+	return b, nil
+}
+
+// read reads a field through the host as kind (bytes: a char[N] field's whole array; string:
+// on a Gadgetry host, its text) into buf, grown when too small.
+func (f Field) read(d Data, kind FieldKind, buf []byte) ([]byte, error) {
 	if cap(buf) == 0 {
 		buf = make([]byte, 64)
 	}
 	buf = buf[:cap(buf)]
 	for {
-		n := fieldGetBuffer(uint32(f), uint32(d), uint32(KindBytes), bufArg(buf))
-		if n < 0 {
+		n := fieldGetBuffer(uint32(f), uint32(d), uint32(kind), bufArg(buf))
+		switch {
+		case n >= 0 && int(n) <= len(buf):
+			return buf[:n], nil
+		case n >= 0:
+			buf = make([]byte, n) // the host wrote nothing and told us the length
+		case len(buf) < maxFieldBytes:
+			// An error, or a host that says so of a too-small buffer (IG's): try larger.
+			buf = make([]byte, 2*len(buf))
+		default:
 			return nil, fail("field get buffer")
 		}
-		if int(n) <= len(buf) {
-			return buf[:n], nil
-		}
-		buf = make([]byte, n) // the host wrote nothing and told us the length
 	}
 }
 
-// Bytes returns a bytes, string or cstring field's value in a new slice.
+// Bytes returns a bytes, string or cstring field's value in a new slice (of a char[N]
+// field, all N bytes).
 func (f Field) Bytes(d Data) ([]byte, error) {
 	b, err := f.BytesInto(d, scratch[:])
 	if err != nil {
@@ -133,13 +171,18 @@ func (f Field) Bytes(d Data) ([]byte, error) {
 	return out, nil
 }
 
-// String returns a string or cstring field's value.
+// String returns a string or cstring field's value. A cstring's value is its text, up to its
+// first NUL; a string's is all its bytes (on a host other than Gadgetry, which cannot tell
+// the two apart, the text up to the first NUL too, as Inspektor Gadget's SDK does).
 func (f Field) String(d Data) (string, error) {
-	if v, ok := fcBytesOf(f, d); ok {
+	if v, ok := fcBytesOf(f, d, true); ok {
 		return string(v), nil
 	}
-	b, err := f.BytesInto(d, scratch[:])
-	return string(b), err
+	b, err := f.read(d, KindString, scratch[:])
+	if err != nil || gadgetryHost {
+		return string(b), err // this host cut a cstring at its NUL
+	}
+	return cstring(b), nil
 }
 
 // SetBool sets a bool field.

@@ -37,6 +37,7 @@ const (
 	fcScalar    = 1
 	fcBytes     = 2
 	fcAliases   = 1 // slot flag: a Set through this field can change others
+	fcCString   = 2 // slot flag: a char[N] field's whole array, whose text ends at its first NUL
 )
 
 // fcSource is the field copy of one data source.
@@ -236,8 +237,9 @@ func fcScalarOf(f Field, d Data) (uint64, bool) {
 }
 
 // fcBytesOf returns a string or bytes field's value from the buffer (aliasing it: valid until
-// the callback returns).
-func fcBytesOf(f Field, d Data) ([]byte, bool) {
+// the callback returns); with text, a char[N] field's text up to its first NUL instead of its
+// whole array.
+func fcBytesOf(f Field, d Data, text bool) ([]byte, bool) {
 	src, slot, ok := fcSlot(f, d)
 	if !ok {
 		return nil, false
@@ -247,7 +249,15 @@ func fcBytesOf(f Field, d Data) ([]byte, bool) {
 		return nil, false
 	}
 	off, n := uint32(src.words[src.base+1+2*int(slot)]), uint32(w>>32)
-	return src.bytes[off : off+n : off+n], true
+	v := src.bytes[off : off+n : off+n]
+	if text && byte(w>>8)&fcCString != 0 {
+		for k, c := range v {
+			if c == 0 {
+				return v[:k:k], true
+			}
+		}
+	}
+	return v, true
 }
 
 // fcSet notes that the module set f on record d: the buffer's value of f, and of every field

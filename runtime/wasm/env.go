@@ -49,4 +49,7 @@ type Env struct {
 	KallsymsSymbolExists func(name string) bool
 	// MemoryLimitMiB bounds this guest's memory (0: the engine's Options.MemoryLimitMiB).
 	MemoryLimitMiB uint32
+	// Containers feed the "containers" data source (ContainersDataSource) a guest may get
+	// and subscribe to, when the run has no data source of that name. Nil: there is none.
+	Containers Containers
 }

@@ -58,6 +58,9 @@ const (
 	// fcAliases flags a static field whose bytes overlap another static field of the record
 	// (a union member): a guest's Set through it can change other slots.
 	fcAliases = 1
+	// fcCString flags a char[N] field of the record whose slot holds the whole array (for a
+	// guest that announced its SDK version): its text ends at the first NUL.
+	fcCString = 2
 )
 
 // fieldCopy is one accepted request: the buffer in guest memory and the fields it holds.
@@ -69,6 +72,10 @@ type fieldCopy struct {
 	// batch is the most records one call of the batch export takes (version 2); 0 for a
 	// version 1 request.
 	batch uint32
+	// whole: a char[N] field's slot holds its whole array, as fieldGetBuffer of kind bytes
+	// returns it, flagged fcCString (a guest that announced its SDK version); else the text
+	// up to the first NUL.
+	whole bool
 }
 
 // recSize is the size of one record of a batch buffer.
@@ -147,7 +154,12 @@ func (fc *fieldCopy) slots(buf []byte, at, varOff uint32, d *datasource.Data) ui
 			le.PutUint64(s[8:], f.Uint(d))
 			continue
 		}
-		v := f.Bytes(d)
+		var v []byte
+		if fc.whole {
+			v = wholeBytes(f, d)
+		} else {
+			v = f.Bytes(d)
+		}
 		if uint32(len(v)) > fc.cap-varOff {
 			s[0] = fcNotCopied // too long for what is left: the guest asks the host
 			continue
@@ -170,6 +182,10 @@ func (i *Instance) fieldCopyRequest(mod api.Module, value string) bool {
 		i.bad(fn, "%s %q refused: %v", fieldCopyKey, value, err)
 		return false
 	}
+	// The slots hold what fieldGetBuffer returns (fieldBytes): a guest that asks for a copy
+	// without having announced its SDK version is Gadgetry's SDK v0.3.0 or v0.4.0.
+	fc.whole = i.sdk != ""
+	i.legacyFC = i.sdk == ""
 	le := binary.LittleEndian
 	if fc.batch > 0 {
 		buf, _ := mod.Memory().Read(fc.ptr, fcHeaderSize+fc.batch*fc.recSize())
@@ -180,9 +196,7 @@ func (i *Instance) fieldCopyRequest(mod api.Module, value string) bool {
 		for r := uint32(0); r < fc.batch; r++ {
 			at := fcHeaderSize + r*fc.recSize() + fcRecHeader
 			for n, f := range fc.fields {
-				if aliases(f) {
-					buf[at+fcSlotSize*uint32(n)+1] = fcAliases
-				}
+				buf[at+fcSlotSize*uint32(n)+1] = fc.flags(f)
 			}
 		}
 		if int(dsh) >= len(i.batches) {
@@ -197,9 +211,7 @@ func (i *Instance) fieldCopyRequest(mod api.Module, value string) bool {
 	le.PutUint32(hdr[0:], fieldCopyMagic)
 	le.PutUint32(hdr[4:], uint32(len(fc.fields)))
 	for n, f := range fc.fields {
-		if aliases(f) {
-			hdr[fcHeaderSize+fcSlotSize*n+1] = fcAliases
-		}
+		hdr[fcHeaderSize+fcSlotSize*n+1] = fc.flags(f)
 	}
 	c, ok := i.callback.(*fieldCopyCallback)
 	if !ok {
@@ -320,6 +332,18 @@ func (i *Instance) parseFieldCopy(mod api.Module, value string) (*fieldCopy, uin
 		return nil, 0, fmt.Errorf("the module exports no dataSourceCallback")
 	}
 	return fc, dsh, nil
+}
+
+// flags returns the flags of f's slot.
+func (fc *fieldCopy) flags(f *datasource.Field) byte {
+	var b byte
+	if aliases(f) {
+		b |= fcAliases
+	}
+	if fc.whole && f.Kind == datasource.KindCString && f.Static() {
+		b |= fcCString
+	}
+	return b
 }
 
 // aliases reports whether f is a static field whose bytes overlap another static field's.

@@ -62,13 +62,17 @@ func init() {
 		if !ok {
 			return
 		}
-		dss, ok := i.dataSources(fn)
-		if !ok {
-			return
+		var ds *datasource.DataSource
+		if i.env.DataSources != nil {
+			ds = i.env.DataSources.DataSource(name)
 		}
-		ds := dss.DataSource(name)
+		if ds == nil && name == ContainersDataSource {
+			ds = i.containersSource()
+		}
 		if ds == nil {
-			i.bad(fn, "no data source %q", name)
+			if _, ok := i.dataSources(fn); ok {
+				i.bad(fn, "no data source %q", name)
+			}
 			return
 		}
 		s[0] = uint64(i.object(kDataSource, ds))

@@ -23,6 +23,31 @@ func (i *Instance) fieldData(fn string, fh, dh uint32) (*datasource.Field, *data
 	return f, de.obj.(*datasource.Data), true
 }
 
+// fieldBytes returns what fieldGetBuffer gives the guest of a string, cstring or bytes field
+// read as kind k. A char[N] field of the record (a static cstring) gives its whole array,
+// NULs included, as Inspektor Gadget's host does: IG's trace_exec guest splits argv on them,
+// and IG's SDK cuts the text at the first NUL itself. Gadgetry's SDK from v0.5.0 (it announced
+// itself) reads the text with kind string and the array with kind bytes; v0.3.0 and v0.4.0
+// (a field copy asked for without an announcement) get the text, which their String returns
+// as is.
+func (i *Instance) fieldBytes(f *datasource.Field, d *datasource.Data, k datasource.Kind) []byte {
+	if i.legacyFC || (i.sdk != "" && k != datasource.KindBytes) {
+		return f.Bytes(d)
+	}
+	return wholeBytes(f, d)
+}
+
+// wholeBytes returns a field's bytes, the whole array of a char[N] field of the record.
+func wholeBytes(f *datasource.Field, d *datasource.Data) []byte {
+	if f.Kind == datasource.KindCString && f.Static() {
+		if end := f.Offset() + f.Size(); end <= len(d.Raw) {
+			return d.Raw[f.Offset():end]
+		}
+		return nil
+	}
+	return f.Bytes(d)
+}
+
 func isBuffer(k datasource.Kind) bool {
 	return k == datasource.KindString || k == datasource.KindCString || k == datasource.KindBytes
 }
@@ -65,12 +90,20 @@ func init() {
 		if !ok {
 			return
 		}
-		v := f.Bytes(d)
+		v := i.fieldBytes(f, d, k)
 		if len(v) <= len(b) {
 			copy(b, v)
+			s[0] = uint64(uint32(len(v)))
+			return
 		}
-		// Too long: nothing written, the length tells the guest how much room to make.
-		s[0] = uint64(uint32(len(v)))
+		// Too long: nothing written. Gadgetry's SDK learns the length it needs; other guests
+		// get -1, as from Inspektor Gadget's host (their getters take the result for the
+		// number of bytes written).
+		if i.sdk != "" || i.legacyFC {
+			s[0] = uint64(uint32(len(v)))
+			return
+		}
+		i.bad(fn, "field %q: its value is %d bytes, the buffer holds %d", f.Name, len(v), len(b))
 	})
 	register("fieldSet", []api.ValueType{i32, i32, i32, i64}, []api.ValueType{i32}, func(i *Instance, mod api.Module, s []uint64) {
 		const fn = "fieldSet"

@@ -82,6 +82,14 @@ type Instance struct {
 	// the accepted version 2 field copies by data source handle.
 	batchFn api.Function
 	batches fieldCopies
+	// cfeed is the containers data source, once the guest asked for it (containers.go).
+	cfeed *containerFeed
+	// sdk is the version of Gadgetry's SDK the guest announced (setConfig "gadgetry.sdk",
+	// SDK v0.5.0 on); empty for IG's SDK, a raw module and Gadgetry's SDK before v0.5.0.
+	sdk string
+	// legacyFC: the guest asked for a field copy without announcing an SDK version, so it is
+	// Gadgetry's SDK v0.3.0 or v0.4.0: its cstrings are read up to the first NUL (fieldBytes).
+	legacyFC bool
 	// bhs and bds are one batch call's record handles and records (reused).
 	bhs []uint32
 	bds []*datasource.Data
@@ -215,11 +223,22 @@ func (i *Instance) Init() error { return i.runHook(PhaseInit) }
 // PreStart runs gadgetPreStart, before the eBPF collection is loaded.
 func (i *Instance) PreStart() error { return i.runHook(PhasePreStart) }
 
-// Start runs gadgetStart, after the collection is loaded and before programs attach.
-func (i *Instance) Start() error { return i.runHook(PhaseStart) }
+// Start runs gadgetStart, after the collection is loaded and before programs attach. Then,
+// when the guest subscribed to the containers data source, its events begin: the containers
+// present, then those that start or go away.
+func (i *Instance) Start() error {
+	if err := i.runHook(PhaseStart); err != nil {
+		return err
+	}
+	i.startContainers()
+	return nil
+}
 
-// Stop runs gadgetStop, before programs detach.
-func (i *Instance) Stop() error { return i.runHook(PhaseStop) }
+// Stop ends the containers data source's events and runs gadgetStop, before programs detach.
+func (i *Instance) Stop() error {
+	i.stopContainers()
+	return i.runHook(PhaseStop)
+}
 
 // PostStop runs gadgetPostStop, after programs detached.
 func (i *Instance) PostStop() error { return i.runHook(PhasePostStop) }
@@ -506,6 +525,7 @@ func (i *Instance) flush(p []pendingEmit) {
 // Close ends the instance: the guest is closed, the maps it created and its perf readers
 // are closed. Events still delivered to its subscriptions pass through untouched.
 func (i *Instance) Close() error {
+	i.stopContainers() // before mu: an event under way holds the feed and waits for mu
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.closed {

@@ -17,16 +17,18 @@ func result(key, v string) { api.Infof("result %s=%s", key, v) }
 
 // reads lists the fields of data source "kinds" in the order they are read.
 var reads = []struct {
-	name string
-	kind api.FieldKind
-	f    api.Field
+	name  string
+	kind  api.FieldKind
+	f     api.Field
+	label string // shown instead of name
 }{
 	{name: "b", kind: api.KindBool}, {name: "i8", kind: api.KindInt8}, {name: "i16", kind: api.KindInt16},
 	{name: "i32", kind: api.KindInt32}, {name: "i64", kind: api.KindInt64}, {name: "u8", kind: api.KindUint8},
 	{name: "u16", kind: api.KindUint16}, {name: "u32", kind: api.KindUint32}, {name: "u64", kind: api.KindUint64},
 	{name: "f32", kind: api.KindFloat32}, {name: "f64", kind: api.KindFloat64},
 	{name: "u32alias", kind: api.KindUint32},
-	{name: "str", kind: api.KindString}, {name: "cstr", kind: api.KindCString}, {name: "bytes", kind: api.KindBytes},
+	{name: "str", kind: api.KindString}, {name: "cstr", kind: api.KindCString},
+	{name: "cstr", kind: api.KindBytes, label: "cstr.bytes"}, {name: "bytes", kind: api.KindBytes},
 	{name: "extra", kind: api.KindString}, {name: "long", kind: api.KindCString},
 }
 
@@ -79,7 +81,11 @@ func init() {
 func read(d api.Data) string {
 	var b strings.Builder
 	for _, r := range reads {
-		b.WriteString(r.name)
+		if r.label != "" {
+			b.WriteString(r.label)
+		} else {
+			b.WriteString(r.name)
+		}
 		b.WriteByte('=')
 		b.WriteString(value(r.f, r.kind, d))
 		b.WriteByte(' ')
@@ -143,7 +149,7 @@ func value(f api.Field, k api.FieldKind, d api.Data) string {
 		if f == field["long"] {
 			var v []byte
 			v, err = f.BytesInto(d, longBuf) // room enough: one host call when not copied
-			s = strconv.Itoa(len(v)) + ":" + string(v[:3]) + string(v[len(v)-3:])
+			s = strconv.Itoa(len(v)) + ":" + strconv.Quote(string(v[:3])+string(v[len(v)-3:]))
 		} else {
 			s, err = f.String(d)
 			s = strconv.Quote(s)

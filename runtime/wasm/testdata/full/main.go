@@ -79,7 +79,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			commBuf, err = comm.BytesInto(d, commBuf)
+			commBuf, err = comm.TextInto(d, commBuf)
 			if err != nil {
 				return err
 			}

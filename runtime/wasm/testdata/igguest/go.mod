@@ -1,0 +1,3 @@
+module example.com/testguest/igguest
+
+go 1.24

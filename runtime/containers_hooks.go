@@ -18,11 +18,12 @@ func ContainerHooks(cache *containers.Cache, sel containers.Selector) Hooks {
 	return Hooks{
 		Name: "containers",
 		Init: func(r *Run) error {
+			r.mu.Lock()
+			r.containerCache = cache
 			if sel.Filters() {
-				r.mu.Lock()
 				r.discardMntns = func(mntns uint64) bool { return cache.ShouldDiscard(sel, mntns) }
-				r.mu.Unlock()
 			}
+			r.mu.Unlock()
 			for _, ds := range r.DataSources() {
 				if err := containers.AddEnrichment(ds, cache); err != nil {
 					if errors.Is(err, containers.ErrNoMntnsField) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gadgetry/gadgetry/oci/metadata"
 	"github.com/gadgetry/gadgetry/runtime/attach"
+	"github.com/gadgetry/gadgetry/runtime/containers"
 	"github.com/gadgetry/gadgetry/runtime/datasource"
 )
 
@@ -82,6 +83,8 @@ type Run struct {
 	unreferenced map[*datasource.DataSource]bool
 	onClose      []func()                // run after PostStop (or a failed Start): e.g. closing the WASM instance
 	discardMntns func(mntns uint64) bool // set by ContainerHooks; read by the WASM host
+	// containerCache is set by ContainerHooks; the WASM host's containers data source watches it.
+	containerCache *containers.Cache
 
 	streams []*stream
 	stopCh  chan struct{}

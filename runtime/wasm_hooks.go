@@ -3,9 +3,11 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/cilium/ebpf"
 
+	"github.com/gadgetry/gadgetry/runtime/containers"
 	"github.com/gadgetry/gadgetry/runtime/datasource"
 	"github.com/gadgetry/gadgetry/runtime/wasm"
 )
@@ -40,6 +42,7 @@ func (rt *Runtime) wasmHooks(ctx context.Context, g *Gadget) Hooks {
 				// Resolved per call: ContainerHooks sets the selection after the guest's Init.
 				ShouldDiscardMntnsID: r.ShouldDiscardMntnsID,
 				MemoryLimitMiB:       r.opts.WASMMemoryLimitMiB,
+				Containers:           &wasmContainers{ctx: ctx, r: r, log: rt.log},
 			})
 			if err != nil {
 				return err
@@ -89,4 +92,60 @@ func (w wasmRun) Map(name string) (*ebpf.Map, error) {
 		return nil, fmt.Errorf("the gadget's eBPF object has no map %s", name)
 	}
 	return m, nil
+}
+
+// wasmContainers feeds a guest's containers data source: the containers of this machine that
+// the run selects (ShouldDiscardMntnsID: -c, --containers-only, a pod selection), from
+// ContainerHooks' cache, or, in a run without it, from a cache of its own (default runtime
+// state roots) opened when the guest's subscription starts (after gadgetStart) and closed
+// when it ends (before gadgetStop). The host itself is not a container and is never
+// announced.
+type wasmContainers struct {
+	ctx context.Context
+	r   *Run
+	log *slog.Logger
+}
+
+// WatchContainers implements wasm.Containers.
+func (w *wasmContainers) WatchContainers(fn func(c wasm.Container, added bool)) ([]wasm.Container, func()) {
+	w.r.mu.Lock()
+	cache := w.r.containerCache
+	w.r.mu.Unlock()
+	closeCache := func() {}
+	if cache == nil {
+		var err error
+		cache, err = containers.New(w.ctx, containers.Options{
+			Logf: func(format string, args ...any) { w.log.Debug(fmt.Sprintf(format, args...)) },
+		})
+		if err != nil {
+			w.log.Warn("the gadget's WASM module subscribed to the containers data source, but containers cannot be watched here: it is told of none", "reason", err)
+			return nil, func() {}
+		}
+		closeCache = func() { _ = cache.Close() }
+	}
+	selected := func(c *containers.Container) bool {
+		return c != nil && !c.Stopped && c.MntNS != 0 && !w.r.ShouldDiscardMntnsID(c.MntNS)
+	}
+	cur, cancel := cache.Watch(containers.Selector{}, func(ev containers.Event) {
+		switch {
+		case ev.Type == containers.EventRemove || ev.Container.Stopped:
+			fn(wasmContainer(ev.Container), false)
+		case selected(ev.Container):
+			fn(wasmContainer(ev.Container), true)
+		}
+	})
+	var out []wasm.Container
+	for _, c := range cur {
+		if selected(c) {
+			out = append(out, wasmContainer(c))
+		}
+	}
+	return out, func() {
+		cancel()
+		closeCache()
+	}
+}
+
+func wasmContainer(c *containers.Container) wasm.Container {
+	return wasm.Container{ID: c.ID, Name: c.Name, MntNS: c.MntNS, CgroupID: c.CgroupID}
 }

@@ -1,0 +1,3 @@
+module example.com/testguest/wasmcontainers
+
+go 1.24

@@ -3,11 +3,20 @@
  * Writing records to a tracer ring buffer declared with GADGET_TRACER_MAP. A record that cannot
  * be reserved is counted in `<map>_lost_samples`, which the runtime reports: loss is never silent.
  *
- * Records are submitted without waking user space (BPF_RB_NO_WAKEUP): the runtime drains the
- * buffer on a short timer and when it fills, which keeps the per-event cost near the floor.
+ * Wake-ups: records are submitted with the kernel's adaptive notification (flags 0): it wakes
+ * a reader that waits on the ring (epoll, as Inspektor Gadget's ig does) only when the record
+ * is the first one the reader has not read, i.e. once per catch-up, not once per record. Gadgetry's
+ * runtime does not wait on the ring (it drains it on a paced timer and when it fills), so a
+ * wake-up costs it one queued kernel irq_work per drain, nothing in user space
+ * (docs/compatibility.md has the measured cost on trace_exec). Define GADGET_RB_SUBMIT_FLAGS
+ * (e.g. to BPF_RB_NO_WAKEUP) before including this header to choose otherwise.
  */
 #ifndef GADGETRY_BUFFER_H
 #define GADGETRY_BUFFER_H
+
+#ifndef GADGET_RB_SUBMIT_FLAGS
+#define GADGET_RB_SUBMIT_FLAGS 0
+#endif
 
 #define gadget_reserve_buf(map, size) __GADGET_RESERVE(map, size) /* by name or by address */
 
@@ -25,12 +34,12 @@ static __always_inline void *__gadget_reserve(void *rb, void *lost, __u64 size)
 
 static __always_inline void gadget_submit_buf(void *rec)
 {
-	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(rec, GADGET_RB_SUBMIT_FLAGS);
 }
 
 static __always_inline void gadget_discard_buf(void *rec)
 {
-	bpf_ringbuf_discard(rec, BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_discard(rec, GADGET_RB_SUBMIT_FLAGS);
 }
 
 /*
@@ -91,7 +100,7 @@ static __always_inline long __gadget_submit_buf4(void *ctx, void *map, void *rec
 static __always_inline long __gadget_output_buf(void *ctx, void *rb, void *lost, void *rec,
 						__u64 size)
 {
-	long err = bpf_ringbuf_output(rb, rec, size, BPF_RB_NO_WAKEUP);
+	long err = bpf_ringbuf_output(rb, rec, size, GADGET_RB_SUBMIT_FLAGS);
 	if (err) {
 		__u32 zero = 0;
 		__u64 *n = bpf_map_lookup_elem(lost, &zero);

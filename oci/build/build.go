@@ -155,6 +155,12 @@ func Build(ctx context.Context, dir string, opts Options) (ocispec.Descriptor, e
 		img.archs = append(img.archs, obj)
 	}
 
+	if img.metadata != nil && len(img.archs) > 0 {
+		if err := img.addIGEnumNames(progress); err != nil {
+			return ocispec.Descriptor{}, err
+		}
+	}
+
 	switch {
 	case spec.WASMFile != "":
 		fmt.Fprintf(progress, "using prebuilt WASM module %s\n", spec.WASMFile)

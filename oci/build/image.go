@@ -44,6 +44,7 @@ func (img *image) push(ctx context.Context, target oras.Target) (ocispec.Descrip
 		annotations = map[string]string{}
 	}
 	annotations[ocispec.AnnotationCreated] = img.created.Format(time.RFC3339)
+	annotations[AnnotationBuilderVersion] = BuilderVersion
 
 	config := ocispec.DescriptorEmptyJSON
 	configData := ocispec.DescriptorEmptyJSON.Data

@@ -106,7 +106,7 @@ func TestImageVerbs(t *testing.T) {
 		t.Errorf("image alone: exit %d\n%s", r.code, r.stdout)
 	}
 	// -o only where there is something to list.
-	runCLI(t, env, "", "image", "rm", "x", "-o", "json").wantError(t, 1, "unknown shorthand flag: 'o' in -o")
+	runCLI(t, env, "", "image", "rm", "x", "-o", "json").wantError(t, 2, "unknown shorthand flag: 'o' in -o (see `gadgetry image rm --help`)")
 }
 
 // TestInspectInvalidMetadata: an image of the store whose gadget.yaml is invalid (built before

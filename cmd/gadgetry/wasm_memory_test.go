@@ -48,12 +48,12 @@ params:
 	gadgetry := func(args ...string) *exec.Cmd {
 		return exec.Command(bin, append([]string{"--store", store, "run", "hog-test", "--pull", "never"}, args...)...)
 	}
-	// failedWith checks that gadgetry exited with status 1 and wrote only want to stderr.
-	failedWith := func(t *testing.T, err error, stderr, want string) {
+	// failedWith checks that gadgetry exited with status code and wrote only want to stderr.
+	failedWith := func(t *testing.T, code int, err error, stderr, want string) {
 		t.Helper()
 		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != 1 || stderr != want+"\n" {
-			t.Errorf("gadgetry: %v; stderr:\n%s\nwant exit status 1 and only %q", err, stderr, want)
+		if !errors.As(err, &exit) || exit.ExitCode() != code || stderr != want+"\n" {
+			t.Errorf("gadgetry: %v; stderr:\n%s\nwant exit status %d and only %q", err, stderr, code, want)
 		}
 	}
 
@@ -70,7 +70,7 @@ params:
 		stderr := &gadgettest.SyncBuffer{}
 		cmd.Stderr = stderr
 		err := cmd.Run()
-		failedWith(t, err, stderr.String(), "Error: gadget hog: wasm module exceeded its memory limit (256 MiB); raise it with --wasm-memory-limit")
+		failedWith(t, 1, err, stderr.String(), "Error: gadget hog: wasm module exceeded its memory limit (256 MiB); raise it with --wasm-memory-limit")
 		gadgettest.CheckClean(t, "gtest", before)
 	})
 
@@ -100,7 +100,7 @@ params:
 				t.Fatalf("gadgetry still running after a minute of execs (hang guard); stderr:\n%s", stderr)
 			}
 		}
-		failedWith(t, err, stderr.String(), "Error: gadget hog: wasm module exceeded its memory limit (64 MiB); raise it with --wasm-memory-limit")
+		failedWith(t, 1, err, stderr.String(), "Error: gadget hog: wasm module exceeded its memory limit (64 MiB); raise it with --wasm-memory-limit")
 		gadgettest.CheckClean(t, "gtest", before)
 	})
 
@@ -116,7 +116,7 @@ params:
 	t.Run("bad", func(t *testing.T) {
 		for _, v := range []string{"0", "4097"} {
 			out, err := gadgetry("--wasm-memory-limit", v).CombinedOutput()
-			failedWith(t, err, string(out), "Error: --wasm-memory-limit "+v+": want 1 to 4096 (MiB)")
+			failedWith(t, 2, err, string(out), "Error: --wasm-memory-limit "+v+": want 1 to 4096 (MiB)") // a usage error
 		}
 	})
 }

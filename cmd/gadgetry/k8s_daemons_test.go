@@ -67,9 +67,15 @@ var daemonLine = regexp.MustCompile(`gRPC on (\S+), metrics on (\S+),`)
 // is stopped with SIGTERM when the test ends (unless the test killed it).
 func startDaemon(t *testing.T, bin, node string) *testDaemon {
 	t.Helper()
+	return startDaemonWith(t, bin, node, "")
+}
+
+// startDaemonWith starts a daemon whose container runtime's CRI socket is socket ("": none).
+func startDaemonWith(t *testing.T, bin, node, socket string) *testDaemon {
+	t.Helper()
 	d := &testDaemon{node: node, stderr: &gadgettest.SyncBuffer{}, exited: make(chan struct{})}
 	d.cmd = exec.Command(bin, "daemon", "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
-		"--node-name", node, "--runtime-socket", "")
+		"--node-name", node, "--runtime-socket", socket)
 	pr, pw := io.Pipe()
 	d.cmd.Stderr = io.MultiWriter(d.stderr, pw)
 	if err := d.cmd.Start(); err != nil {

@@ -70,7 +70,9 @@ hold() {
 release() {
 	if [ -n "${RUN_PID:-}" ]; then
 		kill -INT "$RUN_PID"
-		wait "$RUN_PID" || { cat "$WORK/run.log" >&2; exit 1; }
+		rc=0; wait "$RUN_PID" || rc=$?
+		# 130: gadgetry's status after the SIGINT that ends it.
+		[ "$rc" = 0 ] || [ "$rc" = 130 ] || { cat "$WORK/run.log" >&2; exit 1; }
 		RUN_PID=
 		return
 	fi

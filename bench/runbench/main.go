@@ -147,8 +147,10 @@ type tracer struct {
 	cmd    *exec.Cmd
 	lines  chan string
 	events atomic.Int64
-	last   string
-	done   chan struct{}
+	last   string // the summary, {"summary":...}
+	// summaryFile is where the run writes its summary (--summary-file).
+	summaryFile string
+	done        chan struct{}
 }
 
 func startTracer(args ...string) *tracer { return startRef(*ref, args...) }
@@ -156,7 +158,13 @@ func startTracer(args ...string) *tracer { return startRef(*ref, args...) }
 // startRef runs `gadgetry run REF -o json ARGS...`, counting the events it prints.
 func startRef(ref string, args ...string) *tracer {
 	t := &tracer{lines: make(chan string, 1), done: make(chan struct{})}
-	t.cmd = exec.Command(*gadgetry, append([]string{"run", ref, "-o", "json"}, args...)...)
+	f, err := os.CreateTemp("", "runbench-summary-")
+	if err != nil {
+		fail(err.Error())
+	}
+	f.Close()
+	t.summaryFile = f.Name()
+	t.cmd = exec.Command(*gadgetry, append([]string{"run", ref, "-o", "json", "--summary-file", t.summaryFile}, args...)...)
 	out, _ := t.cmd.StdoutPipe()
 	t.cmd.Stderr = &t.stderr
 	if err := t.cmd.Start(); err != nil {
@@ -196,9 +204,16 @@ func (t *tracer) stop() (cpu time.Duration, rssKiB int64) {
 			fmt.Fprintln(os.Stderr, l)
 		}
 	}
-	if err != nil {
+	// 130 is gadgetry's status after the SIGINT that ended it.
+	if err != nil && t.cmd.ProcessState.ExitCode() != 130 {
 		fail(fmt.Sprintf("%v: %v", t.cmd.Args, err))
 	}
+	b, err := os.ReadFile(t.summaryFile)
+	os.Remove(t.summaryFile)
+	if err != nil || len(bytes.TrimSpace(b)) == 0 {
+		fail(fmt.Sprintf("%v: no summary in %s: %v", t.cmd.Args, t.summaryFile, err))
+	}
+	t.last = `{"summary":` + string(bytes.TrimSpace(b)) + `}`
 	ru := t.cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	return cpu, ru.Maxrss

@@ -322,6 +322,10 @@ func (r *Run) callHooks(step string, pick func(Hooks) func(*Run) error) error {
 // load copies the cached spec, applies params and attach targets, and loads it. Optional
 // programs the kernel refuses are dropped (with a warning) and the load is retried.
 func (r *Run) load() error {
+	// Missing privileges are said once, up front, not as the first program's failure.
+	if err := r.g.CheckPrivileges(r.opts.Params); err != nil {
+		return err
+	}
 	// Before anything reaches the kernel: without kernel BTF, the image's btfgen types or a
 	// clear error.
 	kernelTypes, err := r.rt.kernelTypes(r.g)

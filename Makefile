@@ -6,7 +6,7 @@ BIN       := bin/gadgetry
 GOFLAGS_B := -trimpath -ldflags "-s -w"
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: all setup build demo test test-host test-modules test-fuzz test-stress vet fmt-check gadgets check-generated vmtest bench bench-ci clean
+.PHONY: all setup build demo test test-host test-modules test-fuzz test-stress vet fmt-check gadgets check-generated vmtest bench bench-ci clean test-k8s image
 
 all: build
 
@@ -25,7 +25,7 @@ demo: build
 # Every test: vet and format checks, host tests (real kernel, registry, containers), short
 # fuzzing, the generated-objects check, the kernel tests inside qemu, and the benchmarks
 # (figures printed, written to build/benchmarks.md; a burst that loses events fails).
-test: setup vet fmt-check build test-host test-modules test-fuzz check-generated vmtest bench-ci
+test: setup vet fmt-check build test-host test-modules test-fuzz check-generated vmtest test-k8s bench-ci
 
 vet:
 	$(GO) vet ./...
@@ -35,6 +35,21 @@ fmt-check:
 
 test-host:
 	$(GO) test -count=1 -timeout 20m ./...
+
+# The Kubernetes tests (every TestK8s… of the packages importing internal/k8stest) on a real
+# single-node cluster made on this machine, then its teardown on SIGTERM (docs/kubernetes.md).
+# The first run builds the Kubernetes binaries into .cache/k8s (minutes); later runs reuse them.
+test-k8s:
+	@scripts/setup.sh --k8s
+	@scripts/k8s/test.sh
+
+# Gadgetry's container image, assembled without Docker from the static binary: an OCI image
+# layout tarball for `ctr images import` / `podman load`, and pushed when PUSH names a
+# registry reference (IMAGE_FLAGS=-insecure for a plain-HTTP registry).
+IMAGE ?= gadgetry:dev
+IMAGE_TAR ?= build/gadgetry-image.tar
+image: build
+	$(GO) run ./internal/selfimage/mkimage -binary $(BIN) -name $(IMAGE) -o $(IMAGE_TAR) $(if $(PUSH),-push $(PUSH)) $(IMAGE_FLAGS)
 
 # The nested modules (wasmapi, gadgets' WASM sources) that `go test ./...` does not reach.
 test-modules:

@@ -3,8 +3,10 @@
 # machine, and mounts the kernel filesystems the runtime uses. Fast when everything is present:
 # it asks apt only for packages that are missing.
 #
-# Usage: scripts/setup.sh [--vm|--demo]
+# Usage: scripts/setup.sh [--vm|--demo|--k8s]
 #   --vm:   also what `make vmtest` needs
+#   --k8s:  also what `make test-k8s` needs (etcd, containerd, CNI plugins, iptables, openssl;
+#           the Kubernetes binaries are built by scripts/k8s/build.sh)
 #   --demo: only what `make demo` needs: the kernel mounts (a built-in gadget needs no clang,
 #           registry or test tools, and nothing is fetched over the network)
 set -euo pipefail
@@ -13,6 +15,7 @@ mode="${1:-}"
 want=(clang-19 llvm-19 bpftool libbpf-dev linux-libc-dev-arm64-cross docker-registry apache2-utils runc busybox-static git make gcc libc6-dev protobuf-compiler)
 case "$mode" in
 --vm) want+=(qemu-system-x86 cpio busybox-static xz-utils) ;;
+--k8s) want+=(etcd-server containerd containernetworking-plugins iptables openssl) ;;
 --demo) want=() ;;
 esac
 
@@ -28,7 +31,13 @@ if ((${#missing[@]})); then
 	echo "setup: installing ${missing[*]}" >&2
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
+	# No package may start a service (etcd-server would): the test cluster runs its own.
+	norc=
+	if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && norc=1
+	fi
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	[[ -n $norc ]] && rm -f /usr/sbin/policy-rc.d
 fi
 
 # The runtime reads tracepoint ids from tracefs and pins nothing, but tests and users expect

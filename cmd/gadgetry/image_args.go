@@ -104,7 +104,8 @@ func boolValueHint(fs *pflag.FlagSet, raw, extra []string) string {
 		} else if len(name) == 1 {
 			fl = fs.ShorthandLookup(name)
 		}
-		if fl == nil || fl.Value.Type() != "bool" {
+		// A bool flag, or a gadget's bool parameter (a string flag that alone means true).
+		if fl == nil || fl.Value.Type() != "bool" && fl.NoOptDefVal != "true" {
 			continue
 		}
 		return fmt.Sprintf("a boolean flag takes its value after '=': write --%s=%s", fl.Name, v)

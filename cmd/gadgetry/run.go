@@ -219,6 +219,9 @@ func runGadget(cmd *cobra.Command, args []string) error {
 		return nil
 	}
 	if fs.NArg() > 1 {
+		if h := boolValueHint(fs, args, fs.Args()[1:]); h != "" {
+			return usagef("run: unexpected arguments %q after REF: %s", fs.Args()[1:], h)
+		}
 		return usagef("run: unexpected arguments %q after REF", fs.Args()[1:])
 	}
 	params := map[string]string{}

@@ -35,6 +35,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{[]string{"run", "trace_exec", "--ignore-failed=maybe"}, `gadget trace_exec: --ignore-failed: "maybe" is not a bool (use true or false)`},
 		{[]string{"run", "trace_exec", "--nope"}, "gadget trace_exec: unknown flag: --nope (see `gadgetry run trace_exec --help`)"},
 		{[]string{"run", "trace_exec", "extra"}, `run: unexpected arguments ["extra"] after REF`},
+		{[]string{"run", "trace_exec", "--ignore-failed", "false"}, `run: unexpected arguments ["false"] after REF: a boolean flag takes its value after '=': write --ignore-failed=false`},
 		{[]string{"run", "trace_exec", "-F", "proc.pid>abc"}, `gadget trace_exec: filter "proc.pid>abc": "abc" is not a number, and proc.pid holds ` + uint32s},
 		{[]string{"run", "trace_exec", "-F", "upper_layer==MAYBE"}, `gadget trace_exec: filter "upper_layer==MAYBE": upper_layer is YES, NO or UNKNOWN, not "MAYBE"`},
 		{[]string{"run", "trace_exec", "-F", ""}, `gadget trace_exec: filter "" is empty: write field==value (or !=, >, >=, <, <=, ~regex), rules joined by commas`},

@@ -3,7 +3,8 @@
 
 GO        ?= go
 BIN       := bin/gadgetry
-GOFLAGS_B := -trimpath -ldflags "-s -w"
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+GOFLAGS_B := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 export PATH := $(CURDIR)/bin:$(PATH)
 
 .PHONY: all setup build demo test test-host test-modules test-fuzz test-stress vet fmt-check gadgets check-generated vmtest bench bench-ci clean test-k8s image

@@ -70,12 +70,21 @@ func startDaemon(t *testing.T, bin, node string) *testDaemon {
 	return startDaemonWith(t, bin, node, "")
 }
 
-// startDaemonWith starts a daemon whose container runtime's CRI socket is socket ("": none).
-func startDaemonWith(t *testing.T, bin, node, socket string) *testDaemon {
+// startDaemonWith starts a daemon whose container runtime's CRI socket is socket ("": none),
+// with more flags and environment variables.
+func startDaemonWith(t *testing.T, bin, node, socket string, extra ...string) *testDaemon {
+	t.Helper()
+	return startDaemonEnv(t, bin, node, socket, nil, extra...)
+}
+
+func startDaemonEnv(t *testing.T, bin, node, socket string, env []string, extra ...string) *testDaemon {
 	t.Helper()
 	d := &testDaemon{node: node, stderr: &gadgettest.SyncBuffer{}, exited: make(chan struct{})}
-	d.cmd = exec.Command(bin, "daemon", "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
-		"--node-name", node, "--runtime-socket", socket)
+	d.cmd = exec.Command(bin, append([]string{"daemon", "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+		"--node-name", node, "--runtime-socket", socket}, extra...)...)
+	if env != nil {
+		d.cmd.Env = env
+	}
 	pr, pw := io.Pipe()
 	d.cmd.Stderr = io.MultiWriter(d.stderr, pw)
 	if err := d.cmd.Start(); err != nil {

@@ -1,6 +1,8 @@
 package wasm
 
 import (
+	"encoding/binary"
+
 	"github.com/cilium/ebpf"
 	"github.com/tetratelabs/wazero/api"
 )
@@ -75,6 +77,18 @@ func init() {
 			i.bad(fn, "map %q: key is %d bytes (want %d), value buffer %d (want at least %d)", m.String(), len(key), m.KeySize(), len(val), m.ValueSize())
 			return
 		}
+		if isMapOfMaps(m) {
+			// As on Inspektor Gadget: the value is a handle of the inner map, which the
+			// guest releases.
+			var inner *ebpf.Map
+			if err := m.Lookup(key, &inner); err != nil {
+				i.bad(fn, "map %s: %v", m.String(), err)
+				return
+			}
+			binary.LittleEndian.PutUint32(val, i.h.add(entry{kind: kMap, obj: inner, owned: true}))
+			s[0] = 0
+			return
+		}
 		if err := m.Lookup(key, val[:m.ValueSize()]); err != nil {
 			i.bad(fn, "map %s: %v", m.String(), err)
 			return
@@ -99,6 +113,20 @@ func init() {
 		}
 		if len(key) != int(m.KeySize()) || len(val) != int(m.ValueSize()) {
 			i.bad(fn, "map %s: key is %d bytes (want %d), value %d (want %d)", m.String(), len(key), m.KeySize(), len(val), m.ValueSize())
+			return
+		}
+		if isMapOfMaps(m) {
+			// As on Inspektor Gadget: the value is the handle of the inner map (newMap,
+			// getMap), which the host turns into the map's file descriptor.
+			inner, ok := i.ebpfMap(fn, binary.LittleEndian.Uint32(val))
+			if !ok {
+				return
+			}
+			if err := m.Update(key, inner, ebpf.MapUpdateFlags(flags)); err != nil {
+				i.bad(fn, "map %s: inner map %s: %v", m.String(), inner.String(), err)
+				return
+			}
+			s[0] = 0
 			return
 		}
 		if err := m.Update(key, val, ebpf.MapUpdateFlags(flags)); err != nil {
@@ -162,4 +190,10 @@ func (i *Instance) releaseHandle(fn string, h uint32, k kind) bool {
 	}
 	i.h.release(h)
 	return true
+}
+
+// isMapOfMaps reports whether m's values are maps: the guest passes and receives them as map
+// handles, as on Inspektor Gadget (IG's traceloop keeps a perf buffer per container in one).
+func isMapOfMaps(m *ebpf.Map) bool {
+	return m.Type() == ebpf.ArrayOfMaps || m.Type() == ebpf.HashOfMaps
 }

@@ -67,8 +67,11 @@ func init() {
 	register("perfReaderClose", []api.ValueType{i32}, []api.ValueType{i32}, func(i *Instance, _ api.Module, s []uint64) {
 		s[0] = errCode(i.releaseHandle("perfReaderClose", uint32(s[0]), kPerfReader))
 	})
-	// perfReaderRead writes the record's length (u32 LE) then the record: 0 ok, 1 error,
-	// 2 nothing waiting.
+	// perfReaderRead writes the next record: 0 ok, 1 error, 2 nothing waiting. To Gadgetry's
+	// SDK (a guest that announced itself, or asked for a field copy: SDK v0.3.0 on) the
+	// record's length (u32 LE) then the record; to other guests, as Inspektor Gadget's host
+	// does, the record alone at the buffer's start (IG's traceloop guest passes a buffer of
+	// its record's size), or an error when it does not fit.
 	register("perfReaderRead", []api.ValueType{i32, i64}, []api.ValueType{i32}, func(i *Instance, mod api.Module, s []uint64) {
 		const fn = "perfReaderRead"
 		ph, dst := uint32(s[0]), s[1]
@@ -89,6 +92,15 @@ func init() {
 		}
 		if err != nil {
 			i.bad(fn, "%v", err)
+			return
+		}
+		if i.sdk == "" && !i.legacyFC {
+			if len(p.rec.RawSample) > len(b) {
+				i.bad(fn, "record of %d bytes does not fit the %d-byte buffer", len(p.rec.RawSample), len(b))
+				return
+			}
+			copy(b, p.rec.RawSample)
+			s[0] = 0
 			return
 		}
 		if len(p.rec.RawSample)+4 > len(b) {

@@ -9,13 +9,30 @@ import (
 
 // Layout of a syscall declaration written to the guest (little-endian, strings NUL-padded):
 // name [32]byte, nrParams u8, pad [3]byte, then 6 × {name [32]byte, type [32]byte, flags u32
-// (bit 0: pointer)}. The wasmapi SDK decodes the same layout.
+// (bit 0: pointer)}. The wasmapi SDK decodes the same layout. Inspektor Gadget's layout has no
+// type: 6 × {name [32]byte, flags u32}; it is what a guest other than Gadgetry's SDK gets,
+// unless its buffer holds Gadgetry's.
 const (
-	declNameLen  = 32
-	declParamLen = 32 + 32 + 4
-	declMaxParam = 6
-	declSize     = 36 + declMaxParam*declParamLen
+	declNameLen    = 32
+	declParamLen   = 32 + 32 + 4
+	declMaxParam   = 6
+	declSize       = 36 + declMaxParam*declParamLen
+	igDeclParamLen = 32 + 4
+	igDeclSize     = 36 + declMaxParam*igDeclParamLen
 )
+
+// tracepointNames are the syscalls whose sys_enter tracepoint the kernel names after their
+// implementation (SYSCALL_DEFINE(newfstat...) for fstat): a guest asks for the declaration by
+// the syscall's name, as getSyscallName gives it.
+var tracepointNames = map[string]string{
+	"fstat":    "newfstat",
+	"lstat":    "newlstat",
+	"stat":     "newstat",
+	"uname":    "newuname",
+	"sendfile": "sendfile64",
+	"umount2":  "umount",
+	"_sysctl":  "sysctl",
+}
 
 func putC(dst []byte, s string) {
 	n := copy(dst[:len(dst)-1], s)
@@ -70,27 +87,40 @@ func init() {
 		if !ok {
 			return
 		}
-		if len(b) < declSize {
-			i.bad(fn, "buffer holds %d bytes, a declaration needs %d", len(b), declSize)
+		size, paramLen := declSize, declParamLen
+		if i.sdk == "" && !i.legacyFC && len(b) < declSize {
+			size, paramLen = igDeclSize, igDeclParamLen // IG's layout
+		}
+		if len(b) < size {
+			i.bad(fn, "buffer holds %d bytes, a declaration needs %d", len(b), size)
 			return
 		}
 		d, err := syscalls.Declare(name)
+		if alias, ok := tracepointNames[name]; err != nil && ok {
+			// The kernel names the tracepoint after the syscall's implementation.
+			if d, err = syscalls.Declare(alias); err == nil {
+				d.Name = name
+			}
+		}
 		if err != nil {
-			// Not a misuse either: some syscalls have no tracepoint (x86-64's fstat is
-			// declared as newfstat), and the guest gets the error code.
+			// Not a misuse either: a name the kernel has no tracepoint for; the guest gets
+			// the error code.
 			return
 		}
-		b = b[:declSize]
+		b = b[:size]
 		clear(b)
 		putC(b[:declNameLen], d.Name)
 		n := min(len(d.Params), declMaxParam)
 		b[declNameLen] = byte(n)
 		for k := 0; k < n; k++ {
-			p := b[36+k*declParamLen:]
+			p := b[36+k*paramLen:]
 			putC(p[:32], d.Params[k].Name)
-			putC(p[32:64], d.Params[k].Type)
+			flags := p[paramLen-4 : paramLen]
+			if paramLen == declParamLen {
+				putC(p[32:64], d.Params[k].Type)
+			}
 			if d.Params[k].Pointer() {
-				binary.LittleEndian.PutUint32(p[64:68], 1)
+				binary.LittleEndian.PutUint32(flags, 1)
 			}
 		}
 		s[0] = 0

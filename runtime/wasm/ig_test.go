@@ -7,10 +7,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/gadgetry/gadgetry/runtime/datasource"
 )
 
-// results returns the values of every "result key=..." line the guest logged, in order.
+// all returns the values of every "result key=..." line the guest logged, in order.
 func (r *logRecorder) all(key string) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -73,7 +75,8 @@ func (r *execRun) emitExec(t *testing.T, argv []string, comm string) *datasource
 // field read as bytes gives the whole array, NULs included, so its argv rebuilt from the
 // NUL-separated args is complete (IG's trace_exec guest; before, every args came out empty);
 // a buffer too small for the value gets -1, as from IG's host, since IG's getters take the
-// result for the bytes written. A guest that asked for a field copy without announcing an SDK
+// result for the bytes written; syscall declarations come in IG's layout, by the syscall's
+// name even where the kernel's tracepoint is named otherwise (IG's traceloop). A guest that asked for a field copy without announcing an SDK
 // version (Gadgetry's SDK v0.3.0 and v0.4.0) keeps what those SDKs expect: the text up to the
 // first NUL, and the length it needs for a buffer too small.
 func TestIGStyleBuffers(t *testing.T) {
@@ -96,11 +99,14 @@ func TestIGStyleBuffers(t *testing.T) {
 				t.Fatal(err)
 			}
 			d := run.emitExec(t, []string{"/bin/ls", "-l", "/tmp dir"}, "bash")
-			want := map[string]string{"args.n": "32", "args.small": "-1", "comm": "bash,true"}
+			// Declarations in IG's layout (no types), as IG's traceloop reads them; fstat's
+			// tracepoint is the kernel's newfstat.
+			decl, fstat := "openat,4,dfd:0,filename:1,flags:0,mode:0", "fstat,2,fd:0,statbuf:1"
+			want := map[string]string{"args.n": "32", "args.small": "-1", "comm": "bash,true", "decl.openat": decl, "decl.fstat": fstat}
 			wantArgs := "/bin/ls -l /tmp dir"
 			if legacy {
 				// The text up to the first NUL: argv[0] without its NUL, so no argument.
-				want = map[string]string{"legacy": "0", "args.n": "7", "args.small": "7", "comm": "bash,true"}
+				want = map[string]string{"legacy": "0", "args.n": "7", "args.small": "7", "comm": "bash,true", "decl.openat": decl, "decl.fstat": fstat}
 				wantArgs = ""
 			}
 			for k, v := range want {
@@ -147,7 +153,7 @@ func (f *fakeContainers) change(c Container, added bool) {
 // A run without a container source has no such data source.
 func TestContainersDataSource(t *testing.T) {
 	mod := guest(t, "igguest")
-	run := newExecRun(t, map[string]string{"legacy": "false"})
+	run := newExecRun(t, map[string]string{"legacy": "false", "mapofmaps": "false", "perf": "false"})
 	src := &fakeContainers{current: []Container{{ID: "id-a", Name: "a", MntNS: 11, CgroupID: 1}}}
 	env := run.env()
 	env.Containers = src
@@ -184,7 +190,7 @@ func TestContainersDataSource(t *testing.T) {
 
 	// No container source: getDataSource("containers") fails, as on IG without the
 	// annotation, and this guest goes on without it.
-	run2 := newExecRun(t, map[string]string{"legacy": "false"})
+	run2 := newExecRun(t, map[string]string{"legacy": "false", "mapofmaps": "false", "perf": "false"})
 	inst2, err := newEngine(t, Options{}).Instantiate(context.Background(), "igguest", mod, "", run2.env())
 	if err != nil {
 		t.Fatal(err)
@@ -197,5 +203,74 @@ func TestContainersDataSource(t *testing.T) {
 	}
 	if !strings.Contains(run2.log.dump(), `no data source \"containers\"`) && !strings.Contains(run2.log.dump(), `no data source "containers"`) {
 		t.Errorf("the log does not say there is no containers data source:\n%s", run2.log.dump())
+	}
+}
+
+// TestIGStyleMapOfMaps: as on Inspektor Gadget, a map of maps takes the handle of the inner
+// map as the value of mapUpdate, and mapLookup gives a new handle of the inner map, which the
+// guest releases (IG's traceloop keeps a perf buffer per container that way).
+func TestIGStyleMapOfMaps(t *testing.T) {
+	requireBPF(t)
+	mod := guest(t, "igguest")
+	run := newExecRun(t, map[string]string{"legacy": "false", "mapofmaps": "true", "perf": "false"})
+	outer, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.HashOfMaps, KeySize: 8, ValueSize: 4, MaxEntries: 8,
+		InnerMap: &ebpf.MapSpec{Type: ebpf.PerfEventArray, KeySize: 4, ValueSize: 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outer.Close()
+	run.maps["outer"] = outer
+	inst, err := newEngine(t, Options{}).Instantiate(context.Background(), "igguest", mod, "", run.env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	for _, h := range []func() error{inst.Init, inst.PreStart, inst.Start} {
+		if err := h(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k, v := range map[string]string{"mom.update": "0", "mom.lookup": "0,true", "mom.release": "0"} {
+		if got := run.log.result(k); got != v {
+			t.Errorf("%s = %q, want %q\n%s", k, got, v, run.log.dump())
+		}
+	}
+	var inner *ebpf.Map
+	if err := outer.Lookup(uint64(4242), &inner); err != nil {
+		t.Fatalf("the inner map is not in the map of maps: %v", err)
+	}
+	defer inner.Close()
+	if inner.Type() != ebpf.PerfEventArray {
+		t.Errorf("inner map of type %s, want the guest's perf event array", inner.Type())
+	}
+}
+
+// TestIGStylePerfRead: a guest other than Gadgetry's SDK reads a perf record as from IG's
+// host, the record alone at the start of its buffer (IG's traceloop passes a buffer of its
+// record's size); Gadgetry's SDK gets the length first (TestFullGuest).
+func TestIGStylePerfRead(t *testing.T) {
+	requireBPF(t)
+	mod := guest(t, "igguest")
+	run := newExecRun(t, map[string]string{"legacy": "false", "mapofmaps": "false", "perf": "true"})
+	perfArr, perfProg := perfWriter(t)
+	run.maps["events_perf"] = perfArr
+	inst, err := newEngine(t, Options{}).Instantiate(context.Background(), "igguest", mod, "", run.env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	for _, h := range []func() error{inst.Init, inst.PreStart, inst.Start} {
+		if err := h(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ret, err := perfProg.Run(&ebpf.RunOptions{Data: make([]byte, 14)}); err != nil || ret != 0 {
+		t.Fatalf("running the perf writer: %d %v", ret, err)
+	}
+	if err := inst.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := run.log.result("perf.raw"); got != "0,hello perf" {
+		t.Errorf("perf.raw = %q, want %q\n%s", got, "0,hello perf", run.log.dump())
 	}
 }

@@ -39,6 +39,30 @@ func getParamValue(key uint64, dst uint64) uint32
 //go:wasmimport ig setConfig
 func setConfig(key, value uint64, kind uint32) uint32
 
+//go:wasmimport ig getMap
+func getMap(name uint64) uint32
+
+//go:wasmimport ig newMap
+func newMap(name uint64, typ, keySize, valueSize, maxEntries uint32) uint32
+
+//go:wasmimport ig mapUpdate
+func mapUpdate(m uint32, key, value uint64, flags uint64) uint32
+
+//go:wasmimport ig mapLookup
+func mapLookup(m uint32, key, value uint64) uint32
+
+//go:wasmimport ig releaseHandle
+func releaseHandle(h uint32) uint32
+
+//go:wasmimport ig getSyscallDeclaration
+func getSyscallDeclaration(name, dst uint64) uint32
+
+//go:wasmimport ig newPerfReader
+func newPerfReader(m, size, overwritable uint32) uint32
+
+//go:wasmimport ig perfReaderRead
+func perfReaderRead(r uint32, dst uint64) uint32
+
 const (
 	kindUint32 = 8
 	kindInt32  = 4
@@ -122,6 +146,7 @@ func gadgetInit() int32 {
 	if execDS == 0 || args == 0 || argsSize == 0 || argsCount == 0 || comm == 0 || dataSourceSubscribe(execDS, 1, 0, 1) != 0 {
 		return 1
 	}
+	syscallDecl()
 	if param("legacy") == "true" {
 		// What Gadgetry's SDK v0.3.0 and v0.4.0 did: a field copy without announcing a version.
 		req := "v1 ds=" + strconv.Itoa(int(execDS)) + " buf=" + strconv.Itoa(int(uintptr(unsafe.Pointer(&fcBuf[0])))) + "+32 fields="
@@ -133,6 +158,12 @@ func gadgetInit() int32 {
 
 //go:wasmexport gadgetStart
 func gadgetStart() int32 {
+	if param("mapofmaps") == "true" {
+		mapOfMaps()
+	}
+	if param("perf") == "true" {
+		perfR = newPerfReader(getMap(str("events_perf")), 4096, 0)
+	}
 	ctDS = getDataSource(str("containers"))
 	if ctDS == 0 {
 		return 0 // a run without containers
@@ -193,6 +224,58 @@ func onContainer(d uint32) {
 	id, _ := stringOf(ctID, d, 128)
 	mntns := fieldGetScalar(ctMntns, d, kindUint64, 0)
 	result("container", typ+","+name+","+id+","+strconv.FormatUint(mntns, 10))
+}
+
+var perfR uint32
+
+// syscallDecl reads the declarations of openat and fstat (whose tracepoint the kernel calls
+// newfstat) in IG's layout (252 bytes: name [32], nrParams u8, 3 bytes, 6 × {name [32],
+// flags u32}) and reports each as "NAME,N,P1:F1,P2:F2...".
+func syscallDecl() {
+	for _, name := range []string{"openat", "fstat"} {
+		d := make([]byte, 252)
+		if getSyscallDeclaration(str(name), buf(d)) != 0 {
+			result("decl."+name, "error")
+			continue
+		}
+		cut := func(b []byte) string { s, _, _ := strings.Cut(string(b), "\x00"); return s }
+		out := cut(d[:32]) + "," + strconv.Itoa(int(d[32]))
+		for k := 0; k < int(d[32]); k++ {
+			p := d[36+36*k:]
+			out += "," + cut(p[:32]) + ":" + strconv.Itoa(int(p[32]))
+		}
+		result("decl."+name, out)
+	}
+}
+
+// gadgetStop reads the record the test wrote to the perf event array as IG's traceloop reads
+// its records: into a buffer of the record's size, the record at its start.
+//
+//go:wasmexport gadgetStop
+func gadgetStop() int32 {
+	if perfR != 0 {
+		rec := make([]byte, 12)
+		rc := perfReaderRead(perfR, buf(rec))
+		result("perf.raw", strconv.Itoa(int(rc))+","+strings.TrimRight(string(rec), "\x00"))
+	}
+	return 0
+}
+
+// mapOfMaps does what IG's traceloop does for each container: a perf event array of its own
+// put into the hash of maps "outer" by its handle, then looked up (a new handle) and released.
+func mapOfMaps() {
+	outer := getMap(str("outer"))
+	inner := newMap(str("perf_buffer_1"), 4, 4, 4, 0)
+	key := make([]byte, 8)
+	key[0], key[1] = 0x92, 0x10 // 4242
+	val := make([]byte, 4)
+	val[0], val[1], val[2], val[3] = byte(inner), byte(inner>>8), byte(inner>>16), byte(inner>>24)
+	result("mom.update", strconv.Itoa(int(mapUpdate(outer, buf(key), buf(val), 1))))
+	got := make([]byte, 4)
+	rc := mapLookup(outer, buf(key), buf(got))
+	h := uint32(got[0]) | uint32(got[1])<<8 | uint32(got[2])<<16 | uint32(got[3])<<24
+	result("mom.lookup", strconv.Itoa(int(rc))+","+strconv.FormatBool(h != 0 && h != inner))
+	result("mom.release", strconv.Itoa(int(releaseHandle(h))))
 }
 
 func main() {}

@@ -312,3 +312,21 @@ func TestDaemonAPIErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDaemonGuestTime: the metrics give a WASM gadget's time per event: block_exec (audit
+// mode, the host selected) reports an exec of a path it denies, its WASM module handles the
+// decision, and the daemon counts the module's records and time.
+func TestDaemonGuestTime(t *testing.T) {
+	bin := k8sTestBinary(t)
+	d := startDaemon(t, bin, "node-a")
+	exe := gadgettest.UniqueExecutable(t)
+	run := gadgettest.StartCLI(t, nil, bin, "run", "block_exec", "--daemons", d.addr, "-o", "json",
+		"--host", "--mode=audit", "--deny-paths="+exe)
+	run.WaitFor("an audited exec", func(e gadgettest.Event) bool { return e.Str("action") == "audited" },
+		func() { _ = exec.Command(exe).Run() })
+	records := d.waitMetric(t, `gadgetry_wasm_guest_records_total{gadget="block_exec"}`, func(v float64) bool { return v >= 1 })
+	if secs := d.metric(t, `gadgetry_wasm_guest_seconds_total{gadget="block_exec"}`); secs <= 0 {
+		t.Errorf("guest seconds = %v for %v records", secs, records)
+	}
+	run.Stop()
+}

@@ -158,6 +158,8 @@ unmount_under() {
 # teardown N [locked]: removes everything cluster N made. Idempotent; used by the trap and
 # the sweep (which already holds the lock: "locked").
 teardown() {
+	# A trap can run inside a command with its own IFS (read): split words as usual here.
+	local IFS=$' \t\n'
 	local n=$1 state=$root/$1 cg=gadgetry-k8s-$1 ok=0 h
 	log "tearing down cluster $n"
 	kill_cgroup "$cg" || ok=1
@@ -577,7 +579,7 @@ serve)
 	up
 	echo "ready $state/env"
 	# Until the parent closes our standard input (or dies), or a signal arrives.
-	while IFS= read -r _; do :; done
+	while read -r _; do :; done
 	exit 0
 	;;
 sweep)

@@ -69,9 +69,11 @@ test-stress: setup
 gadgets:
 	@scripts/build-gadgets.sh
 
-# Fails when the committed built-in gadget objects differ from what their sources build.
+# Fails when the committed built-in gadget objects differ from what their sources build, or
+# api/v1's generated Go code from what gadgetry.proto generates.
 check-generated:
 	@scripts/build-gadgets.sh --check
+	$(GO) test -count=1 -run '^TestGenerated$$' ./api/v1
 
 vmtest: build
 	@scripts/vmtest.sh

@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"os"
 	"syscall"
@@ -13,14 +14,16 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 
+	"github.com/gadgetry/gadgetry/runtime"
 	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 )
 
-// TestRingWakesWaitingReader: a reader that waits on the ring buffer without polling, as
-// Inspektor Gadget's ig does, is woken by the records <gadget/buffer.h> writes (reserve and
-// submit, and output), so a Gadgetry-built gadget gives ig its events; with the
-// BPF_RB_NO_WAKEUP the header used before, that reader slept until the ring filled. The
-// object is an IG-style gadget of our own (testdata/igwake.bpf.c).
+// TestRingWakesWaitingReader: loaded as another loader does (ig), which leaves the header's
+// gadgetry_rb_submit_flags at its default, the records <gadget/buffer.h> writes (reserve and
+// submit, and output) wake a reader that waits on the ring buffer without polling, as ig's
+// does, so a Gadgetry-built gadget gives ig its events; with the BPF_RB_NO_WAKEUP the header
+// used before, that reader slept until the ring filled. The object is an IG-style gadget of
+// our own (testdata/igwake.bpf.c).
 func TestRingWakesWaitingReader(t *testing.T) {
 	gadgettest.RequireRoot(t)
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(gadgettest.Compile(t, "igwake")))
@@ -80,5 +83,42 @@ func TestRingWakesWaitingReader(t *testing.T) {
 		if len(rec.RawSample) < 8 || binary.LittleEndian.Uint32(rec.RawSample[4:]) != c.how {
 			t.Fatalf("record %x, want one written by way %d", rec.RawSample, c.how)
 		}
+	}
+}
+
+// TestRuntimeRingNoWakeup: Gadgetry's runtime, which drains rings on a timer, loads a gadget
+// built with <gadget/buffer.h> with gadgetry_rb_submit_flags set to BPF_RB_NO_WAKEUP, so it
+// pays no wake-up per drain; the records still arrive.
+func TestRuntimeRingNoWakeup(t *testing.T) {
+	gadgettest.RequireRoot(t)
+	obj := gadgettest.Compile(t, "igwake")
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := spec.Variables["gadgetry_rb_submit_flags"]
+	if vs == nil {
+		t.Fatal("the object has no gadgetry_rb_submit_flags: <gadget/buffer.h> no longer declares it")
+	}
+	rt := runtime.New(runtime.Options{})
+	g, err := rt.Prepare(context.Background(), gadgettest.Image("igwake", obj, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := rt.Start(context.Background(), g, runtime.RunOptions{Params: map[string]string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Stop()
+	rodata := run.Map(vs.SectionName)
+	if rodata == nil {
+		t.Fatalf("no map %s in the loaded collection", vs.SectionName)
+	}
+	val := make([]byte, rodata.ValueSize())
+	if err := rodata.Lookup(uint32(0), val); err != nil {
+		t.Fatal(err)
+	}
+	if got := binary.LittleEndian.Uint64(val[vs.Offset:]); got != 1 {
+		t.Errorf("gadgetry_rb_submit_flags = %d in the loaded gadget, want 1 (BPF_RB_NO_WAKEUP)", got)
 	}
 }

@@ -359,6 +359,9 @@ func (r *Run) load() error {
 			return fmt.Errorf("gadget %s: setting variable %s: %w", r.g.Name, name, err)
 		}
 	}
+	if err := noRingWakeup(spec); err != nil { // this runtime drains on a timer (ringwake.go)
+		return fmt.Errorf("gadget %s: %w", r.g.Name, err)
+	}
 	// IG's conventions: maps sized from <map>_max_entries, maps pinned by name (ig_load.go).
 	opts := ebpf.CollectionOptions{Cache: r.rt.kernelBTF(), Programs: ebpf.ProgramOptions{KernelTypes: kernelTypes}}
 	if err := r.g.prepareLoad(spec, &opts); err != nil {

@@ -3,19 +3,21 @@
  * Writing records to a tracer ring buffer declared with GADGET_TRACER_MAP. A record that cannot
  * be reserved is counted in `<map>_lost_samples`, which the runtime reports: loss is never silent.
  *
- * Wake-ups: records are submitted with the kernel's adaptive notification (flags 0): it wakes
- * a reader that waits on the ring (epoll, as Inspektor Gadget's ig does) only when the record
- * is the first one the reader has not read, i.e. once per catch-up, not once per record. Gadgetry's
- * runtime does not wait on the ring (it drains it on a paced timer and when it fills), so a
- * wake-up costs it one queued kernel irq_work per drain, nothing in user space
- * (docs/compatibility.md has the measured cost on trace_exec). Define GADGET_RB_SUBMIT_FLAGS
- * (e.g. to BPF_RB_NO_WAKEUP) before including this header to choose otherwise.
+ * Wake-ups: a reader that waits on the ring (epoll, as Inspektor Gadget's ig does) must be woken;
+ * Gadgetry's runtime does not wait (it drains the ring on a paced timer and when it fills), and
+ * a wake-up costs it a queued kernel irq_work (a self-IPI, costly in a VM) per drain. So records
+ * are submitted with the flags in `gadgetry_rb_submit_flags`, a `const volatile` the loader may
+ * set: its default, 0, is the kernel's adaptive notification, which wakes a waiting reader once
+ * per catch-up (what ig needs); Gadgetry's runtime sets it to BPF_RB_NO_WAKEUP at load
+ * (docs/compatibility.md has the measured cost of each on trace_exec). Define
+ * GADGET_RB_SUBMIT_FLAGS before including this header to fix the flags instead.
  */
 #ifndef GADGETRY_BUFFER_H
 #define GADGETRY_BUFFER_H
 
 #ifndef GADGET_RB_SUBMIT_FLAGS
-#define GADGET_RB_SUBMIT_FLAGS 0
+const volatile __u64 gadgetry_rb_submit_flags = 0;
+#define GADGET_RB_SUBMIT_FLAGS gadgetry_rb_submit_flags
 #endif
 
 #define gadget_reserve_buf(map, size) __GADGET_RESERVE(map, size) /* by name or by address */

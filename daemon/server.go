@@ -223,6 +223,11 @@ func (s *Server) prepare(ctx context.Context, ref, pull string, log *slog.Logger
 		}
 	}
 	img, err := s.opts.Source.Resolve(ctx, ref, pp, goruntime.GOARCH)
+	if errors.Is(err, oci.ErrUnverified) {
+		// The node's policy: a client cannot turn it off, so the local hint does not apply.
+		msg := strings.Replace(err.Error(), ", or pass --verify-image=false to use it unverified", "", 1)
+		return nil, nil, status.Errorf(codes.PermissionDenied, "node %s: %s; the node daemon's trusted keys decide (its --public-keys): a client cannot turn verification off", s.opts.Node, msg)
+	}
 	if err != nil {
 		return nil, nil, status.Errorf(codeOf(ctx, err), "node %s: %v", s.opts.Node, err)
 	}

@@ -88,6 +88,10 @@ func writeTar(ctx context.Context, img *selfimage.Image, name, out string) error
 		f.Close()
 		return err
 	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
 	if err := f.Close(); err != nil {
 		return err
 	}

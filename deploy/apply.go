@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -293,6 +294,10 @@ func explainAPI(err error) error {
 		return fmt.Errorf("%w (deploying needs the right to create namespaces, cluster roles and bindings, service accounts and daemonsets: a cluster administrator's)", err)
 	case apierrors.IsUnauthorized(err):
 		return fmt.Errorf("%w (the kubeconfig's credentials were refused)", err)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%w (the API server of the kubeconfig's current context does not answer: is the cluster up, is it the right context? --kubeconfig, --context)", err)
 	}
 	return err
 }

@@ -33,6 +33,15 @@ if have_all; then
 	echo "$bin"
 	exit 0
 fi
+# One build at a time (two test binaries may start clusters together); the second finds the
+# binaries built.
+mkdir -p "$cache"
+exec 9>"$cache/build.lock"
+flock 9
+if have_all; then
+	echo "$bin"
+	exit 0
+fi
 
 # The staging modules k8s.io/kubernetes replaces with local paths (its go.mod, replace block).
 staging=(api apiextensions-apiserver apimachinery apiserver cli-runtime client-go cloud-provider
@@ -74,7 +83,7 @@ pkgs=()
 for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
 echo "k8s build: building ${cmds[*]} $version into $bin (a cold build takes minutes)" >&2
 start=$(date +%s)
-(cd "$src" && GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin/" "${pkgs[@]}") >&2
+(cd "$src" && GOWORK=off GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin/" "${pkgs[@]}") >&2
 echo "$version" >"$stamp"
 echo "k8s build: done in $(($(date +%s) - start)) s" >&2
 echo "$bin"

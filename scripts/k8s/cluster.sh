@@ -107,15 +107,21 @@ release() {
 	# The kubelet's device plugin socket has a fixed path too (shared by the clusters).
 	rm -f /var/lib/kubelet/device-plugins/kubelet.sock
 	rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet 2>/dev/null || true
-	if [[ -f $root/sysctls ]]; then
-		local line
-		while IFS= read -r line; do
-			local k=${line%%=*} v=${line#*=}
-			local p=/proc/sys/${k//.//}
-			[[ -w $p && $(cat "$p") != "$v" ]] && echo "$v" >"$p" 2>/dev/null || true
-		done <"$root/sysctls"
-		rm -f "$root/sysctls"
-	fi
+	restore_sysctls
+	rm -f "$root/sysctls"
+}
+
+# restore_sysctls: sets the host sysctls back to what they were before the first cluster
+# started (the kubelet sets them when it starts: kernel.panic_on_oops=1 would make any oops
+# during the tests a panic). Runs under the lock.
+restore_sysctls() {
+	[[ -f $root/sysctls ]] || return 0
+	local line k v p
+	while IFS= read -r line; do
+		k=${line%%=*} v=${line#*=}
+		p=/proc/sys/${k//.//}
+		[[ -w $p && $(cat "$p") != "$v" ]] && echo "$v" >"$p" 2>/dev/null || true
+	done <"$root/sysctls"
 }
 
 # kill_cgroup CG: kills every process in the cgroup CG (relative path) of every hierarchy,
@@ -548,6 +554,9 @@ EOF
 	wait_for "the node Ready" kubectl_ wait --for=condition=Ready "node/$node" --timeout=1s
 	wait_for "the default service account" kubectl_ get serviceaccount default -n default
 	wait_for "the kube-root-ca.crt config map" kubectl_ get configmap kube-root-ca.crt -n default
+	# The kubelet has set its sysctls by now (it does so once, when it starts): back to the
+	# host's at once, not only at the teardown.
+	locked restore_sysctls
 
 	cat >"$state/env" <<EOF
 GADGETRY_K8S_KUBECONFIG=$state/admin.kubeconfig

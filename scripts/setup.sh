@@ -15,7 +15,7 @@ mode="${1:-}"
 want=(clang-19 llvm-19 bpftool libbpf-dev linux-libc-dev-arm64-cross docker-registry apache2-utils runc busybox-static git make gcc libc6-dev protobuf-compiler)
 case "$mode" in
 --vm) want+=(qemu-system-x86 cpio busybox-static xz-utils) ;;
---k8s) want+=(etcd-server containerd containernetworking-plugins iptables openssl) ;;
+--k8s) want+=(etcd-server containerd containernetworking-plugins iptables iproute2 openssl) ;;
 --demo) want=() ;;
 esac
 

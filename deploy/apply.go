@@ -97,7 +97,7 @@ func Wait(ctx context.Context, cs kubernetes.Interface, progress func(string)) e
 		ds, err := cs.AppsV1().DaemonSets(Namespace).Get(ctx, Name, metav1.GetOptions{})
 		if err != nil {
 			if ctx.Err() != nil {
-				return fmt.Errorf("%w: %v", ErrNotReady, ctx.Err())
+				return notReady(cs, ctx.Err())
 			}
 			return fmt.Errorf("reading daemonset %s/%s: %w", Namespace, Name, explainAPI(err))
 		}
@@ -115,20 +115,31 @@ func Wait(ctx context.Context, cs kubernetes.Interface, progress func(string)) e
 		}
 		select {
 		case <-ctx.Done():
-			why := podTrouble(context.Background(), cs)
-			if st.DesiredNumberScheduled == 0 && st.ObservedGeneration >= ds.Generation {
-				why = append(why, "no node can run the daemon's pod (every node is linux? tainted nodes are tolerated)")
-			}
-			return fmt.Errorf("%w (%d of %d) when the wait ended (%v):\n  %s", ErrNotReady, st.NumberReady, st.DesiredNumberScheduled, ctx.Err(), strings.Join(why, "\n  "))
+			return notReady(cs, ctx.Err())
 		case <-time.After(pollInterval):
 		}
 	}
 }
 
+// notReady is Wait's error once its context has ended (cause): the DaemonSet's counts and,
+// pod by pod, what each waits for, read afresh.
+func notReady(cs kubernetes.Interface, cause error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ds, err := cs.AppsV1().DaemonSets(Namespace).Get(ctx, Name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("%w when the wait ended (%v); reading daemonset %s/%s: %v", ErrNotReady, cause, Namespace, Name, explainAPI(err))
+	}
+	st := ds.Status
+	why := podTrouble(ctx, cs)
+	if st.DesiredNumberScheduled == 0 && st.ObservedGeneration >= ds.Generation {
+		why = append(why, "no node can run the daemon's pod (every node is linux? tainted nodes are tolerated)")
+	}
+	return fmt.Errorf("%w (%d of %d) when the wait ended (%v):\n  %s", ErrNotReady, st.NumberReady, st.DesiredNumberScheduled, cause, strings.Join(why, "\n  "))
+}
+
 // podTrouble says why each of the daemon's pods that is not Ready is not.
 func podTrouble(ctx context.Context, cs kubernetes.Interface) []string {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
 	pods, err := cs.CoreV1().Pods(Namespace).List(ctx, metav1.ListOptions{LabelSelector: PodSelector})
 	if err != nil {
 		return []string{"listing the pods: " + explainAPI(err).Error()}

@@ -244,7 +244,7 @@ func TestK8sEndToEnd(t *testing.T) {
 
 	t.Run("block_exec in one pod", func(t *testing.T) {
 		e.t = t
-		run := e.plugin("run", "block_exec", "-n", e.ns, "-p", "web", "--deny-paths=/bin/true")
+		run := e.plugin("run", "block_exec", "-n", e.ns, "-p", "web", "--deny-paths=/bin/true", "--node", node)
 		ev := run.WaitFor("a decision in pod web", func(ev gadgettest.Event) bool {
 			return inPod("web")(ev) && strings.HasSuffix(ev.Str("exepath"), "/true")
 		}, nil)
@@ -254,6 +254,16 @@ func TestK8sEndToEnd(t *testing.T) {
 		run.Stop()
 		if db := run.Matching(inPod("db")); len(db) > 0 {
 			t.Errorf("decisions in pod db, not selected: %v", db[0])
+		}
+	})
+
+	t.Run("a node without a daemon", func(t *testing.T) {
+		e.t = t
+		cmd := exec.Command(e.kubectl, "gadgetry", "run", "trace_exec", "--node", "no-such-node")
+		cmd.Env = append(os.Environ(), e.env...)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "--node no-such-node: no node daemon runs there (daemons run on "+node+")") {
+			t.Errorf("kubectl gadgetry run --node no-such-node: %v\n%s", err, out)
 		}
 	})
 

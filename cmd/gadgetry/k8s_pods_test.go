@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -27,6 +29,8 @@ type fakeRuntime struct {
 	cri.UnimplementedRuntimeServiceServer
 	mu   sync.Mutex
 	pods map[string]*fakePod // by sandbox id
+	// lists counts ListContainers calls: the daemon's refreshes.
+	lists atomic.Int64
 }
 
 type fakePod struct {
@@ -55,6 +59,7 @@ func (f *fakeRuntime) ListPodSandbox(context.Context, *cri.ListPodSandboxRequest
 }
 
 func (f *fakeRuntime) ListContainers(context.Context, *cri.ListContainersRequest) (*cri.ListContainersResponse, error) {
+	f.lists.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []*cri.Container
@@ -94,6 +99,28 @@ func (f *fakeRuntime) addPod(t *testing.T, ns, name string, labels map[string]st
 	f.mu.Unlock()
 }
 
+// removePod stops listing pod ns/name, as the runtime does once a pod ended (its process is
+// left running: whether its events still show is up to the daemon's selection).
+func (f *fakeRuntime) removePod(ns, name string) {
+	f.mu.Lock()
+	delete(f.pods, ns+"-"+name)
+	f.mu.Unlock()
+}
+
+// waitRefreshed waits until the daemon has listed the containers twice more: a refresh that
+// started after the caller's change has then completed (hang guard: a minute).
+func (f *fakeRuntime) waitRefreshed(t *testing.T) {
+	t.Helper()
+	want := f.lists.Load() + 2
+	deadline := time.Now().Add(time.Minute)
+	for f.lists.Load() < want {
+		if time.Now().After(deadline) {
+			t.Fatal("the daemon did not list the containers again within a minute")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func serveFakeRuntime(t *testing.T) (*fakeRuntime, string) {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "cri.sock")
@@ -112,7 +139,7 @@ func serveFakeRuntime(t *testing.T) (*fakeRuntime, string) {
 // TestDaemonPodSelection: -n and -p select one pod's container, filtered in the kernel
 // (nothing read from the kernel is dropped in user space, though the other pod and the host
 // exec as much); -l selects by label and picks up a pod that starts during the run; events
-// carry the pod's namespace, name, container and labels.
+// carry the pod's namespace, name, container and labels; a pod that ends is dropped.
 func TestDaemonPodSelection(t *testing.T) {
 	bin := k8sTestBinary(t)
 	gadgettest.RequireTool(t, "unshare")
@@ -153,7 +180,26 @@ func TestDaemonPodSelection(t *testing.T) {
 	run.WaitFor("an exec in pod web", inPod("web"), nil)
 	f.addPod(t, "shop", "web2", map[string]string{"app": "web"})
 	run.WaitFor("an exec in pod web2, started during the run", inPod("web2"), nil)
+	// web2 ends (for the runtime): once the daemon has seen it, its execs no longer show. The
+	// cut is a pid: every exec after it has a larger one.
+	f.removePod("shop", "web2")
+	f.waitRefreshed(t)
+	cut := exec.Command("/bin/true")
+	if err := cut.Run(); err != nil {
+		t.Fatal(err)
+	}
+	cutPid := uint64(cut.ProcessState.Pid())
+	n = 0
+	run.WaitFor("five execs in web after the cut", func(e gadgettest.Event) bool {
+		if inPod("web")(e) && e.Num("proc.pid") > cutPid {
+			n++
+		}
+		return n >= 5
+	}, nil)
 	run.Stop()
+	if late := run.Matching(func(e gadgettest.Event) bool { return inPod("web2")(e) && e.Num("proc.pid") > cutPid }); len(late) > 0 {
+		t.Errorf("pod web2 still shown after it ended: %v", late[0])
+	}
 	if db := run.Matching(inPod("db")); len(db) > 0 {
 		t.Errorf("events of pod db (app=db) with -l app=web: %v", db[0])
 	}

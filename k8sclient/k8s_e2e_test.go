@@ -1,10 +1,12 @@
 package k8sclient_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,8 +27,9 @@ import (
 
 // The issue's end-to-end tests on the real single-node cluster of internal/k8stest (make
 // test-k8s): deploy → trace_exec selecting one of two pods (only its events, filtered in the
-// kernel) → a pod started mid-run is picked up → block_exec in one pod → the daemon's pod
-// deleted mid-run (the client says so and ends) → undeploy. The client is the gadgetry binary
+// kernel) → a pod started mid-run is picked up → block_exec in one pod → fan-out to the
+// cluster's daemon and a second one outside the cluster, merged, the second killed mid-run →
+// the daemon's pod deleted mid-run (the client says so and ends) → undeploy. The client is the gadgetry binary
 // run by the cluster's kubectl as its plugin (kubectl-gadgetry on PATH).
 
 func TestMain(m *testing.M) {
@@ -154,6 +157,49 @@ func (e *e2e) plugin(args ...string) *gadgettest.CLIRun {
 	return gadgettest.StartCLI(e.t, e.env, e.kubectl, append(append([]string{"gadgetry"}, args...), "-o", "json")...)
 }
 
+// hostDaemon starts `gadgetry daemon` on this host, outside the cluster, with the cluster's
+// containerd as its runtime; it returns its address and what kills it (the test's end does,
+// too).
+func (e *e2e) hostDaemon(node string) (string, func()) {
+	e.t.Helper()
+	cmd := exec.Command(e.bin, "daemon", "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "",
+		"--node-name", node, "--runtime-socket", e.info.Containerd)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+	}
+	e.t.Cleanup(stop)
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if _, rest, ok := strings.Cut(sc.Text(), "gRPC on "); ok {
+				a, _, _ := strings.Cut(rest, ",")
+				addr <- a
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case a := <-addr:
+		return a, stop
+	case <-time.After(time.Minute):
+		e.t.Fatal("the daemon outside the cluster did not serve within a minute")
+	}
+	return "", stop
+}
+
 // pod starts a busybox pod that runs script, with labels, and waits until it runs.
 func (e *e2e) pod(name string, labels map[string]string, script string) {
 	e.t.Helper()
@@ -255,6 +301,46 @@ func TestK8sEndToEnd(t *testing.T) {
 		if db := run.Matching(inPod("db")); len(db) > 0 {
 			t.Errorf("decisions in pod db, not selected: %v", db[0])
 		}
+	})
+
+	t.Run("fan-out: the cluster's daemon and one outside it", func(t *testing.T) {
+		e.t = t
+		// A second daemon on this host, outside the cluster, reached directly: it asks the
+		// same containerd for the pods, and sees the same kernel.
+		outside, stop := e.hostDaemon("outside")
+		run := e.plugin("run", "trace_exec", "-n", e.ns, "-p", "web", "--daemons", outside)
+		byNode := func(n string) func(gadgettest.Event) bool {
+			return func(ev gadgettest.Event) bool { return execOf("web", "true")(ev) && ev.Str("k8s.node") == n }
+		}
+		a := run.WaitFor("an exec in web from the cluster's node", byNode(node), nil)
+		b := run.WaitFor("an exec in web from the daemon outside", byNode("outside"), nil)
+		// Both are attached by now: a later exec is seen by both, merged into one stream.
+		later := run.WaitFor("a later exec from the cluster's node", func(ev gadgettest.Event) bool {
+			return byNode(node)(ev) && ev.Num("proc.pid") > max(a.Num("proc.pid"), b.Num("proc.pid"))
+		}, nil)
+		run.WaitFor("the same exec from the daemon outside", func(ev gadgettest.Event) bool {
+			return byNode("outside")(ev) && ev.Num("proc.pid") == later.Num("proc.pid")
+		}, nil)
+		stop()
+		deadline := time.Now().Add(time.Minute)
+		for !strings.Contains(run.Stderr(), "warning: node outside: the run ended there") {
+			if time.Now().After(deadline) {
+				t.Fatalf("the client did not say the daemon outside went away: %s", run.Stderr())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cut := exec.Command("/bin/true")
+		if err := cut.Run(); err != nil {
+			t.Fatal(err)
+		}
+		run.WaitFor("an exec in web after the other daemon went away", func(ev gadgettest.Event) bool {
+			return byNode(node)(ev) && ev.Num("proc.pid") > uint64(cut.ProcessState.Pid())
+		}, nil)
+		s := run.Stop()
+		if f, _ := s["failed"].(map[string]any); f["outside"] == nil {
+			t.Errorf("the summary does not say node outside failed: %v", s)
+		}
+		nodeCounts(t, s, node, "exec")
 	})
 
 	t.Run("a node without a daemon", func(t *testing.T) {

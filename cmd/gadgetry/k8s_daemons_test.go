@@ -200,10 +200,14 @@ func TestDaemonsFanOut(t *testing.T) {
 		return func(e gadgettest.Event) bool { return e.Str("k8s.node") == node && e.Str("proc.comm") == comm }
 	}
 	a := run.WaitFor("an exec seen by node-a", byNode("node-a"), execOnce)
-	run.WaitFor("an exec seen by node-b", byNode("node-b"), execOnce)
-	// One stream: the same exec from both nodes, each line whole JSON (StartCLI parses them).
-	run.WaitFor("node-b's report of node-a's first exec", func(e gadgettest.Event) bool {
-		return byNode("node-b")(e) && e.Num("proc.pid") == a.Num("proc.pid")
+	b := run.WaitFor("an exec seen by node-b", byNode("node-b"), execOnce)
+	// Both are attached by now: a later exec is reported by both, in one stream, each line
+	// whole JSON (StartCLI parses them).
+	later := run.WaitFor("a later exec seen by node-a", func(e gadgettest.Event) bool {
+		return byNode("node-a")(e) && e.Num("proc.pid") > max(a.Num("proc.pid"), b.Num("proc.pid"))
+	}, execOnce)
+	run.WaitFor("node-b's report of the same exec", func(e gadgettest.Event) bool {
+		return byNode("node-b")(e) && e.Num("proc.pid") == later.Num("proc.pid")
 	}, execOnce)
 
 	var last uint64

@@ -39,8 +39,9 @@ type k8sRunFlags struct {
 	nodes         []string
 	kubeconfig    string
 	kubeContext   string
-	// daemons reaches daemons directly (host:port,...), without Kubernetes: tests, and a
-	// daemon run by hand.
+	// daemons reaches daemons directly (host:port,...): alone without Kubernetes (tests, a
+	// daemon run by hand), or beside the cluster's with --k8s or as the plugin (a daemon
+	// outside the cluster joins the run).
 	daemons []string
 }
 
@@ -53,7 +54,7 @@ func (f *k8sRunFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.nodes, "node", nil, "with --k8s: only these nodes (default: every node)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "with --k8s: the kubeconfig file (default $KUBECONFIG, else ~/.kube/config)")
 	fs.StringVar(&f.kubeContext, "context", "", "with --k8s: the kubeconfig context (default: its current one)")
-	fs.StringSliceVar(&f.daemons, "daemons", nil, "run through node daemons reached directly at these host:port addresses, not through Kubernetes")
+	fs.StringSliceVar(&f.daemons, "daemons", nil, "also run through node daemons reached directly at these host:port addresses (alone: without Kubernetes)")
 	_ = fs.MarkHidden("daemons")
 }
 
@@ -190,14 +191,11 @@ func runK8s(cmd *cobra.Command, args []string) error {
 	case !kf.allNamespaces && cfgNS != "":
 		sel.Namespaces = []string{cfgNS}
 	}
-	podSel := len(sel.Namespaces) > 0 || sel.AllNamespaces || sel.Pod != "" || sel.LabelSelector != ""
 	if !desc.SelectsContainers {
 		if kf.namespace != "" || kf.allNamespaces || kf.pod != "" || kf.selector != "" || final.containerNames != "" {
 			return usagef("gadget %s records no mount namespace (no field of type gadget_mntns_id): it cannot select pods or containers; run it without -n, -A, -p, -l and -c (it sees the whole node)", desc.Name)
 		}
 		sel = &apiv1.Selection{}
-	} else if podSel && len(kf.daemons) > 0 && kf.namespace == "" {
-		sel.Namespaces = nil
 	}
 	req := &apiv1.RunRequest{Image: ref, Params: params, Selection: sel, Pull: string(pull),
 		TimeoutMs: uint64(timeout / time.Millisecond), WasmMemoryLimitMib: final.wasmMemoryLimit,
@@ -231,9 +229,10 @@ func runK8s(cmd *cobra.Command, args []string) error {
 	return h.result(len(nodes))
 }
 
-// k8sNodes connects to the node daemons: those of --daemons directly, else those of the
-// cluster through port-forwards. A daemon that cannot be reached is a warning, unless none
-// can. It also returns the kubeconfig context's namespace ("" with --daemons).
+// k8sNodes connects to the node daemons: those of --daemons directly, and, with --k8s, as the
+// kubectl plugin or without --daemons, those of the cluster through port-forwards. A daemon
+// that cannot be reached is a warning, unless none can. It also returns the kubeconfig
+// context's namespace ("" without the cluster).
 func k8sNodes(ctx context.Context, kf k8sRunFlags, errw io.Writer) ([]*k8sclient.Node, string, error) {
 	type result struct {
 		n   *k8sclient.Node
@@ -241,11 +240,10 @@ func k8sNodes(ctx context.Context, kf k8sRunFlags, errw io.Writer) ([]*k8sclient
 	}
 	var dial []func() (*k8sclient.Node, error)
 	ns := ""
-	if len(kf.daemons) > 0 {
-		for _, a := range kf.daemons {
-			dial = append(dial, func() (*k8sclient.Node, error) { return k8sclient.Dial(a, a) })
-		}
-	} else {
+	for _, a := range kf.daemons {
+		dial = append(dial, func() (*k8sclient.Node, error) { return k8sclient.Dial(a, a) })
+	}
+	if len(kf.daemons) == 0 || kf.k8s || filepath.Base(os.Args[0]) == kubectlPluginName {
 		cfg, err := k8sclient.LoadConfig(kf.kubeconfig, kf.kubeContext)
 		if err != nil {
 			return nil, "", err

@@ -117,6 +117,9 @@ func runK8s(cmd *cobra.Command, args []string) error {
 	if kf.allNamespaces && kf.namespace != "" {
 		return usagef("-n and -A: give one (a namespace, or all of them)")
 	}
+	if len(rf.runcRoots) > 0 {
+		return usagef("--runc-root: the node daemons learn the containers from their container runtime (gadgetry daemon --runc-root on the nodes)")
+	}
 	note := func(msg string) {
 		if !rf.quiet {
 			fmt.Fprintln(errw, "note: "+msg)

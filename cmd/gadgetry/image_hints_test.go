@@ -28,6 +28,9 @@ var proseWords = map[string]bool{
 	"of": true, "on": true, "as": true, "at": true, "for": true, "was": true, "the": true,
 	"store": true, "host": true, "config": true, "cache": true, "catalogue": true, "by": true,
 	"waiting": true, "talk": true, "did": true, "exited": true, "still": true,
+	// "namespace gadgetry may run", the pause image's "gadgetry pause", an image history's
+	// "gadgetry selfimage".
+	"may": true, "pause": true, "selfimage": true,
 }
 
 var hintRE = regexp.MustCompile(`gadgetry((?: [a-z][a-z0-9_-]*)+)`)

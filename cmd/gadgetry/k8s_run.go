@@ -292,7 +292,7 @@ func k8sNodes(ctx context.Context, kf k8sRunFlags, errw io.Writer) ([]*k8sclient
 	}
 	if len(nodes) == 0 {
 		if len(errs) == 0 {
-			return nil, "", errors.New("no node daemon is ready (kubectl -n gadgetry get pods)")
+			return nil, "", errors.New("no node daemon is ready (kubectl get pods -n gadgetry)")
 		}
 		return nil, "", fmt.Errorf("no node daemon could be reached: %s", strings.Join(errs, "; "))
 	}

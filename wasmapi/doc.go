@@ -45,6 +45,15 @@
 // leave every read to a host call, as before. The protocol is in Gadgetry's
 // docs/authoring.md.
 //
+// # Strings of char[N] fields
+//
+// A char[N] field of a kernel record holds N bytes: its text, a NUL, and whatever follows
+// (Inspektor Gadget's trace_exec packs argv there, NUL-separated). Field.String and
+// Field.TextInto give the text, up to the first NUL; Field.Bytes and Field.BytesInto give all N
+// bytes, as Inspektor Gadget's host does (since v0.5.0; before, they gave the text too). First
+// thing in gadgetInit the SDK announces its version to the host, which is how Gadgetry's host
+// knows to keep these semantics (docs/authoring.md, "Reading fields without host calls").
+//
 // # Compatibility
 //
 // Both toolchains are tested: standard Go 1.24 and later, and TinyGo 0.34 up to (not

@@ -236,6 +236,11 @@ func start(t *testing.T, spec *ebpf.CollectionSpec, filter []uint32, dec map[uin
 	if err := spec.Variables["filter_syscalls"].Set(filter != nil); err != nil {
 		t.Fatalf("setting filter_syscalls: %v", err)
 	}
+	// Submit without waking the reader, as the runtime loads it (runtime/ringwake.go): drain
+	// waits for a quiet ring, which woken reads of every syscall of the machine never give.
+	if err := spec.Variables["gadgetry_rb_submit_flags"].Set(uint64(1)); err != nil { // BPF_RB_NO_WAKEUP
+		t.Fatalf("setting gadgetry_rb_submit_flags: %v", err)
+	}
 	coll, err := ebpf.NewCollection(spec)
 	if err != nil {
 		t.Fatalf("loading traceloop: %v", err)

@@ -180,6 +180,10 @@ func withoutFieldCopy(t testing.TB, refuse bool) {
 	wrapHostFunc(t, "setConfig", func(next hostFunc) func(*Instance, api.Module, []uint64) {
 		return func(i *Instance, mod api.Module, s []uint64) {
 			if key, _ := i.str(mod, "setConfig", s[0]); key == fieldCopyKey || key == sdkKey {
+				// Such a host reads a char[N] field whole for a module that did not announce
+				// itself, as IG does (this host gives the text to a callback with a result,
+				// Gadgetry's SDK before v0.5.0).
+				i.legacyFC = false
 				s[0] = 0
 				if refuse {
 					i.bad("setConfig", "%s: no parameter %q", key, key)

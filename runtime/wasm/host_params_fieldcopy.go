@@ -72,6 +72,7 @@ func (i *Instance) announceSDK(mod api.Module, value string) bool {
 		return false
 	}
 	i.sdk = v
+	i.legacyFC = false // set at instantiation for a callback with a result (instance.go)
 	i.log.Debug("wasm guest SDK", "version", v)
 	return true
 }

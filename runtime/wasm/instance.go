@@ -87,8 +87,9 @@ type Instance struct {
 	// sdk is the version of Gadgetry's SDK the guest announced (setConfig "gadgetry.sdk",
 	// SDK v0.5.0 on); empty for IG's SDK, a raw module and Gadgetry's SDK before v0.5.0.
 	sdk string
-	// legacyFC: the guest asked for a field copy without announcing an SDK version, so it is
-	// Gadgetry's SDK v0.3.0 or v0.4.0: its cstrings are read up to the first NUL (fieldBytes).
+	// legacyFC: the guest is Gadgetry's SDK before v0.5.0 (its dataSourceCallback has a
+	// result, or it asked for a field copy without announcing an SDK version): its cstrings
+	// are read up to the first NUL (fieldBytes).
 	legacyFC bool
 	// bhs and bds are one batch call's record handles and records (reused).
 	bhs []uint32
@@ -193,6 +194,11 @@ func (e *Engine) Instantiate(ctx context.Context, name string, module []byte, di
 	if cb := mod.ExportedFunction("dataSourceCallback"); cb != nil {
 		inst.callback = cb
 		inst.dropping = len(cb.Definition().ResultTypes()) == 1
+		// A callback with a result (the drop flag) is Gadgetry's SDK: before v0.5.0 it did
+		// not announce itself, and its String returns what fieldGetBuffer gives as is, so it
+		// gets the text of a char[N] field, as it always did. IG's callbacks have no result.
+		// An announcement (SDK v0.5.0 on) clears this.
+		inst.legacyFC = inst.dropping
 	}
 	if fn := mod.ExportedFunction(batchExport); fn != nil && sameTypes(fn.Definition().ParamTypes(), api.ValueTypeI64, api.ValueTypeI32, api.ValueTypeI32) &&
 		sameTypes(fn.Definition().ResultTypes(), api.ValueTypeI32) {

@@ -37,7 +37,17 @@ fuzz_module() {
 }
 
 fuzz_module
+# A gadget module requires the SDK by version: a workspace gives it this checkout's wasmapi/, as
+# scripts/test-modules.sh does (without it, go list cannot resolve the module's main package).
+root=$PWD
+work=$(mktemp -d)
+trap 'rm -f "$log"; rm -rf "$work"' EXIT
 for mod in wasmapi $(ls -d examples/*/go gadgets/*/go 2>/dev/null); do
 	[[ -f "$mod/go.mod" ]] || continue
-	(cd "$mod" && fuzz_module)
+	gowork=off
+	if [[ $mod != wasmapi ]]; then
+		gowork=$work/$(echo "$mod" | tr / _).work
+		printf 'go 1.23\n\nuse (\n\t%s\n\t%s\n)\n' "$root/$mod" "$root/wasmapi" >"$gowork"
+	fi
+	(cd "$mod" && export GOWORK=$gowork && fuzz_module)
 done

@@ -44,9 +44,10 @@ type stream struct {
 	pool  []*datasource.Data
 	batch []*datasource.Data
 	bsize int
-	// budget, in drainWritten, is the ring bytes still to read (negative: none left; 0: no
-	// budget).
-	budget int
+	// limited: in drainWritten, reads stop once budget, the ring bytes still to read, is
+	// used up.
+	limited bool
+	budget  int
 	// lostSeen is the last value read from the lost counter.
 	lostSeen uint64
 	lostBuf  []uint64
@@ -318,15 +319,12 @@ func (r *Run) drainFinal() (int, error) {
 func (r *Run) drainWritten() (int, error) {
 	for _, s := range r.streams {
 		if s.perf == nil {
-			s.budget = max(s.rd.AvailableBytes(), -1) // 0 waiting: nothing to read
-			if s.budget == 0 {
-				s.budget = -1
-			}
+			s.budget, s.limited = s.rd.AvailableBytes(), true
 		}
 	}
 	defer func() {
 		for _, s := range r.streams {
-			s.budget = 0
+			s.limited = false
 		}
 	}()
 	return r.drainUntil(time.Now().Add(finalSlice), false)
@@ -402,23 +400,19 @@ func (r *Run) drainBatch(s *stream) (int, error) {
 			s.pool[k] = s.ds.NewData()
 		}
 	}
+	// The batch is a slice of its own, not s.pool[:n]: EmitBatch compacts it in place.
 	b := s.batch[:0]
 	var err error
 	for len(b) < s.bsize {
-		if s.budget < 0 {
+		if s.limited && s.budget <= 0 {
 			break // drainWritten: the records written before it are read
 		}
 		var raw []byte
 		if raw, err = r.read(s); err != nil {
 			break
 		}
-		if s.budget > 0 {
-			// What the record took in the ring: an 8-byte header and the sample, padded
-			// to 8 bytes. Once the budget is used up it goes negative.
-			if s.budget -= (len(raw) + 8 + 7) &^ 7; s.budget == 0 {
-				s.budget = -1
-			}
-		}
+		// What the record took in the ring: an 8-byte header and the sample, padded to 8.
+		s.budget -= (len(raw) + 8 + 7) &^ 7
 		d := s.pool[len(b)]
 		s.ds.Reset(d)
 		copy(d.Raw, raw)

@@ -214,21 +214,28 @@ func (ds *DataSource) EmitBatch(batch []*Data) (kept []*Data, err error) {
 				return nil, err
 			}
 		case s.fn != nil:
-			n := 0
-			for _, d := range batch {
-				if err := s.fn(ds, d); err != nil {
-					if !errors.Is(err, ErrDrop) {
-						return nil, err
-					}
-					continue
-				}
-				batch[n] = d
-				n++
+			if batch, err = Keep(ds, batch, s.fn); err != nil {
+				return nil, err
 			}
-			batch = batch[:n]
 		}
 	}
 	return batch, nil
+}
+
+// Keep passes the records of batch to fn one at a time and returns those it kept (did not
+// drop with ErrDrop): batch compacted in place. It stops at fn's first other error.
+func Keep(ds *DataSource, batch []*Data, fn Subscriber) ([]*Data, error) {
+	kept := batch[:0]
+	for _, d := range batch {
+		if err := fn(ds, d); err != nil {
+			if !errors.Is(err, ErrDrop) {
+				return nil, err
+			}
+			continue
+		}
+		kept = append(kept, d)
+	}
+	return kept, nil
 }
 
 // EmitArray delivers one array of records. Record subscribers (Subscribe) see each record

@@ -40,7 +40,6 @@ type fieldSpec struct {
 	raw  bool          // a foo_raw field with a formatted sibling: shown as its plain value
 	// rawSource is the foo_raw field a formatted foo is made from (decode.RawSource), or nil.
 	rawSource *datasource.Field
-	field     *datasource.Field
 }
 
 // spec returns f's spec, worked out at its first use; a lookup is a slice index (formatting
@@ -54,11 +53,11 @@ func (fm *Formatter) spec(f *datasource.Field) *fieldSpec {
 		fm.lastDS, fm.last = ds, fm.specs[ds]
 	}
 	i := f.Index()
-	if i < len(fm.last) && fm.last[i] != nil && (ds != nil || fm.last[i].field == f) {
+	if i < len(fm.last) && fm.last[i] != nil {
 		return fm.last[i]
 	}
 	s := &fieldSpec{argv: parseArgv(f), tri: TriState(f), raw: decode.FormattedSibling(f) != nil,
-		rawSource: decode.RawSource(f), field: f}
+		rawSource: decode.RawSource(f)}
 	if ds == nil {
 		return s // a field of no data source: not cached
 	}

@@ -22,17 +22,7 @@ func (i *Instance) batchSubscriber(ds *datasource.DataSource, dsh uint32, cbID u
 	return func(_ *datasource.DataSource, batch []*datasource.Data) ([]*datasource.Data, error) {
 		fc := i.batchCopy(dsh)
 		if fc == nil {
-			kept := batch[:0]
-			for _, d := range batch {
-				if err := one(ds, d); err != nil {
-					if err == datasource.ErrDrop {
-						continue
-					}
-					return nil, err
-				}
-				kept = append(kept, d)
-			}
-			return kept, nil
+			return datasource.Keep(ds, batch, one)
 		}
 		kept := batch[:0]
 		for len(batch) > 0 {
@@ -155,11 +145,4 @@ func (i *Instance) account(d time.Duration, records int) {
 	i.slowWarned = true
 	i.log.Warn(fmt.Sprintf("gadget %s: its wasm module takes %v per event in its data callbacks (over %v): it can handle about %d events a second, and records beyond that are lost in the kernel ring",
 		i.name, per.Round(time.Microsecond), SlowCallback, int(time.Second/per)))
-}
-
-// GuestTime returns the time the guest spent in data callbacks and the records they handled.
-func (i *Instance) GuestTime() (time.Duration, uint64) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	return i.guestTime, i.guestRecords
 }

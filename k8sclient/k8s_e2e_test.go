@@ -315,8 +315,11 @@ func TestK8sEndToEnd(t *testing.T) {
 		a := run.WaitFor("an exec in web from the cluster's node", byNode(node), nil)
 		b := run.WaitFor("an exec in web from the daemon outside", byNode("outside"), nil)
 		// Both are attached by now: a later exec is seen by both, merged into one stream.
+		// "Later" by the kernel's clock, not by pid (pids wrap); a second's margin covers the
+		// two daemons' slightly different boot-to-wall offsets.
+		since := gadgettest.Latest(a.Time("timestamp"), b.Time("timestamp")).Add(time.Second)
 		later := run.WaitFor("a later exec from the cluster's node", func(ev gadgettest.Event) bool {
-			return byNode(node)(ev) && ev.Num("proc.pid") > max(a.Num("proc.pid"), b.Num("proc.pid"))
+			return byNode(node)(ev) && ev.Time("timestamp").After(since)
 		}, nil)
 		run.WaitFor("the same exec from the daemon outside", func(ev gadgettest.Event) bool {
 			return byNode("outside")(ev) && ev.Num("proc.pid") == later.Num("proc.pid")
@@ -329,12 +332,9 @@ func TestK8sEndToEnd(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		cut := exec.Command("/bin/true")
-		if err := cut.Run(); err != nil {
-			t.Fatal(err)
-		}
+		last := gadgettest.LatestTime(run.Matching(byNode(node)), "timestamp")
 		run.WaitFor("an exec in web after the other daemon went away", func(ev gadgettest.Event) bool {
-			return byNode(node)(ev) && ev.Num("proc.pid") > uint64(cut.ProcessState.Pid())
+			return byNode(node)(ev) && ev.Time("timestamp").After(last)
 		}, nil)
 		s := run.Stop()
 		if f, _ := s["failed"].(map[string]any); f["outside"] == nil {

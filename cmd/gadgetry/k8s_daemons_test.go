@@ -202,23 +202,22 @@ func TestDaemonsFanOut(t *testing.T) {
 	a := run.WaitFor("an exec seen by node-a", byNode("node-a"), execOnce)
 	b := run.WaitFor("an exec seen by node-b", byNode("node-b"), execOnce)
 	// Both are attached by now: a later exec is reported by both, in one stream, each line
-	// whole JSON (StartCLI parses them).
+	// whole JSON (StartCLI parses them). "Later" by the kernel's clock, not by pid (pids wrap);
+	// a second's margin covers the two daemons' slightly different boot-to-wall offsets.
+	since := gadgettest.Latest(a.Time("timestamp"), b.Time("timestamp")).Add(time.Second)
 	later := run.WaitFor("a later exec seen by node-a", func(e gadgettest.Event) bool {
-		return byNode("node-a")(e) && e.Num("proc.pid") > max(a.Num("proc.pid"), b.Num("proc.pid"))
+		return byNode("node-a")(e) && e.Time("timestamp").After(since)
 	}, execOnce)
 	run.WaitFor("node-b's report of the same exec", func(e gadgettest.Event) bool {
 		return byNode("node-b")(e) && e.Num("proc.pid") == later.Num("proc.pid")
 	}, execOnce)
 
-	var last uint64
-	for _, e := range run.Matching(byNode("node-a")) {
-		last = max(last, e.Num("proc.pid"))
-	}
 	n2.kill(t)
 	waitRunStderr(t, run, "warning: node node-b: the run ended there")
 	// node-a goes on: an exec after the kill is still reported.
+	last := gadgettest.LatestTime(run.Matching(byNode("node-a")), "timestamp")
 	run.WaitFor("an exec after node-b died", func(e gadgettest.Event) bool {
-		return byNode("node-a")(e) && e.Num("proc.pid") > last
+		return byNode("node-a")(e) && e.Time("timestamp").After(last)
 	}, execOnce)
 	summary := run.Stop()
 	nodes, _ := summary["nodes"].(map[string]any)
@@ -265,12 +264,9 @@ func TestDaemonClientGone(t *testing.T) {
 	gone.Signal(syscall.SIGKILL)
 	_ = gone.Wait()
 	d.waitMetric(t, "gadgetry_runs_active", func(v float64) bool { return v == 1 })
-	var last uint64
-	for _, e := range stays.Matching(isExec) {
-		last = max(last, e.Num("proc.pid"))
-	}
+	last := gadgettest.LatestTime(stays.Matching(isExec), "timestamp")
 	stays.WaitFor("an exec after the other client went away", func(e gadgettest.Event) bool {
-		return isExec(e) && e.Num("proc.pid") > last
+		return isExec(e) && e.Time("timestamp").After(last)
 	}, execOnce)
 	stays.Stop()
 	d.waitMetric(t, "gadgetry_runs_active", func(v float64) bool { return v == 0 })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -107,6 +108,13 @@ func (f *fakeRuntime) removePod(ns, name string) {
 	f.mu.Unlock()
 }
 
+// pid returns the process id of pod ns/name's container.
+func (f *fakeRuntime) pid(ns, name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pods[ns+"-"+name].pid
+}
+
 // waitRefreshed waits until the daemon has listed the containers twice more: a refresh that
 // started after the caller's change has then completed (hang guard: a minute).
 func (f *fakeRuntime) waitRefreshed(t *testing.T) {
@@ -143,6 +151,7 @@ func serveFakeRuntime(t *testing.T) (*fakeRuntime, string) {
 func TestDaemonPodSelection(t *testing.T) {
 	bin := k8sTestBinary(t)
 	gadgettest.RequireTool(t, "unshare")
+	gadgettest.RequireTool(t, "nsenter")
 	f, sock := serveFakeRuntime(t)
 	f.addPod(t, "shop", "web", map[string]string{"app": "web"})
 	f.addPod(t, "shop", "db", map[string]string{"app": "db"})
@@ -181,23 +190,28 @@ func TestDaemonPodSelection(t *testing.T) {
 	f.addPod(t, "shop", "web2", map[string]string{"app": "web"})
 	run.WaitFor("an exec in pod web2, started during the run", inPod("web2"), nil)
 	// web2 ends (for the runtime): once the daemon has seen it, its execs no longer show. The
-	// cut is a pid: every exec after it has a larger one.
+	// cut is an exec inside pod web, made after that: an event of web2 stamped later than the
+	// cut's passed a filter that should no longer have let it (timestamps, not pids, order
+	// execs: pids wrap at pid_max, 32768 on some hosts).
 	f.removePod("shop", "web2")
 	f.waitRefreshed(t)
-	cut := exec.Command("/bin/true")
-	if err := cut.Run(); err != nil {
-		t.Fatal(err)
+	marker := "gadgetry-cut-" + strconv.Itoa(os.Getpid())
+	if out, err := exec.Command("nsenter", "-t", strconv.Itoa(f.pid("shop", "web")), "-m", "/bin/true", marker).CombinedOutput(); err != nil {
+		t.Fatalf("nsenter into pod web: %v: %s", err, out)
 	}
-	cutPid := uint64(cut.ProcessState.Pid())
+	cutAt := run.WaitFor("the cut, an exec in pod web", func(e gadgettest.Event) bool {
+		args := e.List("args")
+		return inPod("web")(e) && len(args) == 2 && args[1] == marker
+	}, nil).Time("timestamp")
 	n = 0
 	run.WaitFor("five execs in web after the cut", func(e gadgettest.Event) bool {
-		if inPod("web")(e) && e.Num("proc.pid") > cutPid {
+		if inPod("web")(e) && e.Time("timestamp").After(cutAt) {
 			n++
 		}
 		return n >= 5
 	}, nil)
 	run.Stop()
-	if late := run.Matching(func(e gadgettest.Event) bool { return inPod("web2")(e) && e.Num("proc.pid") > cutPid }); len(late) > 0 {
+	if late := run.Matching(func(e gadgettest.Event) bool { return inPod("web2")(e) && e.Time("timestamp").After(cutAt) }); len(late) > 0 {
 		t.Errorf("pod web2 still shown after it ended: %v", late[0])
 	}
 	if db := run.Matching(inPod("db")); len(db) > 0 {

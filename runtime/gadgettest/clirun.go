@@ -58,6 +58,35 @@ func (e Event) List(path string) []string {
 	return out
 }
 
+// Time returns the RFC 3339 time at path ("timestamp"), or the zero time. A gadget's
+// timestamps come from the kernel's boot-time clock, so two events of one run compare in the
+// order they happened, where process ids do not: they wrap at pid_max (32768 on some hosts),
+// and a test that takes "a larger pid" for "a later exec" fails once in a while there.
+func (e Event) Time(path string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, e.Str(path))
+	return t
+}
+
+// Latest returns the latest of ts (the zero time for none).
+func Latest(ts ...time.Time) time.Time {
+	var l time.Time
+	for _, t := range ts {
+		if t.After(l) {
+			l = t
+		}
+	}
+	return l
+}
+
+// LatestTime returns the latest time at path among events (the zero time for none).
+func LatestTime(events []Event, path string) time.Time {
+	var l time.Time
+	for _, e := range events {
+		l = Latest(l, e.Time(path))
+	}
+	return l
+}
+
 func (e Event) String() string {
 	b, _ := json.Marshal(map[string]any(e))
 	return string(b)

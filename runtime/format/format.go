@@ -40,7 +40,20 @@ type fieldSpec struct {
 	raw  bool          // a foo_raw field with a formatted sibling: shown as its plain value
 	// rawSource is the foo_raw field a formatted foo is made from (decode.RawSource), or nil.
 	rawSource *datasource.Field
+	// zero: an added field without a value shows its kind's zero value in JSON (UnsetAnnotation).
+	zero bool
 }
+
+// UnsetAnnotation, set to "zero" on an added field, makes a record in which the field has no
+// value show the zero value of its kind in JSON and YAML ("", 0, false) instead of null: the
+// container and Kubernetes fields, which Inspektor Gadget's JSON always has as strings,
+// numbers and booleans, empty for the host's events.
+const UnsetAnnotation = "value.unset"
+
+// UIDGIDTargetAnnotation names, on a gadget_uid or gadget_gid field, the key of the user or
+// group name JSON shows beside the number (Inspektor Gadget's annotation: trace_exec's
+// loginuid has loginuser).
+const UIDGIDTargetAnnotation = "uidgidresolver.target"
 
 // spec returns f's spec, worked out at its first use; a lookup is a slice index (formatting
 // runs for every field of every record).
@@ -57,7 +70,7 @@ func (fm *Formatter) spec(f *datasource.Field) *fieldSpec {
 		return fm.last[i]
 	}
 	s := &fieldSpec{argv: parseArgv(f), tri: TriState(f), raw: decode.FormattedSibling(f) != nil,
-		rawSource: decode.RawSource(f)}
+		rawSource: decode.RawSource(f), zero: f.Annotations[UnsetAnnotation] == "zero"}
 	if ds == nil {
 		return s // a field of no data source: not cached
 	}
@@ -129,9 +142,29 @@ func (fm *Formatter) IDName(f *datasource.Field, d *datasource.Data) (string, bo
 	return n, ok
 }
 
+// IDText returns the user or group name of a gadget_uid or gadget_gid field's value, or
+// "uid:N" / "gid:N" when /etc/passwd or /etc/group has no name for it (Inspektor Gadget's form).
+func (fm *Formatter) IDText(f *datasource.Field, d *datasource.Data) string {
+	if n, ok := fm.IDName(f, d); ok {
+		return n
+	}
+	prefix := "uid:"
+	if f.Type == "gadget_gid" {
+		prefix = "gid:"
+	}
+	return prefix + strconv.FormatUint(uint64(uint32(f.Uint(d))), 10)
+}
+
+// isID reports whether f is a gadget_uid or gadget_gid number.
+func isID(f *datasource.Field) bool {
+	return f.Kind.Scalar() && (f.Type == "gadget_uid" || f.Type == "gadget_gid")
+}
+
 // IDNameKey is the JSON/YAML key that carries the name beside a gadget_uid or gadget_gid field
-// whose own key is key: "uid" → "user", "gid" → "group", "owner_uid" → "owner_user"; "" for
-// other fields. Tables show the name in place of the number instead.
+// whose own key is key: the field's uidgidresolver.target annotation when it has one, else
+// "uid" → "user", "gid" → "group", "loginuid" → "loginuser", "owner_uid" → "owner_user"; "" for
+// other fields, and for a foo_raw id and its formatted sibling foo, where foo is the name
+// (as in Inspektor Gadget). Tables show the name in place of the number instead.
 func IDNameKey(f *datasource.Field, key string) string {
 	var id, name string
 	switch f.Type {
@@ -141,6 +174,15 @@ func IDNameKey(f *datasource.Field, key string) string {
 		id, name = "gid", "group"
 	default:
 		return ""
+	}
+	if decode.RawSource(f) != nil {
+		return "" // foo of foo_raw: the name itself
+	}
+	if t := f.Annotations[UIDGIDTargetAnnotation]; t != "" {
+		return t
+	}
+	if decode.FormattedSibling(f) != nil {
+		return "" // foo_raw: its foo is the name
 	}
 	if strings.HasSuffix(key, id) {
 		return strings.TrimSuffix(key, id) + name
@@ -156,7 +198,8 @@ func (fm *Formatter) AppendText(dst []byte, f *datasource.Field, d *datasource.D
 // AppendJSON appends the value of f in d as a JSON value. Numbers stay numbers unless their
 // typedef gives them a name (errno, signal, syscall, timestamp, file mode/flags); a tri-state
 // enum (TriState) is true, false or null; a foo_raw field with a formatted sibling foo is its
-// plain number.
+// plain number (a timestamp's: wall-clock nanoseconds since the epoch, as Inspektor Gadget's
+// timestamp_raw), and the foo of a gadget_uid/gadget_gid foo_raw is the user or group name.
 func (fm *Formatter) AppendJSON(dst []byte, f *datasource.Field, d *datasource.Data) []byte {
 	return fm.appendValue(dst, f, d, true)
 }
@@ -165,9 +208,17 @@ func (fm *Formatter) appendValue(dst []byte, f *datasource.Field, d *datasource.
 	s := fm.spec(f)
 	if src := s.rawSource; src != nil && !f.IsSet(d) {
 		// The formatted sibling: the raw field's value, shown by their typedef.
+		if js && isID(src) {
+			return appendJSONString(dst, fm.IDText(src, d))
+		}
 		return fm.appendTyped(dst, src, d, js)
 	}
 	if s.raw {
+		if f.Type == "gadget_timestamp" && f.Kind.Scalar() {
+			if ns := f.Uint(d); ns != 0 {
+				return strconv.AppendInt(dst, fm.BootToWall(ns).UnixNano(), 10)
+			}
+		}
 		return appendPlain(dst, f, d, js)
 	}
 	return fm.appendTyped(dst, f, d, js)
@@ -179,13 +230,16 @@ func (fm *Formatter) Text(f *datasource.Field, d *datasource.Data) string {
 }
 
 func (fm *Formatter) appendTyped(dst []byte, f *datasource.Field, d *datasource.Data, js bool) []byte {
+	s := fm.spec(f)
 	if !f.Static() && !f.IsSet(d) {
 		if js {
+			if s.zero {
+				return appendZero(dst, f.Kind)
+			}
 			return append(dst, "null"...)
 		}
 		return dst
 	}
-	s := fm.spec(f)
 	if s.argv.argv {
 		return AppendArgv(dst, s.argv.bytes(f, d), js)
 	}
@@ -312,6 +366,17 @@ func appendPlain(dst []byte, f *datasource.Field, d *datasource.Data, js bool) [
 		return append(dst, "null"...)
 	}
 	return dst
+}
+
+// appendZero appends the JSON zero value of kind: false, 0 or "".
+func appendZero(dst []byte, kind datasource.Kind) []byte {
+	switch {
+	case kind == datasource.KindBool:
+		return append(dst, "false"...)
+	case kind.Scalar():
+		return append(dst, '0')
+	}
+	return append(dst, `""`...)
 }
 
 const hex = "0123456789abcdef"

@@ -154,13 +154,14 @@ func TestUserAndGroupNames(t *testing.T) {
 	if got := write(output.Columns); !strings.Contains(strings.Split(got, "\n")[1], "root") {
 		t.Errorf("columns:\n%s", got)
 	}
-	// An id without a name keeps the key, so every event has the same keys.
+	// An id without a name keeps the key, so every event has the same keys, and says the id
+	// as Inspektor Gadget does ("uid:N", "gid:N").
 	binary.LittleEndian.PutUint32(d.Raw[0:], 4000000123)
 	binary.LittleEndian.PutUint32(d.Raw[4:], 4000000456)
-	if got, want := write(output.JSON), `{"proc":{"creds":{"uid":4000000123,"user":"","gid":4000000456,"group":""}}}`+"\n"; got != want {
+	if got, want := write(output.JSON), `{"proc":{"creds":{"uid":4000000123,"user":"uid:4000000123","gid":4000000456,"group":"gid:4000000456"}}}`+"\n"; got != want {
 		t.Errorf("json of ids without names:\n%s\nwant\n%s", got, want)
 	}
-	if got := write(output.YAML); !strings.Contains(got, "    uid: 4000000123\n    user: \"\"\n") {
+	if got := write(output.YAML); !strings.Contains(got, "    uid: 4000000123\n    user: \"uid:4000000123\"\n") {
 		t.Errorf("yaml of ids without names:\n%s", got)
 	}
 }

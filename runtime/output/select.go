@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gadgetry/gadgetry/runtime/datasource"
+	"github.com/gadgetry/gadgetry/runtime/decode"
 	"github.com/gadgetry/gadgetry/runtime/filter"
 )
 
@@ -35,11 +36,13 @@ func ParseMode(s string) (Mode, error) {
 }
 
 // DefaultFields are the fields shown when the user selects none: not hidden, and in columns
-// mode not marked columns.hidden, in JSON modes not marked json.skip.
+// mode not marked columns.hidden, in JSON modes not marked json.skip. JSON modes also show
+// each foo_raw field beside its formatted foo (timestamp_raw, error_raw: the numbers, as
+// Inspektor Gadget's JSON has them), but not the 16 bytes of an endpoint's addr_raw.
 func DefaultFields(ds *datasource.DataSource, mode Mode) []*datasource.Field {
 	var out []*datasource.Field
 	for _, f := range ds.Fields() {
-		if f.Hidden {
+		if f.Hidden && (mode == Columns || !jsonRaw(f)) {
 			continue
 		}
 		if mode == Columns && f.Annotations["columns.hidden"] == "true" {
@@ -101,4 +104,18 @@ func Select(ds *datasource.DataSource, mode Mode, spec string) ([]*datasource.Fi
 		}
 	}
 	return out, nil
+}
+
+// jsonRaw reports whether f is a hidden foo_raw field JSON shows beside its formatted foo
+// (not one hidden by a "__" name of its own or of a struct it is in).
+func jsonRaw(f *datasource.Field) bool {
+	if decode.FormattedSibling(f) == nil || f.Type == decode.IPAddrType {
+		return false
+	}
+	for _, p := range strings.Split(f.Name, ".") {
+		if strings.HasPrefix(p, "__") {
+			return false
+		}
+	}
+	return true
 }

@@ -48,7 +48,7 @@ type step struct {
 func New(w io.Writer, mode Mode, fields []*datasource.Field, fm *format.Formatter) *Writer {
 	o := &Writer{mode: mode, w: bufio.NewWriterSize(w, 64<<10), fm: fm, fields: fields}
 	for _, f := range fields {
-		width := len(f.Name)
+		width := len(header(f))
 		if v, err := strconv.Atoi(f.Annotations["columns.width"]); err == nil && v > 0 {
 			width = v
 		} else if f.Kind.Scalar() && width < 7 {
@@ -57,7 +57,7 @@ func New(w io.Writer, mode Mode, fields []*datasource.Field, fm *format.Formatte
 			width = 16
 		}
 		// A column is never narrower than its header, or every later column would shift.
-		width = max(width, len(f.Name))
+		width = max(width, len(header(f)))
 		o.widths = append(o.widths, width)
 		// Numbers align right: plain ones, and foo_raw ones, which show no typedef's meaning.
 		right := f.Kind.Scalar() && f.Enum == nil && (f.Type == "" || decode.FormattedSibling(f) != nil)
@@ -71,6 +71,18 @@ func New(w io.Writer, mode Mode, fields []*datasource.Field, fm *format.Formatte
 	}
 	o.plan = buildPlan(fields)
 	return o
+}
+
+// AliasAnnotation gives a field a shorter column header than its name (Inspektor Gadget's
+// columns.alias): runtime.containerName is headed CONTAINER. JSON keys stay the names.
+const AliasAnnotation = "columns.alias"
+
+// header is f's column header, before upper-casing: its alias, else its name.
+func header(f *datasource.Field) string {
+	if a := f.Annotations[AliasAnnotation]; a != "" {
+		return a
+	}
+	return f.Name
 }
 
 // buildPlan orders leaves so that dotted names nest: proc.pid, proc.comm → "proc":{...}.
@@ -172,7 +184,7 @@ func (o *Writer) appendJSON(dst []byte, d *datasource.Data) []byte {
 		dst = append(dst, ':')
 		dst = o.fm.AppendJSON(dst, s.field, d)
 		if s.idKey != "" {
-			// The name key is always there, so every event has the same keys: "" when
+			// The name key is always there, so every event has the same keys: "uid:N" when
 			// /etc/passwd or /etc/group has no name for the id, null when the id is unset.
 			dst = append(dst, ',')
 			dst = format.AppendJSONString(dst, s.idKey)
@@ -185,13 +197,13 @@ func (o *Writer) appendJSON(dst []byte, d *datasource.Data) []byte {
 }
 
 // appendIDName appends the user or group name of a gadget_uid/gadget_gid field as a JSON
-// string ("" when the id has no name), or null when the field is unset.
+// string ("uid:N" / "gid:N" when the id has no name, as Inspektor Gadget writes it), or null
+// when the field is unset.
 func (o *Writer) appendIDName(dst []byte, f *datasource.Field, d *datasource.Data) []byte {
 	if !f.Static() && !f.IsSet(d) {
 		return append(dst, "null"...)
 	}
-	n, _ := o.fm.IDName(f, d)
-	return format.AppendJSONString(dst, n)
+	return format.AppendJSONString(dst, o.fm.IDText(f, d))
 }
 
 func (o *Writer) writeYAML(d *datasource.Data) error {
@@ -261,7 +273,7 @@ func (o *Writer) SetWidth(total int) {
 	o.widths[last] = max(o.widths[last], avail-(sum-o.widths[last]))
 }
 
-// WriteHeader writes the table's header (the field names in capitals) now, once: a run that
+// WriteHeader writes the table's header (the field names, or their columns.alias, in capitals) now, once: a run that
 // shows no event yet still shows what it will show. Writers of other modes write nothing.
 // Write calls it before the first record.
 func (o *Writer) WriteHeader() error {
@@ -271,7 +283,7 @@ func (o *Writer) WriteHeader() error {
 	o.header = true
 	o.line = o.line[:0]
 	for i, f := range o.fields {
-		o.line = o.cell(o.line, []byte(strings.ToUpper(f.Name)), i)
+		o.line = o.cell(o.line, []byte(strings.ToUpper(header(f))), i)
 	}
 	o.line = append(bytes.TrimRight(o.line, " "), '\n')
 	_, err := o.w.Write(o.line)

@@ -80,12 +80,13 @@ vmtest: build
 
 # Rewrites docs/benchmarks.md.
 bench: build
+	@scripts/setup.sh --k8s
 	@bench/run.sh
 
 # The same benchmarks with fewer rounds, for CI: the report goes to build/benchmarks.md.
 bench-ci: build
 	@BENCH_OUT=build/benchmarks.md BENCH_ROUNDS=10 TRACELOOP_ROUNDS=3 TOOLCHAIN_ROUNDS=1 BLOCK_EXEC_ROUNDS=3 \
-		WASMRATE_ROUNDS=1 STOPLAT_RUNS=2 STOPLAT_RSS=10 bench/run.sh
+		WASMRATE_ROUNDS=1 STOPLAT_RUNS=2 STOPLAT_RSS=10 K8S_ROUNDS=1 bench/run.sh
 
 clean:
 	rm -rf bin/gadgetry

@@ -2,7 +2,7 @@
 # Gadgetry on Kubernetes, measured on the real single-node test cluster (bench/k8sbench):
 # start-to-first-event and events per second of `kubectl gadgetry run` against a local run of
 # the same workload, and the node daemon's resident memory idle and under load. Prints a
-# markdown section (appended to docs/benchmarks.md by hand or by BENCH_OUT).
+# markdown section (make bench appends it to docs/benchmarks.md: bench/run.sh, K8S_ROUNDS).
 # Usage: bench/k8s.sh [ROUNDS]   (default 5; K8S_BIN as for scripts/k8s/cluster.sh)
 set -eu
 cd "$(dirname "$0")/.."
@@ -13,4 +13,3 @@ bin=${K8S_BIN:-$(scripts/k8s/build.sh)}
 K8S_BIN=$bin scripts/k8s/cluster.sh run -- env GADGETRY_K8S_BENCH=1 K8S_BENCH_ROUNDS="${1:-5}" K8S_BENCH_OUT="$out" \
 	go test -count=1 -timeout 30m -run '^TestK8sBench$' ./bench/k8sbench >&2
 cat "$out"
-if [ -n "${BENCH_OUT:-}" ]; then cat "$out" >>"$BENCH_OUT"; fi

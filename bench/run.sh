@@ -6,8 +6,8 @@
 # docs/benchmarks.md), then appends bench/traceloop.sh's section (TRACELOOP_ROUNDS rounds,
 # default 5; 0 skips it), bench/toolchains.sh's (TOOLCHAIN_ROUNDS, default 3) and
 # bench/block_exec.sh's (BLOCK_EXEC_ROUNDS, default 7), bench/wasmrate.sh's (WASMRATE_ROUNDS,
-# default 5) and bench/stoplat.sh's (STOPLAT_RUNS, default 20). BENCH_ROUNDS:
-# rounds of the slowdown measurements (default 12).
+# default 5), bench/stoplat.sh's (STOPLAT_RUNS, default 20) and bench/k8s.sh's (K8S_ROUNDS,
+# default 3; 0 skips it). BENCH_ROUNDS: rounds of the slowdown measurements (default 12).
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: run as root (loads eBPF programs)" >&2; exit 1; }
@@ -76,3 +76,7 @@ append bench/wasmrate.sh "${WASMRATE_ROUNDS:-5}"
 # SIGINT-to-exit latency under a flood, 4 configurations (about 10 s a run), then a 60 s flood
 # for the memory figure.
 append bench/stoplat.sh "${STOPLAT_RUNS:-20}"
+# Through the node daemon on the real single-node test cluster, against a local run (the
+# cluster comes up in about 20 s; a round is about 30 s). The Kubernetes binaries are built
+# once (scripts/k8s/build.sh, about 8 minutes cold).
+append bench/k8s.sh "${K8S_ROUNDS:-3}"

@@ -16,10 +16,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/gadgetry/gadgetry/internal/kubeapi"
 )
 
 // pollInterval is how often Wait and Delete look at the cluster.
@@ -57,9 +57,7 @@ func Ref(obj runtime.Object) string {
 
 // Apply creates or updates every object with server-side apply (field manager
 // FieldManager, taking over fields others set), reporting each one to progress.
-func Apply(ctx context.Context, cs kubernetes.Interface, o *Objects, progress func(string)) error {
-	force := true
-	opts := metav1.PatchOptions{FieldManager: FieldManager, Force: &force}
+func Apply(ctx context.Context, cs *kubeapi.Client, o *Objects, progress func(string)) error {
 	for _, obj := range o.List() {
 		data, err := json.Marshal(obj)
 		if err != nil {
@@ -68,15 +66,15 @@ func Apply(ctx context.Context, cs kubernetes.Interface, o *Objects, progress fu
 		name := obj.(metav1.Object).GetName()
 		switch obj.(type) {
 		case *corev1.Namespace:
-			_, err = cs.CoreV1().Namespaces().Patch(ctx, name, types.ApplyPatchType, data, opts)
+			err = cs.Apply(ctx, kubeapi.Namespaces, "", name, data, FieldManager, true)
 		case *corev1.ServiceAccount:
-			_, err = cs.CoreV1().ServiceAccounts(Namespace).Patch(ctx, name, types.ApplyPatchType, data, opts)
+			err = cs.Apply(ctx, kubeapi.ServiceAccounts, Namespace, name, data, FieldManager, true)
 		case *appsv1.DaemonSet:
-			_, err = cs.AppsV1().DaemonSets(Namespace).Patch(ctx, name, types.ApplyPatchType, data, opts)
+			err = cs.Apply(ctx, kubeapi.DaemonSets, Namespace, name, data, FieldManager, true)
 		case *rbacv1.ClusterRole:
-			_, err = cs.RbacV1().ClusterRoles().Patch(ctx, name, types.ApplyPatchType, data, opts)
+			err = cs.Apply(ctx, kubeapi.ClusterRoles, "", name, data, FieldManager, true)
 		case *rbacv1.ClusterRoleBinding:
-			_, err = cs.RbacV1().ClusterRoleBindings().Patch(ctx, name, types.ApplyPatchType, data, opts)
+			err = cs.Apply(ctx, kubeapi.ClusterRoleBindings, "", name, data, FieldManager, true)
 		default:
 			err = fmt.Errorf("no client for %T", obj)
 		}
@@ -91,10 +89,11 @@ func Apply(ctx context.Context, cs kubernetes.Interface, o *Objects, progress fu
 // Wait waits until the DaemonSet's current generation runs on every node it should and all
 // its pods are Ready, reporting changes to progress. When ctx ends first, the error wraps
 // ErrNotReady and says, pod by pod, what each one waits for.
-func Wait(ctx context.Context, cs kubernetes.Interface, progress func(string)) error {
+func Wait(ctx context.Context, cs *kubeapi.Client, progress func(string)) error {
 	last := ""
 	for {
-		ds, err := cs.AppsV1().DaemonSets(Namespace).Get(ctx, Name, metav1.GetOptions{})
+		ds := &appsv1.DaemonSet{}
+		err := cs.Get(ctx, kubeapi.DaemonSets, Namespace, Name, ds)
 		if err != nil {
 			if ctx.Err() != nil {
 				return notReady(cs, ctx.Err())
@@ -123,11 +122,11 @@ func Wait(ctx context.Context, cs kubernetes.Interface, progress func(string)) e
 
 // notReady is Wait's error once its context has ended (cause): the DaemonSet's counts and,
 // pod by pod, what each waits for, read afresh.
-func notReady(cs kubernetes.Interface, cause error) error {
+func notReady(cs *kubeapi.Client, cause error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ds, err := cs.AppsV1().DaemonSets(Namespace).Get(ctx, Name, metav1.GetOptions{})
-	if err != nil {
+	ds := &appsv1.DaemonSet{}
+	if err := cs.Get(ctx, kubeapi.DaemonSets, Namespace, Name, ds); err != nil {
 		return fmt.Errorf("%w when the wait ended (%v); reading daemonset %s/%s: %v", ErrNotReady, cause, Namespace, Name, explainAPI(err))
 	}
 	st := ds.Status
@@ -139,9 +138,9 @@ func notReady(cs kubernetes.Interface, cause error) error {
 }
 
 // podTrouble says why each of the daemon's pods that is not Ready is not.
-func podTrouble(ctx context.Context, cs kubernetes.Interface) []string {
-	pods, err := cs.CoreV1().Pods(Namespace).List(ctx, metav1.ListOptions{LabelSelector: PodSelector})
-	if err != nil {
+func podTrouble(ctx context.Context, cs *kubeapi.Client) []string {
+	pods := &corev1.PodList{}
+	if err := cs.List(ctx, kubeapi.Pods, Namespace, PodSelector, pods); err != nil {
 		return []string{"listing the pods: " + explainAPI(err).Error()}
 	}
 	var out []string
@@ -204,24 +203,26 @@ func podReady(p *corev1.Pod) bool {
 // Delete removes the deployment's objects (the DaemonSet's pods with it), reporting each to
 // progress; objects already gone are skipped. With wait, it returns once the namespace and
 // every object are gone (the daemon's pods have stopped), or when ctx ends.
-func Delete(ctx context.Context, cs kubernetes.Interface, wait bool, progress func(string)) error {
+func Delete(ctx context.Context, cs *kubeapi.Client, wait bool, progress func(string)) error {
 	fg := metav1.DeletePropagationForeground
-	opts := metav1.DeleteOptions{PropagationPolicy: &fg}
 	dels := []struct {
 		ref string
-		del func() error
+		r   kubeapi.Resource
+		ns  string
 	}{
-		{"daemonset.apps/" + Name, func() error { return cs.AppsV1().DaemonSets(Namespace).Delete(ctx, Name, opts) }},
-		{"clusterrolebinding.rbac.authorization.k8s.io/" + Name, func() error {
-			return cs.RbacV1().ClusterRoleBindings().Delete(ctx, Name, opts)
-		}},
-		{"clusterrole.rbac.authorization.k8s.io/" + Name, func() error { return cs.RbacV1().ClusterRoles().Delete(ctx, Name, opts) }},
-		{"serviceaccount/" + Name, func() error { return cs.CoreV1().ServiceAccounts(Namespace).Delete(ctx, Name, opts) }},
-		{"namespace/" + Namespace, func() error { return cs.CoreV1().Namespaces().Delete(ctx, Namespace, opts) }},
+		{"daemonset.apps/" + Name, kubeapi.DaemonSets, Namespace},
+		{"clusterrolebinding.rbac.authorization.k8s.io/" + Name, kubeapi.ClusterRoleBindings, ""},
+		{"clusterrole.rbac.authorization.k8s.io/" + Name, kubeapi.ClusterRoles, ""},
+		{"serviceaccount/" + Name, kubeapi.ServiceAccounts, Namespace},
+		{"namespace/" + Namespace, kubeapi.Namespaces, ""},
 	}
 	deleted := 0
 	for _, d := range dels {
-		err := d.del()
+		name := Name
+		if d.r == kubeapi.Namespaces {
+			name = Namespace
+		}
+		err := cs.Delete(ctx, d.r, d.ns, name, fg)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
@@ -255,7 +256,7 @@ func Delete(ctx context.Context, cs kubernetes.Interface, wait bool, progress fu
 
 // Remaining lists what of the deployment is still in the cluster: its objects and the
 // daemon's pods (in any namespace, by label).
-func Remaining(ctx context.Context, cs kubernetes.Interface) ([]string, error) {
+func Remaining(ctx context.Context, cs *kubeapi.Client) ([]string, error) {
 	var left []string
 	check := func(ref string, err error) error {
 		switch {
@@ -267,29 +268,24 @@ func Remaining(ctx context.Context, cs kubernetes.Interface) ([]string, error) {
 		}
 		return nil
 	}
-	get := metav1.GetOptions{}
-	_, err := cs.AppsV1().DaemonSets(Namespace).Get(ctx, Name, get)
-	if err := check("daemonset.apps/"+Name, err); err != nil {
-		return nil, err
+	for _, o := range []struct {
+		ref      string
+		r        kubeapi.Resource
+		ns, name string
+		obj      runtime.Object
+	}{
+		{"daemonset.apps/" + Name, kubeapi.DaemonSets, Namespace, Name, &appsv1.DaemonSet{}},
+		{"clusterrolebinding.rbac.authorization.k8s.io/" + Name, kubeapi.ClusterRoleBindings, "", Name, &rbacv1.ClusterRoleBinding{}},
+		{"clusterrole.rbac.authorization.k8s.io/" + Name, kubeapi.ClusterRoles, "", Name, &rbacv1.ClusterRole{}},
+		{"serviceaccount/" + Name, kubeapi.ServiceAccounts, Namespace, Name, &corev1.ServiceAccount{}},
+		{"namespace/" + Namespace, kubeapi.Namespaces, "", Namespace, &corev1.Namespace{}},
+	} {
+		if err := check(o.ref, cs.Get(ctx, o.r, o.ns, o.name, o.obj)); err != nil {
+			return nil, err
+		}
 	}
-	_, err = cs.RbacV1().ClusterRoleBindings().Get(ctx, Name, get)
-	if err := check("clusterrolebinding.rbac.authorization.k8s.io/"+Name, err); err != nil {
-		return nil, err
-	}
-	_, err = cs.RbacV1().ClusterRoles().Get(ctx, Name, get)
-	if err := check("clusterrole.rbac.authorization.k8s.io/"+Name, err); err != nil {
-		return nil, err
-	}
-	_, err = cs.CoreV1().ServiceAccounts(Namespace).Get(ctx, Name, get)
-	if err := check("serviceaccount/"+Name, err); err != nil {
-		return nil, err
-	}
-	_, err = cs.CoreV1().Namespaces().Get(ctx, Namespace, get)
-	if err := check("namespace/"+Namespace, err); err != nil {
-		return nil, err
-	}
-	pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: PodSelector})
-	if err != nil {
+	pods := &corev1.PodList{}
+	if err := cs.List(ctx, kubeapi.Pods, "", PodSelector, pods); err != nil {
 		return nil, fmt.Errorf("listing the daemon's pods: %w", explainAPI(err))
 	}
 	for _, p := range pods.Items {

@@ -53,11 +53,12 @@ func TestK8sDeploy(t *testing.T) {
 		t.Fatalf("this gadgetry has no daemon command (%v): the DaemonSet cannot become Ready", err)
 	}
 	cs := k8stest.Clientset(t)
+	kc := k8stest.Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute) // hang guard
 	defer cancel()
 	defer func() {
 		// Whatever failed above, the next test starts from a cluster without Gadgetry.
-		deploy.Delete(context.Background(), cs, true, func(string) {})
+		deploy.Delete(context.Background(), kc, true, func(string) {})
 	}()
 
 	flags := []string{"--kubeconfig", info.Kubeconfig, "--image", image, "--image-pull-policy", "Never", "--runtime-socket", info.Containerd, "--timeout", "5m"}
@@ -134,7 +135,7 @@ func TestK8sDeploy(t *testing.T) {
 	if !strings.Contains(stderr, "namespace/gadgetry deleted") {
 		t.Errorf("undeploy's output:\n%s", stderr)
 	}
-	left, err := deploy.Remaining(ctx, cs)
+	left, err := deploy.Remaining(ctx, kc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +163,7 @@ func TestK8sDeployNotReady(t *testing.T) {
 	cs := k8stest.Clientset(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // hang guard
 	defer cancel()
-	defer deploy.Delete(context.Background(), cs, true, func(string) {})
+	defer deploy.Delete(context.Background(), k8stest.Client(t), true, func(string) {})
 
 	flags := []string{"--kubeconfig", info.Kubeconfig, "--image", "gadgetry.test/absent:1", "--image-pull-policy", "Never", "--runtime-socket", info.Containerd}
 	if _, stderr, err := gadgetry(t, cli, append([]string{"deploy", "--wait=false"}, flags...)...); err != nil {

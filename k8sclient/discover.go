@@ -8,11 +8,10 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"github.com/gadgetry/gadgetry/internal/kubeapi"
 )
 
 // Where the node daemons are: the contract with `gadgetry deploy` (package deploy).
@@ -61,12 +60,12 @@ type DaemonPod struct {
 // empty), sorted by node. A node asked for that runs no daemon is an error naming the nodes
 // that do.
 func DaemonPods(ctx context.Context, cfg *Config, nodes []string) ([]DaemonPod, error) {
-	core, err := corev1client.NewForConfig(cfg.Rest)
+	c, err := kubeapi.New(cfg.Rest)
 	if err != nil {
 		return nil, err
 	}
-	list, err := core.Pods(DaemonNamespace).List(ctx, metav1.ListOptions{LabelSelector: DaemonSelector})
-	if err != nil {
+	list := &corev1.PodList{}
+	if err := c.List(ctx, kubeapi.Pods, DaemonNamespace, DaemonSelector, list); err != nil {
 		return nil, fmt.Errorf("listing the node daemons (pods %s in namespace %s): %w; is Gadgetry deployed (gadgetry deploy)?", DaemonSelector, DaemonNamespace, err)
 	}
 	byNode := map[string]DaemonPod{}

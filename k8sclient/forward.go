@@ -16,7 +16,7 @@ import (
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"github.com/gadgetry/gadgetry/internal/kubeapi"
 )
 
 // Forward is a port-forward to one pod: a local TCP port on 127.0.0.1 whose connections reach
@@ -38,11 +38,14 @@ type Forward struct {
 // port-forward does (WebSocket, falling back to SPDY with an API server that lacks it). It
 // returns once the local port listens.
 func NewForward(ctx context.Context, cfg *rest.Config, ns, pod string, port int) (*Forward, error) {
-	core, err := corev1client.NewForConfig(cfg)
+	c, err := kubeapi.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	u := core.RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("portforward").URL()
+	u, err := c.URL(kubeapi.Pods, ns, pod, "portforward")
+	if err != nil {
+		return nil, err
+	}
 	transport, upgrader, err := spdy.RoundTripperFor(cfg)
 	if err != nil {
 		return nil, err

@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/gadgetry/gadgetry/deploy"
+	"github.com/gadgetry/gadgetry/internal/kubeapi"
 )
 
 // deployClusterFlags are the flags that pick the cluster, as kubectl's.
@@ -22,12 +22,12 @@ func (f *deployClusterFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.context, "context", "", "the kubeconfig context to use (default: its current context)")
 }
 
-func (f *deployClusterFlags) clientset() (kubernetes.Interface, error) {
+func (f *deployClusterFlags) clientset() (*kubeapi.Client, error) {
 	cfg, err := deploy.RESTConfig(f.kubeconfig, f.context)
 	if err != nil {
 		return nil, err
 	}
-	return kubernetes.NewForConfig(cfg)
+	return kubeapi.New(cfg)
 }
 
 // newDeployCmd is `deploy`: Gadgetry's node daemon on every node of a Kubernetes cluster.

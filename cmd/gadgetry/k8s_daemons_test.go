@@ -337,3 +337,22 @@ func TestDaemonGuestTime(t *testing.T) {
 	}
 	run.Stop()
 }
+
+// TestRunHelpNamesK8s: the local run's help says how to run on a cluster, and the cluster
+// run's help lists its selection flags.
+func TestRunHelpNamesK8s(t *testing.T) {
+	bin := k8sTestBinary(t)
+	out, err := exec.Command(bin, "run", "--help").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--k8s runs the gadget on\nevery node") || !strings.Contains(string(out), "gadgetry run REF --k8s --help") {
+		t.Errorf("run --help (%v) does not say how to run on a cluster:\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "run", "--k8s", "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("run --k8s --help: %v\n%s", err, out)
+	}
+	for _, f := range []string{"--namespace", "--all-namespaces", "--podname", "--selector", "--node", "--kubeconfig"} {
+		if !strings.Contains(string(out), f) {
+			t.Errorf("run --k8s --help does not list %s:\n%s", f, out)
+		}
+	}
+}

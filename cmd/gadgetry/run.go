@@ -42,6 +42,11 @@ the local store runs only when a signature one of them verifies is stored with i
 format); built-in gadgets are trusted.
 Gadget parameters appear as flags below when REF is given: gadgetry run REF --help.
 
+On a Kubernetes cluster where Gadgetry is deployed (gadgetry deploy), --k8s runs the gadget on
+every node through the node daemons and streams their events as one, selecting pods with
+-n, -A, -p, -l and -c and nodes with --node (kubectl gadgetry run REF is the same); --daemons
+ADDR,... reaches daemons directly. Those flags: gadgetry run REF --k8s --help (docs/kubernetes.md).
+
 Exit status: 0 when the run ended by itself (--timeout), 1 on an error, 2 for a command line
 that cannot run, 130 when stopped by SIGINT (Ctrl-C), 143 by SIGTERM.`
 

@@ -32,6 +32,8 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/gadgetry/gadgetry/internal/kubeapi"
 )
 
 // Environment variables.
@@ -115,6 +117,20 @@ func Clientset(t testing.TB) kubernetes.Interface {
 		t.Fatal(err)
 	}
 	return cs
+}
+
+// Client returns the client package deploy takes, as the cluster's administrator.
+func Client(t testing.TB) *kubeapi.Client {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", Cluster(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := kubeapi.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // Kubectl runs the cluster's kubectl with the administrator's kubeconfig and returns its

@@ -6,25 +6,26 @@ import (
 	"github.com/gadgetry/gadgetry/runtime/datasource"
 )
 
-// The fields a daemon adds to every record (the names Inspektor Gadget's JSON uses).
+// The fields a daemon fills in every record (Inspektor Gadget's names, as the container
+// cache's enrichment adds them: containers.EnrichmentField).
 const (
-	FieldNode          = "k8s.node"
-	FieldNamespace     = "k8s.namespace"
-	FieldPodName       = "k8s.podName"
-	FieldContainerName = "k8s.containerName"
-	FieldPodLabels     = "k8s.podLabels"
+	FieldNode          = containers.FieldK8sNode
+	FieldNamespace     = containers.FieldK8sNamespace
+	FieldPodName       = containers.FieldK8sPodName
+	FieldContainerName = containers.FieldK8sContainerName
+	FieldPodLabels     = containers.FieldK8sPodLabels
 )
 
 // enrichPriority runs after the container cache's enrichment (containers.EnrichPriority), so
 // the pod's values win where both set a field, and before WASM guests and output.
 const enrichPriority = containers.EnrichPriority + 1
 
-// k8sHooks adds k8s.node (the daemon's node name) to every data source and, with pods (a
-// Kubernetes node), the pod's namespace, name, container name and labels to the records of
-// data sources with a mount namespace field. A field that already exists (the container
-// cache's k8s.namespace) is reused. Tables show node, namespace, pod and container; the
-// labels are in JSON and a --fields +k8s.podLabels away. The cache's container.name and its
-// k8s.pod/k8s.container columns are hidden: the pod's names say it.
+// k8sHooks sets k8s.node (the daemon's node name) in every data source's records (adding the
+// field where the container enrichment did not) and, with pods (a Kubernetes node), the pod's
+// namespace, name, container name and labels in the records of data sources with a mount
+// namespace field. Tables show node, namespace, pod and container; the labels are in JSON and
+// a --fields +k8s.podLabels away; the runtime's container name (runtime.containerName) is
+// hidden from tables: the pod's names say it.
 func k8sHooks(node string, pods *Pods) runtime.Hooks {
 	return runtime.Hooks{
 		Name: "kubernetes",
@@ -45,10 +46,8 @@ func k8sHooks(node string, pods *Pods) runtime.Hooks {
 					})
 					continue
 				}
-				for _, n := range []string{containers.FieldContainerName, "k8s.pod", "k8s.container"} {
-					if f := ds.Field(n); f != nil {
-						f.Annotations["columns.hidden"] = "true"
-					}
+				if f := ds.Field(containers.FieldContainerName); f != nil {
+					f.Annotations["columns.hidden"] = "true"
 				}
 				ns, err := field(ds, FieldNamespace, true)
 				if err != nil {
@@ -86,15 +85,11 @@ func k8sHooks(node string, pods *Pods) runtime.Hooks {
 	}
 }
 
-// field returns ds's string field name, added when missing, shown in tables or not.
+// field returns ds's enrichment field name, added when missing, shown in tables or not.
 func field(ds *datasource.DataSource, name string, shown bool) (*datasource.Field, error) {
-	f := ds.Field(name)
-	if f == nil {
-		var err error
-		if f, err = ds.AddField(name, datasource.KindString); err != nil {
-			return nil, err
-		}
-		f.Tags = append(f.Tags, "kubernetes")
+	f, err := containers.EnrichmentField(ds, name)
+	if err != nil {
+		return nil, err
 	}
 	if shown {
 		delete(f.Annotations, "columns.hidden")

@@ -34,7 +34,7 @@ func TestContainerHooks(t *testing.T) {
 	})
 	out := c.wait(t, run, 1, func() { runBin(t, bin) })
 	run.Stop()
-	if !strings.Contains(out, `"container":{"name":null}`) && !strings.Contains(out, `"container":{"name":""}`) {
+	if !strings.Contains(out, `"runtime":{"containerName":""}`) {
 		t.Errorf("host event without an empty container name: %s", out)
 	}
 

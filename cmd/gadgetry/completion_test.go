@@ -48,7 +48,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"run", "trace_exec", "--output=j"}, []string{"--output=json", "--output=jsonpretty"}, ":4"},
 		{[]string{"run", "trace_exec", "--pull", ""}, []string{"always", "missing", "never"}, ":4"},
 		{[]string{"run", "trace_exec", "--ignore-failed="}, []string{"--ignore-failed=true", "--ignore-failed=false"}, ":4"},
-		{[]string{"run", "trace_exec", "--fields", ""}, []string{"proc.comm", "proc.pid", "exepath", "upper_layer", "container.name"}, ":6"},
+		{[]string{"run", "trace_exec", "--fields", ""}, []string{"proc.comm", "proc.pid", "exepath", "upper_layer", "runtime.containerName"}, ":6"},
 		{[]string{"run", "trace_exec", "--fields", "proc.comm,+"}, []string{"proc.comm,+exepath", "proc.comm,+args"}, ":6"},
 		{[]string{"run", "trace_exec", "-F", ""}, []string{"proc.comm", "upper_layer"}, ":6"},
 		{[]string{"run", "traceloop", "--fields=sys"}, []string{"--fields=syscall"}, ":6"},

@@ -86,7 +86,7 @@ func testDenyShell(t *testing.T, policy func(...string) []string, sel, other *co
 
 	e := r.WaitFor("the /bin/sh exec in "+sel.name, inContainer(sel, "/bin/sh"), nil)
 	checkEvent(t, e, map[string]string{
-		"container.name": sel.name, "container.id": sel.ID, "exepath": "/bin/busybox",
+		"runtime.containerName": sel.name, "runtime.containerId": sel.ID, "exepath": "/bin/busybox",
 		"rule": "deny-paths=/bin/sh", "matched": "file", "action": action(mech), "mechanism": mech,
 	})
 	if !slices.Equal(e.List("args"), []string{"/bin/sh", "-c", "exit 0"}) {
@@ -106,7 +106,7 @@ func testDenyShell(t *testing.T, policy func(...string) []string, sel, other *co
 
 	sum := r.Stop()
 	for _, e := range r.Matching(func(gadgettest.Event) bool { return true }) {
-		if e.Str("container.name") != sel.name {
+		if e.Str("runtime.containerName") != sel.name {
 			t.Errorf("a decision outside the selection: %s", e)
 		}
 	}

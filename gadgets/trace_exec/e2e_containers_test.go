@@ -38,9 +38,9 @@ func inContainer(c *runc.Container, tag string) func(ev) bool {
 
 func checkAttributed(t *testing.T, e ev, c *runc.Container, name string) {
 	t.Helper()
-	if e.Str("container.name") != name || e.Str("container.id") != c.ID {
-		t.Errorf("event of container %s: container.name %q container.id %q, want %q %s (event %s)",
-			name, e.Str("container.name"), e.Str("container.id"), name, c.ID, e)
+	if e.Str("runtime.containerName") != name || e.Str("runtime.containerId") != c.ID {
+		t.Errorf("event of container %s: runtime.containerName %q runtime.containerId %q, want %q %s (event %s)",
+			name, e.Str("runtime.containerName"), e.Str("runtime.containerId"), name, c.ID, e)
 	}
 }
 
@@ -82,7 +82,7 @@ func TestE2EContainers(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := r.WaitFor("the host exec", func(e ev) bool { return slices.Equal(e.List("args"), []string{"/bin/true", hostTag}) }, nil)
-	if h.Str("container.id") != "" || h.Str("container.name") != "" {
+	if h.Str("runtime.containerId") != "" || h.Str("runtime.containerName") != "" {
 		t.Errorf("host exec with container fields: %s", h)
 	}
 	r.Stop()
@@ -112,7 +112,7 @@ func TestE2EContainerSelection(t *testing.T) {
 	sum := r.Stop()
 	evs := r.Matching(func(ev) bool { return true })
 	for _, e := range evs {
-		if e.Str("container.name") != selName {
+		if e.Str("runtime.containerName") != selName {
 			t.Errorf("event of another container or the host with -c %s: %s", selName, e)
 		}
 	}

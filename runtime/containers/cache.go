@@ -63,6 +63,7 @@ type Event struct {
 type Cache struct {
 	opts      Options
 	hostMntNS uint64
+	hostNetNS uint64 // 0 when unreadable
 	mounts    *CgroupMounts
 	roots     []stateRoot
 
@@ -125,9 +126,11 @@ func New(ctx context.Context, opts Options) (*Cache, error) {
 	if err != nil {
 		opts.Logf("containers: %v; cgroup ids will be unknown", err)
 	}
+	hostNet, _ := readNS("self", "net")
 	c := &Cache{
 		opts:      opts,
 		hostMntNS: host,
+		hostNetNS: hostNet,
 		mounts:    mounts,
 		metaByID:  map[string]*meta{},
 		mntnsByID: map[string]uint64{},
@@ -381,6 +384,15 @@ func (c *Cache) putLocked(ct *Container) {
 		if ct.Runtime == "" {
 			ct.Runtime = old.Runtime
 		}
+		if ct.StartedAt.IsZero() {
+			ct.StartedAt = old.StartedAt
+		}
+		if ct.Pid == old.Pid && !ct.HostNetwork {
+			ct.HostNetwork = old.HostNetwork
+		}
+	}
+	c.procInfoLocked(ct)
+	if old != nil && old.ID == ct.ID {
 		if equalContainers(old, ct) {
 			return
 		}
@@ -418,7 +430,25 @@ func (c *Cache) putLocked(ct *Container) {
 func equalContainers(a, b *Container) bool {
 	return a.ID == b.ID && a.Name == b.Name && a.Runtime == b.Runtime && a.Image == b.Image &&
 		a.Hostname == b.Hostname && a.Pid == b.Pid && a.CgroupPath == b.CgroupPath &&
-		a.CgroupID == b.CgroupID && a.K8s == b.K8s && a.Stopped == b.Stopped
+		a.CgroupID == b.CgroupID && a.K8s == b.K8s && a.Stopped == b.Stopped &&
+		a.StartedAt.Equal(b.StartedAt) && a.HostNetwork == b.HostNetwork
+}
+
+// procInfoLocked fills what ct's init process tells and its runtime's state did not: when it
+// started, and whether it shares the host's network namespace. Once per stored container.
+func (c *Cache) procInfoLocked(ct *Container) {
+	if ct.Pid <= 0 || ct.Stopped {
+		return
+	}
+	pid := strconv.Itoa(ct.Pid)
+	if ct.StartedAt.IsZero() {
+		ct.StartedAt = procStarted(pid)
+	}
+	if c.hostNetNS != 0 && !ct.HostNetwork {
+		if ns, err := readNS(pid, "net"); err == nil && ns == c.hostNetNS {
+			ct.HostNetwork = true
+		}
+	}
 }
 
 // learnMetaLocked records what a runtime's state says and, when the container's init process

@@ -1,5 +1,7 @@
 package containers
 
+import "time"
+
 // Container is what the cache knows about one container. Values are immutable snapshots: when
 // the cache learns more (a name, that it stopped) it stores a new Container.
 type Container struct {
@@ -15,6 +17,12 @@ type Container struct {
 	Hostname string
 	// Pid is the init process as seen from the host (0 when unknown).
 	Pid int
+	// StartedAt is when the container was created (runc's state), else when its init process
+	// started; zero when unknown.
+	StartedAt time.Time
+	// HostNetwork is true when the container's init shares this process's network namespace
+	// (a pod with hostNetwork: true, a container run with --net=host).
+	HostNetwork bool
 	// MntNS is the inode number of the container's mount namespace: the key events carry.
 	MntNS uint64
 	// CgroupPath is the container's cgroup path (unified hierarchy when mounted).
@@ -51,6 +59,7 @@ type K8s struct {
 // encoded holds the enrichment values as bytes so enriching an event does not allocate.
 type encoded struct {
 	id, name, runtime, image, hostname, k8sNS, k8sPod, k8sContainer []byte
+	pid, startedAt, hostNetwork                                     uint64
 }
 
 func (c *Container) encode() {
@@ -58,6 +67,13 @@ func (c *Container) encode() {
 		id: []byte(c.ID), name: []byte(c.Name), runtime: []byte(c.Runtime),
 		image: []byte(c.Image), hostname: []byte(c.Hostname), k8sNS: []byte(c.K8s.Namespace),
 		k8sPod: []byte(c.K8s.Pod), k8sContainer: []byte(c.K8s.Container),
+		pid: uint64(uint32(c.Pid)),
+	}
+	if !c.StartedAt.IsZero() {
+		c.enc.startedAt = uint64(c.StartedAt.UnixNano())
+	}
+	if c.HostNetwork {
+		c.enc.hostNetwork = 1
 	}
 }
 
@@ -66,6 +82,7 @@ type meta struct {
 	id, runtime, image, hostname, name string
 	pid                                int
 	pidStart                           uint64 // the init's start time (clock ticks), 0 if unknown
+	created                            time.Time
 	cgroupPath                         string
 	cgroupID                           uint64
 	k8s                                K8s
@@ -132,7 +149,7 @@ func (m *meta) fromAnnotations(ann map[string]string) {
 func (m *meta) container(mntns uint64) *Container {
 	c := &Container{
 		ID: m.id, Name: m.name, Runtime: m.runtime, Image: m.image, Hostname: m.hostname,
-		Pid: m.pid, MntNS: mntns, CgroupPath: m.cgroupPath, K8s: m.k8s, Annotations: m.annotations,
+		Pid: m.pid, StartedAt: m.created, MntNS: mntns, CgroupPath: m.cgroupPath, K8s: m.k8s, Annotations: m.annotations,
 	}
 	if c.Name == "" {
 		c.Name = c.ID

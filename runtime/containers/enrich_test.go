@@ -3,7 +3,9 @@ package containers
 import (
 	"encoding/binary"
 	"errors"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/gadgetry/gadgetry/runtime/datasource"
 )
@@ -34,22 +36,36 @@ func record(ds *datasource.DataSource, mntns uint64) *datasource.Data {
 	return d
 }
 
+// TestEnrichment: a container's event gets IG's enrichment fields (names and kinds), a host
+// event none of them set; runtime.containerName is the one in tables.
 func TestEnrichment(t *testing.T) {
 	c := newCache(t)
 	const ns = 1<<41 + 7
+	started := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	fakeContainer(c, &Container{ID: "abc", Name: "web", Runtime: "containerd", Image: "nginx:1",
-		Hostname: "web-0", MntNS: ns, K8s: K8s{Namespace: "shop", Pod: "web-0", Container: "web"}})
+		Hostname: "web-0", Pid: 4194305, StartedAt: started, HostNetwork: true, MntNS: ns,
+		K8s: K8s{Namespace: "shop", Pod: "web-0", Container: "web"}})
 
 	ds, _ := execDataSource(t)
 	if err := AddEnrichment(ds, c); err != nil {
 		t.Fatal(err)
 	}
-	var got map[string]string
+	var got map[string]any
 	ds.Subscribe(0, func(ds *datasource.DataSource, d *datasource.Data) error {
-		got = map[string]string{}
+		got = map[string]any{}
 		for _, f := range ds.Fields() {
-			if !f.Static() && f.IsSet(d) {
+			if f.Static() || !f.IsSet(d) {
+				continue
+			}
+			switch f.Kind {
+			case datasource.KindString:
 				got[f.Name] = f.String(d)
+			case datasource.KindBool:
+				got[f.Name] = f.Bool(d)
+			case datasource.KindInt64:
+				got[f.Name] = f.Int(d)
+			default:
+				got[f.Name] = f.Uint(d)
 			}
 		}
 		return nil
@@ -57,15 +73,35 @@ func TestEnrichment(t *testing.T) {
 	if _, err := ds.Emit(record(ds, ns)); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{FieldContainerID: "abc", FieldContainerName: "web",
-		FieldContainerRuntime: "containerd", FieldContainerImage: "nginx:1", FieldContainerHostname: "web-0",
-		FieldK8sNamespace: "shop", FieldK8sPod: "web-0", FieldK8sContainer: "web"}
-	if len(got) != len(want) {
+	want := map[string]any{FieldContainerID: "abc", FieldContainerName: "web",
+		FieldRuntimeName: "containerd", FieldContainerImageName: "nginx:1", FieldContainerHostname: "web-0",
+		FieldContainerPid: uint64(4194305), FieldContainerStartedAt: started.UnixNano(), FieldK8sHostNetwork: true,
+		FieldK8sNamespace: "shop", FieldK8sPodName: "web-0", FieldK8sContainerName: "web"}
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("fields %v, want %v", got, want)
 	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %q, want %q", k, got[k], v)
+	kinds := map[string]datasource.Kind{}
+	for _, f := range ds.Fields() {
+		if !f.Static() {
+			kinds[f.Name] = f.Kind
+		}
+	}
+	wantKinds := map[string]datasource.Kind{
+		"k8s.node": datasource.KindString, "k8s.namespace": datasource.KindString,
+		"k8s.podName": datasource.KindString, "k8s.containerName": datasource.KindString,
+		"k8s.hostnetwork": datasource.KindBool, "k8s.podLabels": datasource.KindString,
+		"k8s.owner.kind": datasource.KindString, "k8s.owner.name": datasource.KindString,
+		"runtime.containerName": datasource.KindString, "runtime.runtimeName": datasource.KindString,
+		"runtime.containerId": datasource.KindString, "runtime.containerPid": datasource.KindUint32,
+		"runtime.containerImageName": datasource.KindString, "runtime.containerImageDigest": datasource.KindString,
+		"runtime.containerStartedAt": datasource.KindInt64, "runtime.containerHostname": datasource.KindString,
+	}
+	if !reflect.DeepEqual(kinds, wantKinds) {
+		t.Errorf("enrichment fields %v, want %v", kinds, wantKinds)
+	}
+	for _, f := range ds.Fields() {
+		if !f.Static() && (f.Name == FieldContainerName) == (f.Annotations["columns.hidden"] == "true") {
+			t.Errorf("%s: columns.hidden %q", f.Name, f.Annotations["columns.hidden"])
 		}
 	}
 	if f := ds.Field(FieldContainerName); len(f.Tags) != 1 || f.Tags[0] != "container" {

@@ -7,13 +7,18 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // readMntNS returns the mount namespace inode of pid ("self" for this process).
-func readMntNS(pid string) (uint64, error) {
-	l, err := os.Readlink("/proc/" + pid + "/ns/mnt")
+func readMntNS(pid string) (uint64, error) { return readNS(pid, "mnt") }
+
+// readNS returns the inode of pid's namespace of type typ ("mnt", "net").
+func readNS(pid, typ string) (uint64, error) {
+	l, err := os.Readlink("/proc/" + pid + "/ns/" + typ)
 	if err != nil {
 		return 0, err
 	}
@@ -154,4 +159,41 @@ func procStartTime(pid string) uint64 {
 	}
 	v, _ := strconv.ParseUint(f[19], 10, 64)
 	return v
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every Linux architecture.
+const clockTicks = 100
+
+// procStarted returns when process pid started (wall clock), or the zero time when it is gone
+// or /proc/stat has no boot time.
+func procStarted(pid string) time.Time {
+	ticks := procStartTime(pid)
+	boot := bootTime()
+	if ticks == 0 || boot.IsZero() {
+		return time.Time{}
+	}
+	return boot.Add(time.Duration(ticks) * (time.Second / clockTicks))
+}
+
+var (
+	bootOnce sync.Once
+	boot     time.Time
+)
+
+// bootTime is the btime line of /proc/stat (seconds since the epoch), read once.
+func bootTime() time.Time {
+	bootOnce.Do(func() {
+		b, err := os.ReadFile("/proc/stat")
+		if err != nil {
+			return
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "btime "); ok {
+				if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+					boot = time.Unix(n, 0)
+				}
+			}
+		}
+	})
+	return boot
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // stateKind says which file holds a container's state under a state root.
@@ -78,10 +79,11 @@ func (r stateRoot) readState(dir string) (*meta, error) {
 
 // runcStateFile is the part of runc's state.json we use.
 type runcStateFile struct {
-	ID     string `json:"id"`
-	Pid    int    `json:"init_process_pid"`
-	Start  uint64 `json:"init_process_start"`
-	Config struct {
+	ID      string `json:"id"`
+	Pid     int    `json:"init_process_pid"`
+	Start   uint64 `json:"init_process_start"`
+	Created string `json:"created"` // RFC 3339
+	Config  struct {
 		Labels   []string `json:"labels"`
 		Hostname string   `json:"hostname"`
 	} `json:"config"`
@@ -101,6 +103,9 @@ func readRuncState(dir, runtime string) (*meta, error) {
 		st.ID = filepath.Base(dir)
 	}
 	m := &meta{id: st.ID, pid: st.Pid, pidStart: st.Start, hostname: st.Config.Hostname, runtime: runtime}
+	if t, err := time.Parse(time.RFC3339Nano, st.Created); err == nil && t.Year() > 1970 {
+		m.created = t
+	}
 	// runc stores the bundle's annotations as "key=value" labels, plus "bundle=<dir>".
 	ann := map[string]string{}
 	for _, l := range st.Config.Labels {

@@ -112,6 +112,9 @@ type Program struct {
 	// runs only when the run chooses Alternative.Value for the parameter Alternative.Param
 	// (gadget.yaml programs.<p>.alternative; see alternatives.go).
 	Alternative *metadata.Condition
+	// Perf is the event a perf_event program samples (gadget.yaml programs.<p>.perf and
+	// .sampler).
+	Perf *attach.PerfEvent
 }
 
 // HasMntnsField reports whether the gadget's events record a mount namespace (a field of type
@@ -185,6 +188,9 @@ func (g *Gadget) annotate(ds *datasource.DataSource) error {
 	}
 	for k, v := range md.Annotations {
 		ds.Annotations[k] = v
+	}
+	if _, err := decode.AddRest(ds); err != nil {
+		return fmt.Errorf("gadget %s: gadget.yaml %w", g.Name, err)
 	}
 	for name, fa := range md.Fields {
 		f := ds.Field(name)
@@ -404,11 +410,26 @@ func (g *Gadget) findPrograms() error {
 			return fmt.Errorf("gadget %s: program %s: %w; put it in a supported section", g.Name, name, err)
 		}
 		p := &Program{Name: name, Section: ps.SectionName, Kind: kind, Target: target}
-		if mp := g.Meta.Programs[name]; mp != nil {
+		mp := g.Meta.Programs[name]
+		if mp == nil && kind == attach.PerfEventKind {
+			// IG names a perf_event program in gadget.yaml by its section's
+			// perf_event/<name>, not by its function.
+			mp = g.Meta.Programs[target]
+		}
+		if mp != nil {
 			p.Optional = mp.Optional
 			p.EnabledIf = mp.EnabledIf
 			p.Affects = mp.Affects
 			p.Alternative = mp.Alternative
+			if mp.Perf != nil || mp.Sampler != nil {
+				p.Perf = &attach.PerfEvent{}
+				if mp.Perf != nil {
+					p.Perf.Type, p.Perf.Config, p.Perf.SampleType = mp.Perf.Type, mp.Perf.Config, mp.Perf.SampleType
+				}
+				if mp.Sampler != nil {
+					p.Perf.Frequency = mp.Sampler.Frequency
+				}
+			}
 			if c := mp.EnabledIf; c != nil && g.Param(c.Param) == nil {
 				return fmt.Errorf("gadget %s: gadget.yaml programs.%s.enabled_if names parameter %q, which the gadget does not have", g.Name, name, c.Param)
 			}
@@ -423,12 +444,22 @@ func (g *Gadget) findPrograms() error {
 		g.Programs = append(g.Programs, p)
 	}
 	for name := range g.Meta.Programs {
-		if _, ok := g.spec.Programs[name]; !ok {
+		if _, ok := g.spec.Programs[name]; !ok && !g.perfEventNamed(name) {
 			return fmt.Errorf("gadget %s: gadget.yaml configures program %q, which the eBPF object does not have (programs: %s)", g.Name, name, strings.Join(g.programNames(), ", "))
 		}
 	}
 	sort.Slice(g.Programs, func(i, j int) bool { return g.Programs[i].Name < g.Programs[j].Name })
 	return g.findChoices()
+}
+
+// perfEventNamed reports whether a perf_event program's section is perf_event/<name>.
+func (g *Gadget) perfEventNamed(name string) bool {
+	for _, ps := range g.spec.Programs {
+		if kind, target, err := attach.Parse(ps.SectionName); err == nil && kind == attach.PerfEventKind && target == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (g *Gadget) programNames() []string {

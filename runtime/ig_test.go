@@ -1,15 +1,23 @@
 package runtime_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"sort"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/gadgetry/gadgetry/runtime"
 	"github.com/gadgetry/gadgetry/runtime/datasource"
@@ -178,4 +186,199 @@ func TestIGStyleLoadConventions(t *testing.T) {
 	if err := second.Maps["gtest_ig_shared"].Lookup(uint32(0), &v); err != nil || v != 42 {
 		t.Errorf("the second load's pinned map holds %d (%v), want the 42 the first load wrote: not shared", v, err)
 	}
+}
+
+// lockedBuffer collects a logger's output from any goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// requireCPUClock skips when the kernel has no software CPU-clock perf event (what IG's
+// profile_cpu samples), probed by opening one on CPU 0.
+func requireCPUClock(t *testing.T) {
+	t.Helper()
+	attr := unix.PerfEventAttr{Type: unix.PERF_TYPE_SOFTWARE, Config: unix.PERF_COUNT_SW_CPU_CLOCK, Sample: 1000, Bits: unix.PerfBitFreq | unix.PerfBitDisabled}
+	attr.Size = uint32(unsafe.Sizeof(attr))
+	fd, err := unix.PerfEventOpen(&attr, -1, 0, -1, unix.PERF_FLAG_FD_CLOEXEC)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+		t.Skipf("the kernel has no software CPU-clock perf event: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("probing the CPU-clock perf event: %v", err)
+	}
+	unix.Close(fd)
+}
+
+const igAttachYAML = `programs:
+  gtest_sampler:
+    perf:
+      type: software
+      config: count_sw_cpu_clock
+      sampleType: sample_raw
+    sampler:
+      frequency: 1000
+datasources:
+  gtest_rest:
+    annotations:
+      ebpf.rest.name: payload
+      ebpf.rest.len: payload_len
+    fields:
+      payload:
+        annotations:
+          description: what follows the struct
+  gtest_rest_all:
+    annotations:
+      ebpf.rest.name: payload
+`
+
+// TestIGStyleAttach runs testdata/igattach.bpf.c: its perf_event program, named in gadget.yaml
+// by its section's perf_event/<name>, samples the CPU clock on every CPU; its uprobes on a
+// symbol libc lacks and on a library that is not installed are left out with a warning naming
+// program, library and symbol, and the run goes on; its records longer than their struct give
+// the trailing bytes as the field ebpf.rest.name names, cut to the field ebpf.rest.len names
+// (perf event array), or all of them (ring buffer).
+func TestIGStyleAttach(t *testing.T) {
+	gadgettest.RequireRoot(t)
+	requireCPUClock(t)
+	obj := gadgettest.Compile(t, "igattach")
+	before := gadgettest.Objects(t, prefix)
+	var log lockedBuffer
+	rt := runtime.New(runtime.Options{Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	g, err := rt.Prepare(context.Background(), gadgettest.Image("igattach", obj, igAttachYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := g.Program("gtest_ig_sample"); p == nil || p.Perf == nil || p.Perf.Frequency != 1000 || p.Perf.Config != "count_sw_cpu_clock" {
+		t.Fatalf("perf_event program's event from programs.gtest_sampler: %+v", p)
+	}
+	type rec struct {
+		ds      string
+		pid     uint64
+		payload string
+	}
+	recs := make(chan rec, 16)
+	run, err := rt.Start(context.Background(), g, runtime.RunOptions{Hooks: []runtime.Hooks{{Name: "test", Init: func(r *runtime.Run) error {
+		for _, name := range []string{"gtest_rest", "gtest_rest_all"} {
+			ds := r.DataSource(name)
+			pid, payload := field(t, ds, "pid"), field(t, ds, "payload")
+			if payload.Kind != datasource.KindBytes || payload.Annotations["description"] != "what follows the struct" && name == "gtest_rest" {
+				t.Errorf("%s: payload field %s %v: want bytes, annotated from gadget.yaml", name, payload.Kind, payload.Annotations)
+			}
+			ds.Subscribe(0, func(ds *datasource.DataSource, d *datasource.Data) error {
+				recs <- rec{ds.Name, pid.Uint(d), string(payload.Bytes(d))}
+				return nil
+			})
+		}
+		return nil
+	}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Stop()
+
+	logs := log.String()
+	for _, want := range [][]string{
+		{"gtest_ig_nosym", "uprobe/libc:gtest_no_such_function", "libc.so", "has no symbol gtest_no_such_function"},
+		{"gtest_ig_nolib", "libgtest_absent", "gtest_fn"},
+	} {
+		ok := false
+		for _, line := range strings.Split(logs, "\n") {
+			if strings.Contains(line, "not attached") && containsAll(line, want) {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("no warning naming %q in:\n%s", want, logs)
+		}
+	}
+
+	// The trailing data: one record in each data source.
+	_, _ = unix.Getsid(0x7eadbeef) // no such process: the tracepoint sees the call
+	got := map[string]rec{}
+	for len(got) < 2 {
+		select {
+		case r := <-recs:
+			if r.pid == uint64(os.Getpid()) {
+				got[r.ds] = r
+			}
+		case <-run.Done():
+			t.Fatalf("the run ended: %v", run.Wait())
+		case <-time.After(time.Minute):
+			t.Fatalf("records in a minute (hang guard): %v", got)
+		}
+	}
+	if p := got["gtest_rest"].payload; p != "gadgetry-re" {
+		t.Errorf("gtest_rest payload %q, want the 11 bytes payload_len says", p)
+	}
+	if p := got["gtest_rest_all"].payload; p != "gadgetry-rest-16" {
+		t.Errorf("gtest_rest_all payload %q, want the 16 bytes after the struct", p)
+	}
+
+	// The perf_event program: samples of the CPU clock while this test keeps a CPU busy.
+	var n uint64
+	deadline := time.Now().Add(time.Minute) // hang guard
+	for n == 0 && time.Now().Before(deadline) {
+		for i := 0; i < 1e6; i++ {
+			n += uint64(i & 1) // busy
+		}
+		n = 0
+		if err := run.Map("gtest_ig_samples").Lookup(uint32(0), &n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n == 0 {
+		t.Error("the perf_event program counted no sample of the CPU clock in a minute of busy CPU")
+	}
+	run.Stop()
+	gadgettest.CheckClean(t, prefix, before)
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestIGStyleAttachErrors: a gadget none of whose programs can attach (its uprobes' symbol and
+// library are missing) is an error naming each; a perf_event program without its event in
+// gadget.yaml is an error saying which keys to write.
+func TestIGStyleAttachErrors(t *testing.T) {
+	gadgettest.RequireRoot(t)
+	rt := runtime.New(runtime.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	g, err := rt.Prepare(context.Background(), gadgettest.Image("igmissing", gadgettest.Compile(t, "igattach", "-DONLY_MISSING"), ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := rt.Start(context.Background(), g, runtime.RunOptions{})
+	if err == nil {
+		run.Stop()
+	}
+	wantErr(t, err, "no program attached", "gtest_ig_nosym", "gtest_no_such_function", "gtest_ig_nolib", "libgtest_absent")
+
+	requireCPUClock(t)
+	g, err = rt.Prepare(context.Background(), gadgettest.Image("igperf", gadgettest.Compile(t, "igattach"), ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err = rt.Start(context.Background(), g, runtime.RunOptions{})
+	if err == nil {
+		run.Stop()
+	}
+	wantErr(t, err, "gtest_ig_sample", "programs.<name>.perf", "sampler.frequency")
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"github.com/cilium/ebpf/perf"
+
+	"github.com/gadgetry/gadgetry/runtime/decode"
 )
 
 // Tracers whose map is a perf event array (BPF_MAP_TYPE_PERF_EVENT_ARRAY, written with
@@ -66,7 +68,7 @@ func (r *Run) openPerfStream(t *Tracer) error {
 			r.g.Name, t.DataSource, t.Map, size, err)
 	}
 	ds := r.DataSource(t.DataSource)
-	s := &stream{ds: ds, perf: &perfStream{rd: rd}, counts: &Counts{}}
+	s := &stream{ds: ds, perf: &perfStream{rd: rd}, counts: &Counts{}, rest: decode.RestOf(ds)}
 	s.gauge = gauge{size: rd.BufferSize()}
 	r.addStream(t, s)
 	return nil

@@ -529,13 +529,22 @@ func (r *Run) warnSkipped() {
 }
 
 func (r *Run) attachAll() error {
+	var missing []string
 	for _, p := range r.g.Programs {
 		prog := r.coll.Programs[p.Name]
 		if prog == nil {
 			continue // disabled or skipped at load
 		}
 		target := r.target(p)
-		l, err := attach.Attach(p.Kind, target, prog)
+		l, err := attach.AttachWith(p.Kind, target, prog, attach.Options{Perf: p.Perf})
+		if errors.Is(err, attach.ErrMissingSymbol) {
+			// Inspektor Gadget runs a gadget without a uprobe whose symbol the library lacks.
+			r.rt.log.Warn(fmt.Sprintf("gadget %s: program %s (%s) not attached: %v", r.g.Name, p.Name, p.Section, err))
+			missing = append(missing, fmt.Sprintf("%s (%v)", p.Name, err))
+			prog.Close()
+			delete(r.coll.Programs, p.Name)
+			continue
+		}
 		if err != nil {
 			if attach.LacksKernelSupport(err) {
 				if p.Optional {
@@ -554,6 +563,9 @@ func (r *Run) attachAll() error {
 			r.links = map[string]link.Link{}
 		}
 		r.links[p.Name] = l
+	}
+	if len(missing) > 0 && len(r.links) == 0 {
+		return fmt.Errorf("gadget %s: no program attached: %s", r.g.Name, strings.Join(missing, "; "))
 	}
 	return nil
 }

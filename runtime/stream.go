@@ -11,6 +11,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/gadgetry/gadgetry/runtime/datasource"
+	"github.com/gadgetry/gadgetry/runtime/decode"
 )
 
 // stream reads one tracer's ring buffer or perf event array (perf.go) into its data source.
@@ -33,6 +34,8 @@ import (
 // One goroutine serves every stream of a run, so subscribers are never called concurrently.
 type stream struct {
 	ds *datasource.DataSource
+	// rest fills the data source's trailing-data field (ebpf.rest.name), nil without one.
+	rest *decode.Rest
 	// rd is the ring buffer's reader; perf the perf event array's (one of them is set).
 	rd     *ringbuf.Reader
 	perf   *perfStream
@@ -87,7 +90,7 @@ func (r *Run) openStreams() error {
 			return fmt.Errorf("gadget %s: tracer %s: opening ring buffer %s: %w", r.g.Name, t.DataSource, t.Map, err)
 		}
 		ds := r.DataSource(t.DataSource)
-		s := &stream{ds: ds, rd: rd, counts: &Counts{}}
+		s := &stream{ds: ds, rd: rd, counts: &Counts{}, rest: decode.RestOf(ds)}
 		s.gauge = gauge{fill: rd.AvailableBytes, size: rd.BufferSize()}
 		r.addStream(t, s)
 	}
@@ -416,6 +419,7 @@ func (r *Run) drainBatch(s *stream) (int, error) {
 		d := s.pool[len(b)]
 		s.ds.Reset(d)
 		copy(d.Raw, raw)
+		s.rest.Fill(d, raw)
 		b = append(b, d)
 	}
 	if errors.Is(err, errEmpty) {

@@ -1,7 +1,8 @@
 // Package attach attaches a loaded eBPF program where its ELF section says: tracepoint,
 // raw_tracepoint, tp_btf, fentry, fexit, lsm (and sleepable .s forms), kprobe, kretprobe,
 // uprobe, uretprobe (to a path or a short library name), iter, socket (socket filters) and
-// classifier/<ingress|egress>/<name> (tc).
+// classifier/<ingress|egress>/<name> (tc), and perf_event/<name> (a sampled perf event on every
+// CPU).
 package attach
 
 import (
@@ -48,6 +49,7 @@ var prefixes = []struct {
 	{"iter.s/", Iter}, {"iter/", Iter},
 	{"socket", SocketFilter},
 	{"classifier/", Classifier},
+	{"perf_event/", PerfEventKind}, {"perf_event", PerfEventKind},
 }
 
 // ErrUnknownSection is returned for a section no attach kind matches.
@@ -100,6 +102,8 @@ func (k Kind) Feature() string {
 		return "socket filters"
 	case Classifier:
 		return "tc classifiers on tcx (Linux 6.6)"
+	case PerfEventKind:
+		return "perf events"
 	}
 	return string(k) + " programs"
 }
@@ -116,6 +120,9 @@ type Options struct {
 	// Roots are the root directories of containers (/proc/<pid>/root) whose own copies of a
 	// uprobe's library get the uprobe too; the host's always does.
 	Roots []string
+	// Perf is the event a perf_event program samples (gadget.yaml programs.<p>.perf and
+	// .sampler); a perf_event program without one is an error.
+	Perf *PerfEvent
 }
 
 // Attach attaches prog of kind to target. Close the returned link to detach.
@@ -164,6 +171,11 @@ func AttachWith(kind Kind, target string, prog *ebpf.Program, opts Options) (lin
 		l, err = attachClassifier(dir, prog)
 	case Iter:
 		l, err = link.AttachIter(link.IterOptions{Program: prog})
+	case PerfEventKind:
+		var ml *multiLink
+		if ml, err = attachPerfEvent(opts.Perf, prog); err == nil {
+			l = ml
+		}
 	default:
 		return nil, fmt.Errorf("%w %q", ErrUnknownSection, kind)
 	}

@@ -2,11 +2,14 @@ package attach
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParse(t *testing.T) {
@@ -33,6 +36,7 @@ func TestParse(t *testing.T) {
 		"socket":                              {SocketFilter, ""},
 		"classifier/ingress/main":             {Classifier, "ingress/main"},
 		"uprobe/libc:pthread_mutex_lock":      {Uprobe, "libc:pthread_mutex_lock"},
+		"perf_event/profiler":                 {PerfEventKind, "profiler"},
 	} {
 		k, tgt, err := Parse(sec)
 		if err != nil || k != want.kind || tgt != want.target {
@@ -82,5 +86,39 @@ func TestResolveLibrary(t *testing.T) {
 	}
 	if _, err := ResolveLibrary(root, "libcuda"); err == nil || !strings.Contains(err.Error(), `library "libcuda" not found`) {
 		t.Errorf("missing library: %v", err)
+	}
+}
+
+func TestParseCPUList(t *testing.T) {
+	for in, want := range map[string]string{"0": "[0]", "0-3": "[0 1 2 3]", "0-1,4,6-7": "[0 1 4 6 7]"} {
+		got, err := parseCPUList(in)
+		if err != nil || fmt.Sprint(got) != want {
+			t.Errorf("parseCPUList(%q) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "a", "1-b"} {
+		if _, err := parseCPUList(bad); err == nil {
+			t.Errorf("parseCPUList(%q): no error", bad)
+		}
+	}
+}
+
+// TestPerfEventAttr: Inspektor Gadget's perf keys give a frequency-sampled CPU clock; what
+// is missing or unknown is an error naming the key.
+func TestPerfEventAttr(t *testing.T) {
+	a, err := (&PerfEvent{Type: "software", Config: "count_sw_cpu_clock", SampleType: "sample_raw", Frequency: 49}).attr()
+	if err != nil || a.Config != unix.PERF_COUNT_SW_CPU_CLOCK || a.Sample != 49 || a.Bits&unix.PerfBitFreq == 0 || a.Sample_type != unix.PERF_SAMPLE_RAW {
+		t.Errorf("attr %+v, %v", a, err)
+	}
+	for pe, want := range map[*PerfEvent]string{
+		nil: "programs.<name>.perf",
+		{Type: "software", Config: "count_sw_cpu_clock"}:                                        "sampler.frequency",
+		{Type: "tracepoint", Config: "x", Frequency: 1}:                                         `perf type "tracepoint"`,
+		{Type: "software", Config: "count_sw_page_faults", Frequency: 1}:                        `perf config "count_sw_page_faults"`,
+		{Type: "software", Config: "count_sw_cpu_clock", SampleType: "sample_ip", Frequency: 1}: `sampleType "sample_ip"`,
+	} {
+		if _, err := pe.attr(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%+v: %v, want an error with %q", pe, err, want)
+		}
 	}
 }

@@ -255,7 +255,7 @@ func ldSoConfDirs(root string) []string {
 func attachUprobe(kind Kind, path, sym string, prog *ebpf.Program, roots []string) (link.Link, error) {
 	hostPath, err := ResolveLibrary("/", path)
 	if err != nil {
-		return nil, err
+		return nil, &MissingSymbolError{Library: path, Symbol: sym, Err: err, NoLibrary: true}
 	}
 	ml := &multiLink{}
 	attachOne := func(p string) error {
@@ -276,6 +276,9 @@ func attachUprobe(kind Kind, path, sym string, prog *ebpf.Program, roots []strin
 		return nil
 	}
 	if err := attachOne(hostPath); err != nil {
+		if errors.Is(err, link.ErrNoSymbol) {
+			return nil, &MissingSymbolError{Library: hostPath, Symbol: sym, Err: err}
+		}
 		return nil, fmt.Errorf("%s: %w", hostPath, err)
 	}
 	seen := map[[2]uint64]bool{}
@@ -293,6 +296,9 @@ func attachUprobe(kind Kind, path, sym string, prog *ebpf.Program, roots []strin
 		}
 		seen[id] = true
 		if err := attachOne(p); err != nil {
+			if errors.Is(err, link.ErrNoSymbol) {
+				continue // another build of the library, without the symbol
+			}
 			ml.Close()
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
@@ -312,3 +318,30 @@ func fileID(p string) ([2]uint64, bool) {
 	}
 	return [2]uint64{st.Dev, st.Ino}, true
 }
+
+// ErrMissingSymbol matches a MissingSymbolError.
+var ErrMissingSymbol = errors.New("the uprobe's library or symbol is missing")
+
+// MissingSymbolError is a uprobe whose library is not installed, or whose symbol the library
+// does not have (a library of another version, or built without the function): Inspektor
+// Gadget runs its gadgets without such a program, and so does Gadgetry's runtime, with a
+// warning.
+type MissingSymbolError struct {
+	// Library is the library's path, or its short name when it was not found.
+	Library, Symbol string
+	// NoLibrary: the library itself was not found (Err says where it was looked for).
+	NoLibrary bool
+	Err       error
+}
+
+func (e *MissingSymbolError) Error() string {
+	if e.NoLibrary {
+		return fmt.Sprintf("library %s (for symbol %s) is not on this system's library path", e.Library, e.Symbol)
+	}
+	return fmt.Sprintf("%s has no symbol %s", e.Library, e.Symbol)
+}
+
+func (e *MissingSymbolError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrMissingSymbol) hold.
+func (e *MissingSymbolError) Is(target error) bool { return target == ErrMissingSymbol }

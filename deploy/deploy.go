@@ -2,7 +2,8 @@
 // gadgetry, the ServiceAccount, ClusterRole and ClusterRoleBinding of the node daemon, and its
 // DaemonSet. The manifests are the kustomize base in kustomize/ (embedded): `gadgetry deploy`
 // and `kubectl apply -k deploy/kustomize` create the same objects; Options change the image,
-// its pull policy and the container runtime's socket.
+// its pull policy, the container runtime's socket, and mount the daemon's registry
+// credentials and trusted keys.
 //
 // What the client relies on (the contract with the daemon and `kubectl gadgetry`): the pods
 // run in Namespace, carry Label=Name, their container is named Container and runs
@@ -71,7 +72,27 @@ type Options struct {
 	// RuntimeSocket is the container runtime's socket on the nodes; empty means
 	// DefaultRuntimeSocket.
 	RuntimeSocket string
+	// RegistrySecret names a Secret of type kubernetes.io/dockerconfigjson in Namespace:
+	// the daemon pulls gadget images with its credentials (mounted at RegistryConfigDir,
+	// DOCKER_CONFIG). Empty: anonymous pulls.
+	RegistrySecret string
+	// PublicKeys is "CONFIGMAP" or "CONFIGMAP:KEY,KEY…": a ConfigMap in Namespace whose keys
+	// (default cosign.pub) are the trusted public keys the daemon verifies gadget images
+	// with (mounted at PublicKeysDir, GADGETRY_PUBLIC_KEYS). A key the ConfigMap lacks keeps
+	// the pod from starting: the daemon never runs with fewer keys than asked for. Empty:
+	// the keys of the daemon's image (none: images run unverified, with a warning).
+	PublicKeys string
+	// ImagePullSecret names a Secret in Namespace the nodes pull the daemon's own image with.
+	ImagePullSecret string
 }
+
+// Where the daemon's container finds what Options mount.
+const (
+	RegistryConfigDir = "/etc/gadgetry/docker"
+	PublicKeysDir     = "/etc/gadgetry/keys"
+	// DefaultPublicKey is the ConfigMap key Options.PublicKeys reads when it names none.
+	DefaultPublicKey = "cosign.pub"
+)
 
 // Objects is the whole deployment.
 type Objects struct {
@@ -207,6 +228,9 @@ func New(opts Options) (*Objects, error) {
 	default:
 		return nil, fmt.Errorf("image pull policy %q: want Always, IfNotPresent or Never", opts.PullPolicy)
 	}
+	if err := o.mountOptions(opts); err != nil {
+		return nil, err
+	}
 	if s := opts.RuntimeSocket; s != "" && s != DefaultRuntimeSocket {
 		if !path.IsAbs(s) || path.Clean(s) != s {
 			return nil, fmt.Errorf("runtime socket %q: want an absolute, clean path on the nodes", s)
@@ -229,6 +253,71 @@ func New(opts Options) (*Objects, error) {
 		}
 	}
 	return o, nil
+}
+
+// mountOptions adds the registry Secret, the trusted keys' ConfigMap and the image pull
+// Secret of opts to the daemon's pod.
+func (o *Objects) mountOptions(opts Options) error {
+	spec := &o.DaemonSet.Spec.Template.Spec
+	c := o.daemon()
+	readOnly := func(name, dir string) {
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: dir, ReadOnly: true})
+	}
+	if name := opts.RegistrySecret; name != "" {
+		if err := objectName("--registry-secret", name); err != nil {
+			return err
+		}
+		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: "registry", VolumeSource: corev1.VolumeSource{
+			Secret: &corev1.SecretVolumeSource{SecretName: name,
+				Items: []corev1.KeyToPath{{Key: corev1.DockerConfigJsonKey, Path: "config.json"}}}}})
+		readOnly("registry", RegistryConfigDir)
+		c.Env = append(c.Env, corev1.EnvVar{Name: "DOCKER_CONFIG", Value: RegistryConfigDir})
+	}
+	if opts.PublicKeys != "" {
+		name, keyList, _ := strings.Cut(opts.PublicKeys, ":")
+		if err := objectName("--public-keys-configmap", name); err != nil {
+			return err
+		}
+		keys := []string{DefaultPublicKey}
+		if keyList != "" {
+			keys = strings.Split(keyList, ",")
+		}
+		var items []corev1.KeyToPath
+		var paths []string
+		for _, k := range keys {
+			if k == "" || strings.ContainsAny(k, "/,") || k == "." || k == ".." {
+				return fmt.Errorf("--public-keys-configmap %s: %q is not a ConfigMap key (a file name, such as cosign.pub)", opts.PublicKeys, k)
+			}
+			items = append(items, corev1.KeyToPath{Key: k, Path: k})
+			paths = append(paths, path.Join(PublicKeysDir, k))
+		}
+		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: "public-keys", VolumeSource: corev1.VolumeSource{
+			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: name}, Items: items}}})
+		readOnly("public-keys", PublicKeysDir)
+		c.Env = append(c.Env, corev1.EnvVar{Name: "GADGETRY_PUBLIC_KEYS", Value: strings.Join(paths, ",")})
+	}
+	if name := opts.ImagePullSecret; name != "" {
+		if err := objectName("--image-pull-secret", name); err != nil {
+			return err
+		}
+		spec.ImagePullSecrets = append(spec.ImagePullSecrets, corev1.LocalObjectReference{Name: name})
+	}
+	return nil
+}
+
+// objectName checks that name can name a Secret or ConfigMap (a DNS subdomain).
+func objectName(flag, name string) error {
+	ok := name != "" && len(name) <= 253
+	for i, r := range name {
+		alnum := r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
+		if !alnum && !(r == '-' || r == '.') || (i == 0 || i == len(name)-1) && !alnum {
+			ok = false
+		}
+	}
+	if !ok {
+		return fmt.Errorf("%s %q: not an object name (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit)", flag, name)
+	}
+	return nil
 }
 
 // daemon returns the DaemonSet's daemon container.

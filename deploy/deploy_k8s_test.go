@@ -2,6 +2,11 @@ package deploy_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -97,6 +102,52 @@ func TestK8sDeploy(t *testing.T) {
 	}
 	if ds.Generation != 1 {
 		t.Errorf("deploying the same objects again made generation %d, want 1", ds.Generation)
+	}
+
+	// The daemon's registry credentials and trusted keys, from a Secret and a ConfigMap: the
+	// rolled-out daemon says it has both.
+	keyFile := filepath.Join(t.TempDir(), "cosign.pub")
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := k8stest.Kubectl(t, "-n", deploy.Namespace, "create", "configmap", "gadgetry-keys", "--from-file=cosign.pub="+keyFile); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if out, err := k8stest.Kubectl(t, "-n", deploy.Namespace, "create", "secret", "docker-registry", "gadgetry-registry",
+		"--docker-server=registry.invalid", "--docker-username=u", "--docker-password=p"); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	creds := append(flags, "--registry-secret", "gadgetry-registry", "--public-keys-configmap", "gadgetry-keys")
+	if _, stderr, err := gadgetry(t, cli, append([]string{"deploy"}, creds...)...); err != nil {
+		t.Fatalf("gadgetry deploy %v: %v\n%s", creds, err, stderr)
+	}
+	want := "1 trusted key, registry credentials from " + deploy.RegistryConfigDir + "/config.json"
+	for deadline := time.Now().Add(time.Minute); ; {
+		pods, err := cs.CoreV1().Pods(deploy.Namespace).List(ctx, metav1.ListOptions{LabelSelector: deploy.PodSelector})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := ""
+		for _, p := range pods.Items {
+			if logs, _ := k8stest.Kubectl(t, "logs", "-n", deploy.Namespace, p.Name, "-c", deploy.Container); strings.Contains(logs, want) {
+				found = p.Name
+			}
+		}
+		if found != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no daemon pod says %q a minute after deploy with %v", want, creds)
+		}
+		time.Sleep(time.Second)
 	}
 
 	// --dry-run=client -o yaml versus the kustomize base, as kubectl renders it.

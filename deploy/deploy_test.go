@@ -121,6 +121,62 @@ func TestOptions(t *testing.T) {
 	}
 }
 
+// TestCredentialOptions: the registry Secret, the trusted keys' ConfigMap and the image pull
+// Secret are mounted where the daemon reads them, each key of the ConfigMap asked for by name
+// (a key it lacks keeps the pod from starting); bad names are refused.
+func TestCredentialOptions(t *testing.T) {
+	o, err := New(Options{RegistrySecret: "gadgetry-registry", PublicKeys: "gadgetry-keys:a.pub,b.pub", ImagePullSecret: "pull"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := o.DaemonSet.Spec.Template.Spec
+	c := o.daemon()
+	vols := map[string]corev1.Volume{}
+	for _, v := range spec.Volumes {
+		vols[v.Name] = v
+	}
+	mounts := map[string]corev1.VolumeMount{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.Name] = m
+	}
+	env := map[string]string{}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+	}
+	if v := vols["registry"].Secret; v == nil || v.SecretName != "gadgetry-registry" || len(v.Items) != 1 ||
+		v.Items[0].Key != ".dockerconfigjson" || v.Items[0].Path != "config.json" || v.Optional != nil {
+		t.Errorf("registry volume: %+v", vols["registry"])
+	}
+	if m := mounts["registry"]; m.MountPath != RegistryConfigDir || !m.ReadOnly || env["DOCKER_CONFIG"] != RegistryConfigDir {
+		t.Errorf("registry mount %+v, DOCKER_CONFIG %q", m, env["DOCKER_CONFIG"])
+	}
+	if v := vols["public-keys"].ConfigMap; v == nil || v.Name != "gadgetry-keys" || len(v.Items) != 2 || v.Items[1].Key != "b.pub" || v.Optional != nil {
+		t.Errorf("keys volume: %+v", vols["public-keys"])
+	}
+	if m := mounts["public-keys"]; m.MountPath != PublicKeysDir || !m.ReadOnly ||
+		env["GADGETRY_PUBLIC_KEYS"] != PublicKeysDir+"/a.pub,"+PublicKeysDir+"/b.pub" {
+		t.Errorf("keys mount %+v, GADGETRY_PUBLIC_KEYS %q", m, env["GADGETRY_PUBLIC_KEYS"])
+	}
+	if len(spec.ImagePullSecrets) != 1 || spec.ImagePullSecrets[0].Name != "pull" {
+		t.Errorf("imagePullSecrets %+v", spec.ImagePullSecrets)
+	}
+	o, err = New(Options{PublicKeys: "keys"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range o.daemon().Env {
+		if e.Name == "GADGETRY_PUBLIC_KEYS" && e.Value != PublicKeysDir+"/"+DefaultPublicKey {
+			t.Errorf("GADGETRY_PUBLIC_KEYS = %q, want the default key", e.Value)
+		}
+	}
+	for _, bad := range []Options{{RegistrySecret: "Bad_Name"}, {RegistrySecret: "-x"}, {PublicKeys: "keys:../x"}, {PublicKeys: "keys:a,,b"},
+		{PublicKeys: ":cosign.pub"}, {ImagePullSecret: "x."}} {
+		if _, err := New(bad); err == nil {
+			t.Errorf("New(%+v) accepted", bad)
+		}
+	}
+}
+
 // TestWriteRoundTrip: what Write prints parses back into the same objects, in YAML and JSON.
 func TestWriteRoundTrip(t *testing.T) {
 	o, err := New(Options{})

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -133,7 +134,8 @@ func runDaemon(cmd *cobra.Command, f daemonFlags, ociF *ociFlags, trustF *trustF
 	if ml != nil {
 		metrics = "http://" + ml.Addr().String() + "/metrics"
 	}
-	fmt.Fprintf(errw, "gadgetry daemon: node %s: gRPC on %s, metrics on %s, pods %s\n", node, gl.Addr(), metrics, podsState(pods, f.runtimeSocket))
+	fmt.Fprintf(errw, "gadgetry daemon: node %s: gRPC on %s, metrics on %s, pods %s, %s, registry credentials %s\n",
+		node, gl.Addr(), metrics, podsState(pods, f.runtimeSocket), trustState(trust), credentialsState(ociF.authFile))
 	err = srv.Serve(ctx, gl, ml)
 	fmt.Fprintf(errw, "gadgetry daemon: node %s: stopped\n", node)
 	return err
@@ -182,4 +184,34 @@ func (d *cliDaemonOutput) Flush() error {
 	d.o.mu.Lock()
 	defer d.o.mu.Unlock()
 	return d.o.err
+}
+
+// trustState says what the daemon verifies images with, for its start-up line.
+func trustState(t *trust) string {
+	switch {
+	case t.off:
+		return "image verification off"
+	case len(t.keys) == 0:
+		return "no trusted keys (images run unverified)"
+	case len(t.keys) == 1:
+		return "1 trusted key"
+	}
+	return fmt.Sprintf("%d trusted keys", len(t.keys))
+}
+
+// credentialsState names the Docker config file the daemon's pulls read (authFile, else
+// Docker's default place) and whether it exists, for its start-up line.
+func credentialsState(authFile string) string {
+	if authFile == "" {
+		dir := os.Getenv("DOCKER_CONFIG")
+		if dir == "" {
+			home, _ := os.UserHomeDir()
+			dir = filepath.Join(home, ".docker")
+		}
+		authFile = filepath.Join(dir, "config.json")
+	}
+	if _, err := os.Stat(authFile); err != nil {
+		return "none (" + authFile + " absent)"
+	}
+	return "from " + authFile
 }

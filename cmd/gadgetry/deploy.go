@@ -34,6 +34,7 @@ func (f *deployClusterFlags) clientset() (*kubeapi.Client, error) {
 func newDeployCmd() *cobra.Command {
 	var kf deployClusterFlags
 	var image, pullPolicy, runtimeSocket, dryRun, output string
+	var registrySecret, publicKeys, imagePullSecret string
 	var wait bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
@@ -46,11 +47,18 @@ daemon (read access to pods, nodes and namespaces) and the DaemonSet that runs
 bpffs, cgroup tree and the container runtime's socket). Then wait until every node's daemon pod
 is Ready. Running it again updates the objects (another --image, say).
 
+The daemon pulls and verifies gadget images itself. --registry-secret mounts the registry
+credentials of a Secret (kubectl -n gadgetry create secret docker-registry NAME …);
+--public-keys-configmap the trusted keys of a ConfigMap (kubectl -n gadgetry create configmap
+NAME --from-file=cosign.pub): the daemon then runs only images one of them verifies. Create
+the namespace first (kubectl create namespace gadgetry) or deploy once without them.
+
 The same objects come from the kustomize base: kubectl apply -k deploy/kustomize.
 --dry-run=client prints them (-o yaml or json) without touching the cluster.
 Remove everything with 'gadgetry undeploy'.`,
 		Example: `  gadgetry deploy
   gadgetry deploy --image registry.example.com/gadgetry:v0.5.0
+  gadgetry deploy --registry-secret gadgetry-registry --public-keys-configmap gadgetry-keys
   gadgetry deploy --dry-run=client -o yaml > gadgetry.yaml`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -63,7 +71,8 @@ Remove everything with 'gadgetry undeploy'.`,
 			if output != "" && dryRun != "client" {
 				return &cliUsageError{"deploy: -o prints the objects with --dry-run=client; without it deploy applies them"}
 			}
-			objs, err := deploy.New(deploy.Options{Image: image, PullPolicy: corev1.PullPolicy(pullPolicy), RuntimeSocket: runtimeSocket})
+			objs, err := deploy.New(deploy.Options{Image: image, PullPolicy: corev1.PullPolicy(pullPolicy), RuntimeSocket: runtimeSocket,
+				RegistrySecret: registrySecret, PublicKeys: publicKeys, ImagePullSecret: imagePullSecret})
 			if err != nil {
 				return &cliUsageError{"deploy: " + err.Error()}
 			}
@@ -101,6 +110,9 @@ Remove everything with 'gadgetry undeploy'.`,
 	f.StringVar(&image, "image", deploy.DefaultImage, "the daemon's container image")
 	f.StringVar(&pullPolicy, "image-pull-policy", string(corev1.PullIfNotPresent), "when the nodes pull the image: Always, IfNotPresent or Never")
 	f.StringVar(&runtimeSocket, "runtime-socket", deploy.DefaultRuntimeSocket, "the container runtime's socket on the nodes")
+	f.StringVar(&registrySecret, "registry-secret", "", "a Secret of namespace gadgetry (type kubernetes.io/dockerconfigjson) whose registry credentials the daemons pull gadget images with")
+	f.StringVar(&publicKeys, "public-keys-configmap", "", "CONFIGMAP[:KEY,...]: a ConfigMap of namespace gadgetry whose keys (default cosign.pub) are the public keys the daemons verify gadget images with")
+	f.StringVar(&imagePullSecret, "image-pull-secret", "", "a Secret of namespace gadgetry the nodes pull the daemon's image with")
 	f.StringVar(&dryRun, "dry-run", "none", "client: print the objects instead of applying them")
 	f.StringVarP(&output, "output", "o", "", "with --dry-run=client: yaml (default) or json")
 	f.BoolVar(&wait, "wait", true, "wait until every node's daemon pod is Ready")

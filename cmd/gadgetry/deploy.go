@@ -48,10 +48,11 @@ bpffs, cgroup tree and the container runtime's socket). Then wait until every no
 is Ready. Running it again updates the objects (another --image, say).
 
 The daemon pulls and verifies gadget images itself. --registry-secret mounts the registry
-credentials of a Secret (kubectl -n gadgetry create secret docker-registry NAME …);
---public-keys-configmap the trusted keys of a ConfigMap (kubectl -n gadgetry create configmap
-NAME --from-file=cosign.pub): the daemon then runs only images one of them verifies. Create
-the namespace first (kubectl create namespace gadgetry) or deploy once without them.
+credentials of a Secret (kubectl create secret docker-registry NAME -n gadgetry …);
+--public-keys-configmap the trusted keys of a ConfigMap (kubectl create configmap NAME
+-n gadgetry --from-file=cosign.pub): the daemon then runs only images one of them verifies.
+Both live in the daemon's namespace: create it first (kubectl create namespace gadgetry) or
+deploy once without them.
 
 The same objects come from the kustomize base: kubectl apply -k deploy/kustomize.
 --dry-run=client prints them (-o yaml or json) without touching the cluster.
@@ -110,9 +111,9 @@ Remove everything with 'gadgetry undeploy'.`,
 	f.StringVar(&image, "image", deploy.DefaultImage, "the daemon's container image")
 	f.StringVar(&pullPolicy, "image-pull-policy", string(corev1.PullIfNotPresent), "when the nodes pull the image: Always, IfNotPresent or Never")
 	f.StringVar(&runtimeSocket, "runtime-socket", deploy.DefaultRuntimeSocket, "the container runtime's socket on the nodes")
-	f.StringVar(&registrySecret, "registry-secret", "", "a Secret of namespace gadgetry (type kubernetes.io/dockerconfigjson) whose registry credentials the daemons pull gadget images with")
-	f.StringVar(&publicKeys, "public-keys-configmap", "", "CONFIGMAP[:KEY,...]: a ConfigMap of namespace gadgetry whose keys (default cosign.pub) are the public keys the daemons verify gadget images with")
-	f.StringVar(&imagePullSecret, "image-pull-secret", "", "a Secret of namespace gadgetry the nodes pull the daemon's image with")
+	f.StringVar(&registrySecret, "registry-secret", "", "a Secret (type kubernetes.io/dockerconfigjson) of the daemons' namespace: the registry credentials they pull gadget images with")
+	f.StringVar(&publicKeys, "public-keys-configmap", "", "CONFIGMAP[:KEY,...]: a ConfigMap of the daemons' namespace; its keys (default cosign.pub) are the public keys they verify gadget images with")
+	f.StringVar(&imagePullSecret, "image-pull-secret", "", "a Secret of the daemons' namespace the nodes pull the daemon's image with")
 	f.StringVar(&dryRun, "dry-run", "none", "client: print the objects instead of applying them")
 	f.StringVarP(&output, "output", "o", "", "with --dry-run=client: yaml (default) or json")
 	f.BoolVar(&wait, "wait", true, "wait until every node's daemon pod is Ready")

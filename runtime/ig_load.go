@@ -8,9 +8,12 @@ import (
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/gadgetry/gadgetry/runtime/attach"
+	"github.com/gadgetry/gadgetry/runtime/sockets"
 )
 
-// Two load-time conventions of Inspektor Gadget's gadgets (gadget-abi §3):
+// Load-time conventions of Inspektor Gadget's gadgets (gadget-abi §3):
 //
 //   - A map declared with max_entries 0 is sized from the `const volatile` global
 //     `<map>_max_entries` (usually a GADGET_PARAM, so the user can change it). Every map that
@@ -19,6 +22,9 @@ import (
 //     PinRoot/<map name>: the first gadget creates and pins it, later ones (at once or in
 //     later runs) reuse it when it is compatible, so gadgets share it. Pinned maps outlive the
 //     run, as in IG.
+//   - A gadget that includes <gadget/sockets-map.h> has the map gadget_sockets, which the
+//     runtime fills (package sockets): its values are the runtime's gadget_socket_value, which
+//     the gadget reads through CO-RE relocations.
 
 // PinRoot is the bpffs directory maps pinned by name live in (IG's).
 const PinRoot = "/sys/fs/bpf"
@@ -141,6 +147,33 @@ func (g *Gadget) prepareLoad(spec *ebpf.CollectionSpec, opts *ebpf.CollectionOpt
 	if p != "" && opts.Maps.PinPath == "" {
 		opts.Maps.PinPath = p
 	}
+	// <gadget/sockets-map.h>: the runtime's gadget_socket_value, filled by the socket enricher.
+	if _, err := sockets.Prepare(spec, opts); err != nil {
+		return fmt.Errorf("gadget %s: %w", g.Name, err)
+	}
+	return nil
+}
+
+// startSockets fills the run's gadget_sockets map, if the gadget has one, until the run ends
+// (package sockets). The enricher writes through its own descriptor of the map.
+func (r *Run) startSockets() error {
+	m := r.coll.Maps[sockets.MapName]
+	if m == nil {
+		return nil
+	}
+	m, err := m.Clone()
+	if err != nil {
+		return fmt.Errorf("gadget %s: map %s: %w", r.g.Name, sockets.MapName, err)
+	}
+	e, err := sockets.Start(m, func(msg string) { r.rt.log.Warn(fmt.Sprintf("gadget %s: %s", r.g.Name, msg)) })
+	if err != nil {
+		m.Close()
+		return fmt.Errorf("gadget %s: %w", r.g.Name, err)
+	}
+	r.onClose = append(r.onClose, func() {
+		e.Stop()
+		m.Close()
+	})
 	return nil
 }
 
@@ -154,4 +187,15 @@ func (g *Gadget) PinnedMaps() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// attachOptions are what attaching p needs beyond its section: a perf_event program's event;
+// for packet programs, the network namespace their skb->cb[0] holds (IG's dispatcher
+// convention, attach/dispatch.go).
+func (r *Run) attachOptions(p *Program) attach.Options {
+	opts := attach.Options{Perf: p.Perf}
+	if p.Kind == attach.SocketFilter || p.Kind == attach.Classifier {
+		opts.Netns, _ = sockets.CurrentNetns() // unreadable: cb[0] stays 0
+	}
+	return opts
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -381,4 +382,109 @@ func TestIGStyleAttachErrors(t *testing.T) {
 		run.Stop()
 	}
 	wantErr(t, err, "gtest_ig_sample", "programs.<name>.perf", "sampler.frequency")
+}
+
+// TestIGStyleSockets runs testdata/igsockets.bpf.c, which looks sockets up as IG's gadgets do
+// (<gadget/sockets-map.h>), as a socket filter (the namespace from skb->cb[0], written by the
+// runtime's dispatcher) and as a tracepoint program with a struct sock: the socket enricher
+// filled gadget_sockets with this test's socket, so the lookup gives this process, its
+// command, mount namespace and user, in this network namespace.
+func TestIGStyleSockets(t *testing.T) {
+	gadgettest.RequireRoot(t)
+	comm, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var netns, mntns unix.Stat_t
+	if unix.Stat("/proc/thread-self/ns/net", &netns) != nil || unix.Stat("/proc/self/ns/mnt", &mntns) != nil {
+		t.Fatal("reading this process's namespaces")
+	}
+	const yaml = "params:\n  ebpf:\n    gtest_port:\n      key: gtest-port\n"
+	for _, c := range []struct {
+		name  string
+		flags []string
+		// open makes the socket (before the run: the enricher's first scan sees it) and returns
+		// its port and what makes the gadget see it.
+		open func(t *testing.T) (port int, trigger func())
+	}{
+		{"socket filter", nil, func(t *testing.T) (int, func()) {
+			conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { conn.Close() })
+			return conn.LocalAddr().(*net.UDPAddr).Port, func() {
+				c, err := net.DialUDP("udp4", nil, conn.LocalAddr().(*net.UDPAddr))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				if _, err := c.Write([]byte("gadgetry")); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"tracing", []string{"-DGTEST_TRACING"}, func(t *testing.T) (int, func()) {
+			ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			return ln.Addr().(*net.TCPAddr).Port, func() {
+				c, err := net.DialTCP("tcp4", nil, ln.Addr().(*net.TCPAddr))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				a, err := ln.Accept()
+				if err != nil {
+					t.Fatal(err)
+				}
+				a.Close()
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			port, trigger := c.open(t)
+			rt := runtime.New(runtime.Options{})
+			g, err := rt.Prepare(context.Background(), gadgettest.Image("igsockets", gadgettest.Compile(t, "igsockets", c.flags...), yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			type rec struct {
+				found, pid, uid, netns, mntns uint64
+				comm                          string
+			}
+			recs := make(chan rec, 64)
+			run, err := rt.Start(context.Background(), g, runtime.RunOptions{
+				Params: map[string]string{"gtest-port": strconv.Itoa(port)},
+				Hooks: []runtime.Hooks{{Name: "test", Init: func(r *runtime.Run) error {
+					ds := r.DataSource("gtest_socks")
+					found, pid, uid, nsf, mnt, cm := field(t, ds, "found"), field(t, ds, "proc.pid"), field(t, ds, "proc.creds.uid"), field(t, ds, "netns_id"), field(t, ds, "proc.mntns_id"), field(t, ds, "proc.comm")
+					ds.Subscribe(0, func(_ *datasource.DataSource, d *datasource.Data) error {
+						recs <- rec{found.Uint(d), pid.Uint(d), uid.Uint(d), nsf.Uint(d), mnt.Uint(d), cm.String(d)}
+						return nil
+					})
+					return nil
+				}}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer run.Stop()
+			trigger()
+			var r rec
+			select {
+			case r = <-recs:
+			case <-run.Done():
+				t.Fatalf("the run ended: %v", run.Wait())
+			case <-time.After(time.Minute):
+				t.Fatal("no record in a minute (hang guard)")
+			}
+			want := rec{1, uint64(os.Getpid()), uint64(os.Getuid()), netns.Ino, mntns.Ino, strings.TrimSpace(string(comm))}
+			if r != want {
+				t.Errorf("lookup gave %+v, want %+v", r, want)
+			}
+		})
+	}
 }

@@ -392,7 +392,7 @@ func (r *Run) load() error {
 		coll, err := ebpf.NewCollectionWithOptions(spec, opts)
 		if err == nil {
 			r.coll = coll
-			return nil
+			return r.startSockets()
 		}
 		p := r.failedProgram(err)
 		if p == nil {
@@ -536,7 +536,7 @@ func (r *Run) attachAll() error {
 			continue // disabled or skipped at load
 		}
 		target := r.target(p)
-		l, err := attach.AttachWith(p.Kind, target, prog, attach.Options{Perf: p.Perf})
+		l, err := attach.AttachWith(p.Kind, target, prog, r.attachOptions(p))
 		if errors.Is(err, attach.ErrMissingSymbol) {
 			// Inspektor Gadget runs a gadget without a uprobe whose symbol the library lacks.
 			r.rt.log.Warn(fmt.Sprintf("gadget %s: program %s (%s) not attached: %v", r.g.Name, p.Name, p.Section, err))

@@ -123,6 +123,10 @@ type Options struct {
 	// Perf is the event a perf_event program samples (gadget.yaml programs.<p>.perf and
 	// .sampler); a perf_event program without one is an error.
 	Perf *PerfEvent
+	// Netns, when not 0, is written to skb->cb[0] before a socket filter or tc classifier
+	// runs (a dispatcher tail-calls the program, dispatch.go): the network namespace's
+	// inode, as Inspektor Gadget's packet programs expect.
+	Netns uint32
 }
 
 // Attach attaches prog of kind to target. Close the returned link to detach.
@@ -164,11 +168,35 @@ func AttachWith(kind Kind, target string, prog *ebpf.Program, opts Options) (lin
 			return nil, fmt.Errorf("uprobe target %q: want <path>:<symbol>", target)
 		}
 		l, err = attachUprobe(kind, path, sym, prog, opts.Roots)
-	case SocketFilter:
-		l, err = attachSocketFilter(prog)
-	case Classifier:
-		dir, _, _ := strings.Cut(target, "/")
-		l, err = attachClassifier(dir, prog)
+	case SocketFilter, Classifier:
+		run, fallback := prog, int32(0)
+		if kind == Classifier {
+			fallback = -1 // TC_ACT_UNSPEC
+		}
+		var d *dispatcher
+		if opts.Netns != 0 {
+			// Without a dispatcher (a program that cannot be tail-called) cb[0] stays 0.
+			if d, err = newDispatcher(prog, opts.Netns, fallback); err == nil {
+				run = d.prog
+			}
+		}
+		var ml *multiLink
+		if kind == SocketFilter {
+			ml, err = attachSocketFilter(run)
+		} else {
+			dir, _, _ := strings.Cut(target, "/")
+			ml, err = attachClassifier(dir, run)
+		}
+		if d != nil {
+			if err != nil {
+				d.Close()
+			} else {
+				ml.closers = append(ml.closers, d.Close)
+			}
+		}
+		if err == nil {
+			l = ml
+		}
 	case Iter:
 		l, err = link.AttachIter(link.IterOptions{Program: prog})
 	case PerfEventKind:

@@ -33,7 +33,7 @@ const (
 // attachSocketFilter runs prog on the packets of the calling thread's network namespace: an
 // AF_PACKET socket for every protocol carries the filter, and is closed on detach. Nothing is
 // read from the socket; a filter that returns 0 (as a tracing filter does) queues nothing.
-func attachSocketFilter(prog *ebpf.Program) (link.Link, error) {
+func attachSocketFilter(prog *ebpf.Program) (*multiLink, error) {
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, int(htons(unix.ETH_P_ALL)))
 	if err != nil {
 		return nil, fmt.Errorf("opening a packet socket for the socket filter: %w", err)
@@ -52,7 +52,7 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // attachClassifier attaches prog on every network interface of the calling thread's network
 // namespace, on the ingress or egress side dir names (tcx, Linux 6.6). Interfaces that
 // appear later are not covered.
-func attachClassifier(dir string, prog *ebpf.Program) (link.Link, error) {
+func attachClassifier(dir string, prog *ebpf.Program) (*multiLink, error) {
 	var at ebpf.AttachType
 	switch dir {
 	case "ingress":

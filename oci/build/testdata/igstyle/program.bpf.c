@@ -24,6 +24,8 @@
 #include <gadget/kernel_stack_map.h>
 #include <gadget/user_stack_map.h>
 #include <gadget/packetfilter.h>
+#define GADGET_TYPE_NETWORKING
+#include <gadget/sockets-map.h>
 
 struct event {
 	gadget_timestamp timestamp_raw;
@@ -105,9 +107,12 @@ int igstyle_rq(struct trace_event_raw_block_rq *ctx)
 SEC("socket1")
 int igstyle_socket(struct __sk_buff *skb)
 {
+	struct gadget_process p = {};
+
 	if (!gadget_pf_matches((void *)skb, (void *)(long)skb->data, (void *)(long)skb->data_end))
 		return 0;
-	return 0;
+	gadget_process_populate_from_socket(gadget_socket_lookup(skb), &p);
+	return p.pid;
 }
 
 SEC("uprobe/libc:malloc")

@@ -1,0 +1,153 @@
+// Package sockets is the runtime's socket enricher for gadgets written against Inspektor
+// Gadget's <gadget/sockets-map.h>: such a gadget declares the hash map gadget_sockets, keyed by
+// a socket's network namespace, family, protocol and local port, and looks a packet's or a
+// kernel socket's owner up in it (gadget_socket_lookup). The runtime fills the map: the process
+// that holds the socket, its thread, mount namespace, user and group, command and parent.
+//
+// The value's layout is the runtime's, not the gadget's: the gadget reads its fields through
+// CO-RE relocations against the type gadget_socket_value, which Types describes (IG's
+// gadgets are compiled with preserve_access_index on that struct). Fields the runtime does not
+// provide (IG's optional cwd and exepath) are absent from Types: a gadget's
+// bpf_core_field_exists() on them is false.
+//
+// Sockets are found by reading /proc (each process's socket descriptors, each network
+// namespace's /proc/<pid>/net/{tcp,tcp6,udp,udp6}) when the run starts and every Interval
+// after: a socket opened and closed between two scans is not enriched. (IG's enricher follows
+// socket creation with kernel probes.)
+package sockets
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+)
+
+// MapName is the map a gadget looks sockets up in.
+const MapName = "gadget_sockets"
+
+// Interval is how often the map is refreshed from /proc.
+var Interval = time.Second
+
+// KeySize is the size of the map's key: {u32 netns; u16 family; u8 proto; u16 port (host
+// order)}, C layout.
+const KeySize = 12
+
+// ValueSize is the size of the runtime's gadget_socket_value.
+const ValueSize = 88
+
+// commLen is the size of a command name.
+const commLen = 16
+
+// Key is a socket's identity in the map.
+type Key struct {
+	Netns  uint32
+	Family uint16
+	Proto  uint8
+	Port   uint16
+}
+
+// MarshalBinary gives the key's C layout.
+func (k Key) MarshalBinary() ([]byte, error) {
+	b := make([]byte, KeySize)
+	binary.LittleEndian.PutUint32(b[0:], k.Netns)
+	binary.LittleEndian.PutUint16(b[4:], k.Family)
+	b[6] = k.Proto
+	binary.LittleEndian.PutUint16(b[8:], k.Port)
+	return b, nil
+}
+
+// Value is what the map holds for a socket.
+type Value struct {
+	Mntns    uint64
+	PidTgid  uint64 // tgid << 32 | tid
+	UidGid   uint64 // gid << 32 | uid
+	Task     string // command name
+	PTask    string // parent's command name
+	Sock     uint64 // the socket's inode (IG: its kernel address; gadgets do not read it)
+	PPid     uint32
+	PTid     uint32
+	IPv6Only bool
+}
+
+// value layout: offsets of the runtime's gadget_socket_value.
+const (
+	offMntns    = 0
+	offPidTgid  = 8
+	offUidGid   = 16
+	offTask     = 24
+	offPTask    = 40
+	offSock     = 56
+	offDeletion = 64
+	offPPid     = 72
+	offPTid     = 76
+	offIPv6Only = 80
+)
+
+// MarshalBinary gives the value's layout.
+func (v Value) MarshalBinary() ([]byte, error) {
+	b := make([]byte, ValueSize)
+	binary.LittleEndian.PutUint64(b[offMntns:], v.Mntns)
+	binary.LittleEndian.PutUint64(b[offPidTgid:], v.PidTgid)
+	binary.LittleEndian.PutUint64(b[offUidGid:], v.UidGid)
+	copy(b[offTask:offTask+commLen-1], v.Task)
+	copy(b[offPTask:offPTask+commLen-1], v.PTask)
+	binary.LittleEndian.PutUint64(b[offSock:], v.Sock)
+	binary.LittleEndian.PutUint32(b[offPPid:], v.PPid)
+	binary.LittleEndian.PutUint32(b[offPTid:], v.PTid)
+	if v.IPv6Only {
+		b[offIPv6Only] = 1
+	}
+	return b, nil
+}
+
+// Types returns BTF describing the runtime's struct gadget_socket_value, the target of the
+// gadgets' CO-RE relocations on it (ebpf.ProgramOptions.ExtraRelocationTargets).
+func Types() (*btf.Spec, error) {
+	u64 := &btf.Int{Name: "long long unsigned int", Size: 8}
+	u32 := &btf.Int{Name: "unsigned int", Size: 4}
+	char := &btf.Int{Name: "char", Size: 1, Encoding: btf.Char}
+	comm := &btf.Array{Index: u32, Type: char, Nelems: commLen}
+	m := func(name string, t btf.Type, off uint32) btf.Member {
+		return btf.Member{Name: name, Type: t, Offset: btf.Bits(off * 8)}
+	}
+	st := &btf.Struct{Name: "gadget_socket_value", Size: ValueSize, Members: []btf.Member{
+		m("mntns", u64, offMntns),
+		m("pid_tgid", u64, offPidTgid),
+		m("uid_gid", u64, offUidGid),
+		m("task", comm, offTask),
+		m("ptask", comm, offPTask),
+		m("sock", u64, offSock),
+		m("deletion_timestamp", u64, offDeletion),
+		m("ppid", u32, offPPid),
+		m("ptid", u32, offPTid),
+		m("ipv6only", char, offIPv6Only),
+	}}
+	b, err := btf.NewBuilder([]btf.Type{st}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return b.Spec()
+}
+
+// Prepare makes spec's gadget_sockets map hold the runtime's values and adds the runtime's
+// gadget_socket_value to opts' CO-RE targets. It reports whether the gadget has the map.
+func Prepare(spec *ebpf.CollectionSpec, opts *ebpf.CollectionOptions) (bool, error) {
+	ms := spec.Maps[MapName]
+	if ms == nil {
+		return false, nil
+	}
+	if ms.Type != ebpf.Hash || ms.KeySize != KeySize {
+		return false, fmt.Errorf("map %s (<gadget/sockets-map.h>'s): a %s with %d-byte keys, want a hash map with %d-byte keys {u32 netns; u16 family; u8 proto; u16 port}", MapName, ms.Type, ms.KeySize, KeySize)
+	}
+	types, err := Types()
+	if err != nil {
+		return false, fmt.Errorf("describing gadget_socket_value: %w", err)
+	}
+	ms.ValueSize = ValueSize
+	ms.Key, ms.Value = nil, nil // the value is not the gadget's own struct: no BTF for the map
+	opts.Programs.ExtraRelocationTargets = append(opts.Programs.ExtraRelocationTargets, types)
+	return true, nil
+}

@@ -338,13 +338,19 @@ func TestDaemonGuestTime(t *testing.T) {
 	run.Stop()
 }
 
-// TestRunHelpNamesK8s: the local run's help says how to run on a cluster, and the cluster
-// run's help lists its selection flags.
+// TestRunHelpNamesK8s: the local run's help says how to run on a cluster and, with a gadget,
+// lists the enrichment fields; the cluster run's help lists its selection flags.
 func TestRunHelpNamesK8s(t *testing.T) {
 	bin := k8sTestBinary(t)
 	out, err := exec.Command(bin, "run", "--help").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--k8s runs the gadget on\nevery node") || !strings.Contains(string(out), "gadgetry run REF --k8s --help") {
 		t.Errorf("run --help (%v) does not say how to run on a cluster:\n%s", err, out)
+	}
+	// A gadget's help lists the fields -F and --fields take, its containers' among them.
+	out, err = exec.Command(bin, "run", "trace_exec", "--help").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "and its container's (empty for the host): k8s.node, k8s.namespace, k8s.podName") ||
+		!strings.Contains(string(out), "runtime.containerName") {
+		t.Errorf("run trace_exec --help (%v) does not list the enrichment fields:\n%s", err, out)
 	}
 	out, err = exec.Command(bin, "run", "--k8s", "--help").CombinedOutput()
 	if err != nil {

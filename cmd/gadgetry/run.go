@@ -408,6 +408,9 @@ func printRunHelp(w io.Writer, fs *pflag.FlagSet, g *runtime.Gadget, params *pfl
 				}
 			}
 			fmt.Fprintf(w, "  data source %s fields: %s\n", ds.Name, strings.Join(names, ", "))
+			if containers.MntnsField(ds) != nil {
+				fmt.Fprintf(w, "    and its container's (empty for the host): %s\n", strings.Join(containers.EnrichmentFields(), ", "))
+			}
 		}
 	}
 }

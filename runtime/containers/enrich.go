@@ -67,6 +67,16 @@ var enrichFields = []struct {
 	{FieldContainerHostname, datasource.KindString, "container"},
 }
 
+// EnrichmentFields names the fields AddEnrichment adds to a data source with a MntnsType
+// field, in order.
+func EnrichmentFields() []string {
+	names := make([]string, len(enrichFields))
+	for i, f := range enrichFields {
+		names[i] = f.name
+	}
+	return names
+}
+
 // Column headers of the enrichment fields tables show (format's columns.alias).
 var enrichAliases = map[string]string{
 	FieldContainerName: "container", FieldK8sNode: "node", FieldK8sNamespace: "namespace",

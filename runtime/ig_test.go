@@ -384,9 +384,30 @@ func TestIGStyleAttachErrors(t *testing.T) {
 	wantErr(t, err, "gtest_ig_sample", "programs.<name>.perf", "sampler.frequency")
 }
 
+// openUDP binds a UDP socket on the loopback and returns its port and a function sending it a
+// datagram.
+func openUDP(t *testing.T) (int, func()) {
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn.LocalAddr().(*net.UDPAddr).Port, func() {
+		c, err := net.DialUDP("udp4", nil, conn.LocalAddr().(*net.UDPAddr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte("gadgetry")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestIGStyleSockets runs testdata/igsockets.bpf.c, which looks sockets up as IG's gadgets do
-// (<gadget/sockets-map.h>), as a socket filter (the namespace from skb->cb[0], written by the
-// runtime's dispatcher) and as a tracepoint program with a struct sock: the socket enricher
+// (<gadget/sockets-map.h>), as a socket filter and a tc classifier (the namespace from
+// skb->cb[0], written by the runtime's dispatcher) and as a tracepoint program with a struct
+// sock: the socket enricher
 // filled gadget_sockets with this test's socket, so the lookup gives this process, its
 // command, mount namespace and user, in this network namespace.
 func TestIGStyleSockets(t *testing.T) {
@@ -407,23 +428,8 @@ func TestIGStyleSockets(t *testing.T) {
 		// its port and what makes the gadget see it.
 		open func(t *testing.T) (port int, trigger func())
 	}{
-		{"socket filter", nil, func(t *testing.T) (int, func()) {
-			conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { conn.Close() })
-			return conn.LocalAddr().(*net.UDPAddr).Port, func() {
-				c, err := net.DialUDP("udp4", nil, conn.LocalAddr().(*net.UDPAddr))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				if _, err := c.Write([]byte("gadgetry")); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}},
+		{"socket filter", nil, openUDP},
+		{"tc classifier", []string{"-DGTEST_TC"}, openUDP},
 		{"tracing", []string{"-DGTEST_TRACING"}, func(t *testing.T) (int, func()) {
 			ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 			if err != nil {

@@ -8,6 +8,8 @@
  * Default: a socket filter (GADGET_TYPE_NETWORKING), skb->cb[0] as the namespace.
  * -DGTEST_TRACING: tracepoint sock/inet_sock_set_state (GADGET_TYPE_TRACING), a connection
  * accepted on gtest_port looked up by its struct sock.
+ * -DGTEST_TC: a tc classifier on ingress instead of the socket filter
+ * (gadget_socket_lookup_with_direction).
  */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
@@ -62,22 +64,37 @@ int gtest_ig_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	return 0;
 }
 #else
-SEC("socket1")
-int gtest_ig_sock_packet(struct __sk_buff *skb)
+/* Packets to gtest_port (IPv4, UDP) coming in; the lookup takes its own path. */
+static __always_inline int to_port(struct __sk_buff *skb)
 {
 	__u16 dport;
 	__u8 b;
 	__u32 l4;
 
-	/* Packets to gtest_port (IPv4, UDP) coming in; the lookup takes its own path. */
-	if (skb->pkt_type != 0 || bpf_skb_load_bytes(skb, 14, &b, 1) < 0 || (b >> 4) != 4)
+	if (bpf_skb_load_bytes(skb, 14, &b, 1) < 0 || (b >> 4) != 4)
 		return 0;
 	l4 = 14 + (b & 0xf) * 4;
-	if (bpf_skb_load_bytes(skb, l4 + 2, &dport, sizeof(dport)) < 0 || bpf_ntohs(dport) != gtest_port)
-		return 0;
-	emit(skb, skb->cb[0], gadget_socket_lookup(skb));
+	return bpf_skb_load_bytes(skb, l4 + 2, &dport, sizeof(dport)) == 0 &&
+	       bpf_ntohs(dport) == gtest_port;
+}
+
+#ifdef GTEST_TC
+SEC("classifier/ingress/gtest_sock")
+int gtest_ig_sock_tc(struct __sk_buff *skb)
+{
+	if (to_port(skb))
+		emit(skb, skb->cb[0], gadget_socket_lookup_with_direction(skb, 1));
+	return -1; /* TC_ACT_UNSPEC */
+}
+#else
+SEC("socket1")
+int gtest_ig_sock_packet(struct __sk_buff *skb)
+{
+	if (skb->pkt_type == 0 && to_port(skb))
+		emit(skb, skb->cb[0], gadget_socket_lookup(skb));
 	return 0;
 }
+#endif
 #endif
 
 char LICENSE[] SEC("license") = "GPL";

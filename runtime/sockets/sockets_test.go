@@ -72,3 +72,12 @@ func TestLayout(t *testing.T) {
 		t.Errorf("key bytes % x", k)
 	}
 }
+
+// BenchmarkScan: one read of /proc, what the enricher does every Interval.
+func BenchmarkScan(b *testing.B) {
+	for b.Loop() {
+		if _, err := Scan("/proc"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -103,11 +103,14 @@ func addRawSiblings(ds *datasource.DataSource) error {
 		if ds.Field(sib) != nil {
 			continue
 		}
+		// A raw field inside a "__" struct is hidden, and so is what is made from it.
+		hidden := f.Hidden
 		f.Hidden = true
 		s, err := ds.AddField(sib, datasource.KindString)
 		if err != nil {
 			return err
 		}
+		s.Hidden = hidden
 		s.Type = f.Type
 		s.Annotations[rawAnnotation] = f.Name
 	}

@@ -32,6 +32,7 @@ func TestDataSourceFromBTF(t *testing.T) {
 		{Name: "ok", Type: boolean, Offset: 288},
 		{Name: "ports", Type: &btf.Array{Type: u16, Index: u32, Nelems: 2}, Offset: 296},
 		{Name: "__pad", Type: u32, Offset: 328},
+		{Name: "__priv", Type: &btf.Struct{Name: "priv", Size: 4, Members: []btf.Member{{Name: "err_raw", Type: errnoT}}}, Offset: 352},
 	}}
 	ds, err := decode.DataSource("ev", st)
 	if err != nil {
@@ -52,6 +53,9 @@ func TestDataSourceFromBTF(t *testing.T) {
 		{"ok", datasource.KindBool, "", 36, false},
 		{"ports", datasource.KindBytes, "", 37, false},
 		{"__pad", datasource.KindUint32, "", 41, true},
+		{"__priv.err_raw", datasource.KindUint32, "gadget_errno", 44, true},
+		// made from a raw field in a "__" struct: hidden too, as IG leaves "__" members out
+		{"__priv.err", datasource.KindString, "gadget_errno", -1, true},
 	}
 	for _, w := range want {
 		f := ds.Field(w.name)
@@ -59,7 +63,7 @@ func TestDataSourceFromBTF(t *testing.T) {
 			t.Errorf("no field %s", w.name)
 			continue
 		}
-		if f.Kind != w.kind || f.Type != w.typ || f.Offset() != w.off || f.Hidden != w.hidden {
+		if f.Kind != w.kind || f.Type != w.typ || (w.off >= 0 && f.Offset() != w.off) || f.Hidden != w.hidden {
 			t.Errorf("%s: kind %s type %q off %d hidden %v; want %s %q %d %v", w.name, f.Kind, f.Type, f.Offset(), f.Hidden, w.kind, w.typ, w.off, w.hidden)
 		}
 	}

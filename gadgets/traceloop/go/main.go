@@ -36,6 +36,7 @@ type gadget struct {
 	stopped   bool          // Stop ran: events now are the recorder replay, then late records
 	replay    int           // replayed packets still to come back through onEvent
 	buf       []byte        // the formatted arguments of the live record (reused)
+	call      decode.Call   // the live record's call (reused)
 }
 
 // field is one field of the record the recorder copies.
@@ -81,6 +82,9 @@ type syscallInfo struct {
 	nargs    int // declared parameters, -1: undeclared
 	entry    decode.Entry
 	known    bool // decode.Table has an entry
+	// reads is how many arguments (from arg0) formatting the call shows: only those are read
+	// (decode.Shown).
+	reads int
 }
 
 // snapshot is a recorded event: one value per recordFields entry.
@@ -130,9 +134,25 @@ func (g *gadget) Init() error {
 	if g.args, err = g.ds.AddField("args", wasmapi.KindString); err != nil {
 		return err
 	}
+	// With --stream the module formats and passes on each record: it looks up only the fields
+	// it reads, so that the host copies only those into its memory before each batch (every
+	// field looked up in gadgetInit is copied, for every record). The recorder keeps them all.
+	need := func(name string) bool {
+		if !g.stream {
+			return true
+		}
+		switch name {
+		case "syscall_raw", "arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "str0", "str1", "sockaddr":
+			return true
+		}
+		return false
+	}
 	for _, rf := range recordFields {
-		f := g.args
-		if rf.name != "args" {
+		var f wasmapi.Field // 0: not looked up (not read with --stream)
+		switch {
+		case rf.name == "args":
+			f = g.args
+		case need(rf.name):
 			if f, err = g.ds.GetField(rf.name); err != nil {
 				return fmt.Errorf("traceloop record field %s: %w", rf.name, err)
 			}
@@ -207,29 +227,45 @@ func (g *gadget) onEvent(ds wasmapi.DataSource, d wasmapi.Data) error {
 		return nil
 	}
 	if g.stream || g.stopped {
-		// Live mode, or a record the kernel wrote between the host's last read before Stop
-		// and the detach: it happened after everything replayed, so it is printed after them.
-		// Only what the syscall's formatting uses is read (the strings only for the
-		// syscalls that have them).
-		c := decode.Call{}
-		nr, _ := g.nr.Uint64(d)
-		for i := range c.Args {
-			c.Args[i], _ = g.argFields[i].Uint64(d)
-		}
-		s := g.syscall(nr)
-		if s.entry.Str0Arg != 0 {
-			c.Str0, _ = g.str0.String(d)
-		}
-		if s.entry.Str1Arg != 0 {
-			c.Str1, _ = g.str1.String(d)
-		}
-		if s.entry.SockaddrArg != 0 {
-			c.Sockaddr, _ = g.sockaddr.Bytes(d)
-		}
-		c.Name, c.NArgs, c.Declared = s.name, s.nargs, s.nargs >= 0
-		g.buf = decode.AppendArgsFor(g.buf[:0], c, s.entry, s.known)
-		return g.args.SetStringBytes(d, g.buf)
+		return g.live(d)
 	}
+	return g.record(d)
+}
+
+// live formats a record's arguments and passes it on. It is its own function, apart from
+// the recorder's, because a TinyGo guest clears each call's frame on entry: this one runs for
+// every record and keeps its frame small.
+//
+//go:noinline
+func (g *gadget) live(d wasmapi.Data) error {
+	// Live mode, or a record the kernel wrote between the host's last read before Stop
+	// and the detach: it happened after everything replayed, so it is printed after them.
+	// Only what the syscall's formatting uses is read: its shown arguments, and the
+	// strings only for the syscalls that have them.
+	nr, _ := g.nr.Uint64(d)
+	s := g.syscall(nr)
+	c := &g.call
+	for i := 0; i < s.reads; i++ {
+		c.Args[i], _ = g.argFields[i].Uint64(d)
+	}
+	if s.entry.Str0Arg != 0 {
+		c.Str0, _ = g.str0.String(d)
+	}
+	if s.entry.Str1Arg != 0 {
+		c.Str1, _ = g.str1.String(d)
+	}
+	if s.entry.SockaddrArg != 0 {
+		c.Sockaddr, _ = g.sockaddr.Bytes(d)
+	}
+	c.Name, c.NArgs, c.Declared = s.name, s.nargs, s.nargs >= 0
+	g.buf = decode.AppendCallArgs(g.buf[:0], c, s.entry, s.known)
+	return g.args.SetStringBytes(d, g.buf)
+}
+
+// record keeps a record in the flight recorder and drops it from the output until Stop.
+//
+//go:noinline
+func (g *gadget) record(d wasmapi.Data) error {
 	// Recorder: one read per field (the host calls are the cost per record), the call
 	// decoded from the snapshot, and the record dropped from the output until Stop.
 	s := &snapshot{u64: make([]uint64, len(g.fields)), str: make([]string, len(g.fields))}
@@ -331,6 +367,7 @@ func (g *gadget) syscall(nr uint64) *syscallInfo {
 		s.nargs = len(d.Params)
 	}
 	s.entry, s.known = decode.Table[name]
+	s.reads = decode.Shown(s.entry, s.known, s.nargs)
 	return s
 }
 

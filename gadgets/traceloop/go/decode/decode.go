@@ -93,9 +93,29 @@ func ArgsFor(c Call, e Entry, known bool) string {
 	return string(AppendArgsFor(nil, c, e, known))
 }
 
+// Shown returns how many arguments, from the first, ArgsFor formats of a syscall with entry e
+// (known: Table has one) and nargs declared parameters (-1: undeclared): a caller that reads
+// the arguments one by one reads only those. Undeclared and without strings, the arguments
+// shown depend on their values (trailing zeros are cut): all six.
+func Shown(e Entry, known bool, nargs int) int {
+	switch {
+	case known && (e.Str0Arg != 0 || e.Str1Arg != 0 || e.SockaddrArg != 0):
+		return int(max(e.Str0Arg, e.Str1Arg, e.SockaddrArg))
+	case nargs >= 0:
+		return min(nargs, 6)
+	}
+	return 6
+}
+
 // AppendArgsFor appends what ArgsFor returns to dst and returns the extended buffer: with a
 // reused buffer it allocates nothing but for a socket address.
 func AppendArgsFor(dst []byte, c Call, e Entry, known bool) []byte {
+	return AppendCallArgs(dst, &c, e, known)
+}
+
+// AppendCallArgs is AppendArgsFor of *c: in a WASM guest, passing the call by value copies it
+// (a memory.copy, which the host runs as a call of its own) on every record.
+func AppendCallArgs(dst []byte, c *Call, e Entry, known bool) []byte {
 	n := 6
 	if !known || e.Str0Arg == 0 && e.Str1Arg == 0 && e.SockaddrArg == 0 {
 		if c.Declared {

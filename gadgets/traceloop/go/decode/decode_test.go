@@ -88,3 +88,27 @@ func TestTableIndexes(t *testing.T) {
 		t.Errorf("Bytes() = %v", got)
 	}
 }
+
+// TestShown: what ArgsFor formats depends only on the first Shown arguments, whatever the
+// others hold (the module reads only those).
+func TestShown(t *testing.T) {
+	entries := map[string]Entry{"getpid": {}, "unknown_call": {}}
+	for name, e := range Table {
+		entries[name] = e
+	}
+	for name, e := range entries {
+		_, known := Table[name]
+		for _, nargs := range []int{-1, 0, 1, 3, 6} {
+			c := Call{Name: name, Args: [6]uint64{0xffffffffffffff9c, 7, 0x7ffd0000, 1, 0, 3}, Str0: "/a", Str1: "b",
+				Sockaddr: inet4(10, 0, 0, 1, 53), NArgs: max(nargs, 0), Declared: nargs >= 0}
+			want := ArgsFor(c, e, known)
+			n := Shown(e, known, nargs)
+			for i := n; i < 6; i++ {
+				c.Args[i] = 0xdead0000 + uint64(i)
+			}
+			if got := ArgsFor(c, e, known); got != want {
+				t.Errorf("%s (nargs %d): Shown %d, but argument %d..5 change %q to %q", name, nargs, n, n, want, got)
+			}
+		}
+	}
+}

@@ -96,7 +96,7 @@ func dispatch(cbID uint64, ds, data uint32, batched bool) uint32 {
 		Log(LevelError, "dataSourceCallback: unknown callback id")
 		return 0
 	}
-	cb := callbacks[cbID]
+	cb := &callbacks[cbID] // not a copy: in a guest a struct copy is a memory.copy, a call of its own
 	var err error
 	switch {
 	case cb.single != nil:
@@ -116,6 +116,14 @@ func dispatch(cbID uint64, ds, data uint32, batched bool) uint32 {
 	if err == nil {
 		return 0
 	}
+	return callbackError(err)
+}
+
+// callbackError returns a data callback's result for its error: 1 (drop) for ErrDrop, else 0,
+// having logged the error.
+//
+//go:noinline
+func callbackError(err error) uint32 {
 	if err == ErrDrop || errors.Is(err, ErrDrop) {
 		return 1
 	}
@@ -141,7 +149,7 @@ func (ds DataSource) AddField(name string, kind FieldKind) (Field, error) {
 	if h == 0 {
 		return 0, fail("add field " + name)
 	}
-	fcAdded(Field(h))
+	fcAdded(ds, Field(h), kind)
 	return Field(h), nil
 }
 

@@ -45,6 +45,11 @@
 // leave every read to a host call, as before. The protocol is in Gadgetry's
 // docs/authoring.md.
 //
+// Where the host takes records in batches, it also takes back what a callback sets on the
+// fields the module added (AddField) from the module's memory once the batch is done, instead
+// of with a host call per Set (since v0.6.0): a value set there reads back as set for the rest
+// of the callback, and the next subscriber sees it.
+//
 // # Strings of char[N] fields
 //
 // A char[N] field of a kernel record holds N bytes: its text, a NUL, and whatever follows

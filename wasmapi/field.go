@@ -36,6 +36,9 @@ func (f Field) scalar(d Data, kind FieldKind) (uint64, error) {
 	if v, ok := fcScalarOf(f, d); ok {
 		return v, nil
 	}
+	if v, ok := wbScalarOf(f, d); ok {
+		return v, nil
+	}
 	scalarErr = 0
 	v := fieldGetScalar(uint32(f), uint32(d), uint32(kind), uint32(uintptr(unsafe.Pointer(&scalarErr))))
 	if scalarErr != 0 {
@@ -45,8 +48,22 @@ func (f Field) scalar(d Data, kind FieldKind) (uint64, error) {
 }
 
 func (f Field) set(d Data, kind FieldKind, v uint64) error {
+	if wbSetScalar(f, d, kind, v) {
+		return nil
+	}
 	fcSet(f, d)
 	return check(fieldSet(uint32(f), uint32(d), uint32(kind), v), "field set")
+}
+
+// setBuf sets a string, cstring or bytes field to v.
+func (f Field) setBuf(d Data, kind FieldKind, v []byte) error {
+	if wbSetBytes(f, d, kind, v) {
+		return nil
+	}
+	fcSet(f, d)
+	err := check(fieldSet(uint32(f), uint32(d), uint32(kind), bufArg(v)), "field set")
+	keepBuf(v)
+	return err
 }
 
 // Bool returns a bool field's value.
@@ -103,7 +120,11 @@ const maxFieldBytes = 1 << 20
 // A cstring field of the kernel's record (char[N]) gives all N bytes, NULs included (String
 // gives its text).
 func (f Field) BytesInto(d Data, buf []byte) ([]byte, error) {
-	if v, ok := fcBytesOf(f, d, false); ok {
+	v, ok := fcBytesOf(f, d, false)
+	if !ok {
+		v, ok = wbBytesOf(f, d)
+	}
+	if ok {
 		if cap(buf) < len(v) {
 			buf = make([]byte, len(v))
 		}
@@ -115,7 +136,11 @@ func (f Field) BytesInto(d Data, buf []byte) ([]byte, error) {
 // TextInto reads a string or cstring field's text, String's value, into buf (grown when too
 // small) and returns it, aliasing buf: String without an allocation.
 func (f Field) TextInto(d Data, buf []byte) ([]byte, error) {
-	if v, ok := fcBytesOf(f, d, true); ok {
+	v, ok := fcBytesOf(f, d, true)
+	if !ok {
+		v, ok = wbBytesOf(f, d)
+	}
+	if ok {
 		if cap(buf) < len(v) {
 			buf = make([]byte, len(v))
 		}
@@ -178,6 +203,9 @@ func (f Field) String(d Data) (string, error) {
 	if v, ok := fcBytesOf(f, d, true); ok {
 		return string(v), nil
 	}
+	if v, ok := wbBytesOf(f, d); ok {
+		return string(v), nil
+	}
 	b, err := f.read(d, KindString, scratch[:])
 	if err != nil || gadgetryHost {
 		return string(b), err // this host cut a cstring at its NUL
@@ -230,25 +258,15 @@ func (f Field) SetFloat64(d Data, v float64) error {
 
 // SetString sets a string or cstring field.
 func (f Field) SetString(d Data, v string) error {
-	err := f.set(d, KindString, strArg(v))
-	keepStr(v)
-	return err
+	return f.setBuf(d, KindString, unsafe.Slice(unsafe.StringData(v), len(v)))
 }
 
 // SetStringBytes sets a string or cstring field to the text in v without converting v to a
 // string (the host copies the bytes before it returns: v may be reused at once).
-func (f Field) SetStringBytes(d Data, v []byte) error {
-	err := f.set(d, KindString, bufArg(v))
-	keepBuf(v)
-	return err
-}
+func (f Field) SetStringBytes(d Data, v []byte) error { return f.setBuf(d, KindString, v) }
 
 // SetBytes sets a bytes field.
-func (f Field) SetBytes(d Data, v []byte) error {
-	err := f.set(d, KindBytes, bufArg(v))
-	keepBuf(v)
-	return err
-}
+func (f Field) SetBytes(d Data, v []byte) error { return f.setBuf(d, KindBytes, v) }
 
 // AddTag adds a tag to the field (e.g. "wasm"); tags classify fields for output.
 func (f Field) AddTag(tag string) error {

@@ -53,6 +53,9 @@ type fcSource struct {
 	// base is the word where the slots of the record in the buffer begin (2 in version 1;
 	// in a batch, the running record's).
 	base int
+	// wb is the write-back of the values set on the fields the module added (writeback.go),
+	// nil when the host does not take them.
+	wb *wbSource
 }
 
 // fcField says where a field's value is.
@@ -61,6 +64,12 @@ type fcField struct {
 	src   *fcSource  // copied into src's buffer (nil: read with host calls)
 	slot  int32
 	added bool // added by this module (AddField): it shares bytes with no other field
+	// addDS and addKind: the data source and kind of an added field.
+	addDS   DataSource
+	addKind FieldKind
+	// wbSrc: the field's values are set through this write-back (nil: with host calls).
+	wbSrc  *wbSource
+	wbSlot int32
 }
 
 var (
@@ -103,10 +112,10 @@ func fcLookedUp(ds DataSource, f Field) {
 	}
 }
 
-// fcAdded notes a field this module added.
-func fcAdded(f Field) {
+// fcAdded notes a field this module added to ds.
+func fcAdded(ds DataSource, f Field, kind FieldKind) {
 	if e := fcEntry(f); e != nil {
-		e.added, e.ds = true, 0
+		e.added, e.ds, e.addDS, e.addKind = true, 0, ds, kind
 	}
 }
 
@@ -126,6 +135,7 @@ func fcRegister() {
 		nf := len(src.fields)
 		if fcRequest(src, 16+fcBatch*(8+16*nf)+fcBatchVarBytes, fcBatch) {
 			src.active, src.batch = true, true
+			wbRegister(src)
 			continue
 		}
 		if nf > 0 && fcRequest(src, 16+16*nf+fcVarBytes, 0) {
@@ -187,14 +197,36 @@ func dispatchBatch(cbID uint64, ds, n uint32) uint32 {
 	}
 	src := fcSources[ds]
 	rec := 1 + 2*len(src.fields) // words a record takes: its header, two per slot
+	wb := src.wb
+	if wb != nil {
+		wb.begin(int(n))
+	}
+	var single func(DataSource, Data) error
+	if cbID < uint64(len(callbacks)) {
+		single = callbacks[cbID].single
+	}
 	for k := 0; k < int(n); k++ {
 		hdr := 2 + k*rec
 		fcCur, fcData, src.base = src, Data(uint32(src.words[hdr])), hdr+1
-		if dispatch(cbID, ds, uint32(src.words[hdr]), true) == 1 {
+		if wb != nil {
+			wbCur, wbData, wb.base = wb, fcData, 2+k*2*len(wb.fields)
+		}
+		var drop bool
+		if single != nil {
+			// The callback itself, not dispatch: in a guest each call's frame is cleared on
+			// entry, and this runs for every record.
+			if err := single(DataSource(ds), fcData); err != nil {
+				drop = callbackError(err) == 1
+			}
+			fcCur = nil
+		} else {
+			drop = dispatch(cbID, ds, uint32(src.words[hdr]), true) == 1
+		}
+		if drop {
 			src.words[hdr] |= 1 << 32
 		}
 	}
-	fcCur = nil
+	fcCur, wbCur = nil, nil
 	return 0
 }
 

@@ -7,4 +7,4 @@ package wasmapi
 //
 // Minor versions only add: a module built against an older SDK keeps running on a newer
 // Gadgetry, because the host keeps every import of ABI version 1.
-const Version = "v0.5.0"
+const Version = "v0.6.0"

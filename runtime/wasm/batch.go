@@ -110,10 +110,17 @@ func (i *Instance) callBatch(fc *fieldCopy, ds *datasource.DataSource, dsh uint3
 		err = i.callError("dataSourceCallback", err)
 	} else {
 		i.survivedRefusal("dataSourceCallback")
+		var wbBuf []byte
+		if fc.wb != nil {
+			wbBuf, _ = i.mod.Memory().Read(fc.wb.ptr, fc.wb.cap)
+		}
 		for k, d := range i.bds {
 			if fc.dropped(i, k) {
 				i.dropped.Add(1)
 				continue
+			}
+			if wbBuf != nil {
+				fc.wb.apply(i, i.mod.Memory(), wbBuf, k, d)
 			}
 			kept = append(kept, d)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/gadgetry/gadgetry/runtime/datasource"
@@ -76,6 +75,8 @@ type fieldCopy struct {
 	// returns it, flagged fcCString (a guest that announced its SDK version); else the text
 	// up to the first NUL.
 	whole bool
+	// wb is the write-back of a version 2 copy (writeback.go), nil when none was asked for.
+	wb *writeBack
 }
 
 // recSize is the size of one record of a batch buffer.
@@ -192,6 +193,8 @@ func (i *Instance) fieldCopyRequest(mod api.Module, value string) bool {
 		clear(buf)
 		le.PutUint32(buf[0:], fieldCopyMagic2)
 		le.PutUint32(buf[4:], uint32(len(fc.fields)))
+		// +8 holds the record count of each batch; until the first, the host's capabilities.
+		le.PutUint32(buf[8:], fcCapWriteBack)
 		le.PutUint32(buf[12:], fc.batch)
 		for r := uint32(0); r < fc.batch; r++ {
 			at := fcHeaderSize + r*fc.recSize() + fcRecHeader
@@ -241,13 +244,7 @@ func (i *Instance) parseFieldCopy(mod api.Module, value string) (*fieldCopy, uin
 		}
 		return v, nil
 	}
-	num := func(s string) (uint32, error) {
-		n, err := strconv.ParseUint(s, 10, 32)
-		if err != nil {
-			return 0, fmt.Errorf("%q is not a u32", s)
-		}
-		return uint32(n), nil
-	}
+	num := parseU32
 	v, err := get(words[1], "ds")
 	if err != nil {
 		return nil, 0, err

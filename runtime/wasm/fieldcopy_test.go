@@ -149,7 +149,7 @@ func (r *kindsRun) newKinds(t testing.TB, n int) (kindsRecord, *datasource.Data)
 }
 
 // hostCalls counts the guest's calls of fieldGetScalar and fieldGetBuffer.
-type hostCalls struct{ scalar, buffer atomic.Int64 }
+type hostCalls struct{ scalar, buffer, set atomic.Int64 }
 
 // wrapHostFunc replaces host function name with wrap(the current one) for engines created
 // until the test ends.
@@ -162,7 +162,7 @@ func wrapHostFunc(t testing.TB, name string, wrap func(next hostFunc) func(*Inst
 
 func countHostCalls(t *testing.T) *hostCalls {
 	c := &hostCalls{}
-	for name, n := range map[string]*atomic.Int64{"fieldGetScalar": &c.scalar, "fieldGetBuffer": &c.buffer} {
+	for name, n := range map[string]*atomic.Int64{"fieldGetScalar": &c.scalar, "fieldGetBuffer": &c.buffer, "fieldSet": &c.set} {
 		wrapHostFunc(t, name, func(next hostFunc) func(*Instance, api.Module, []uint64) {
 			return func(i *Instance, mod api.Module, s []uint64) {
 				n.Add(1)
@@ -171,6 +171,26 @@ func countHostCalls(t *testing.T) *hostCalls {
 		})
 	}
 	return c
+}
+
+// withoutWriteBack makes the host's version 2 acknowledgements offer no write-back, as
+// Gadgetry's before SDK v0.6.0 (whose capabilities word is 0).
+func withoutWriteBack(t testing.TB) {
+	wrapHostFunc(t, "setConfig", func(next hostFunc) func(*Instance, api.Module, []uint64) {
+		return func(i *Instance, mod api.Module, s []uint64) {
+			key, _ := i.str(mod, "setConfig", s[0])
+			value, _ := i.str(mod, "setConfig", s[1])
+			next.fn(i, mod, s) // s[0] becomes the result
+			if s[0] != 0 || key != fieldCopyKey || !strings.HasPrefix(value, "v2 ") {
+				return
+			}
+			fc, _, err := i.parseFieldCopy(mod, value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mod.Memory().WriteUint32Le(fc.ptr+8, 0)
+		}
+	})
 }
 
 // withoutFieldCopy makes setConfig of "gadgetry.fieldcopy" and "gadgetry.sdk" behave as on a
@@ -327,8 +347,10 @@ func TestFieldCopy(t *testing.T) {
 				if got := run.log.result("event"); got != "4321,evcomm" {
 					t.Errorf("event = %q, want 4321,evcomm", got)
 				}
-				if n := calls.scalar.Load() + calls.buffer.Load() - before; n != map[bool]int64{true: 0, false: 2}[probed] {
-					t.Errorf("events callback made %d field host calls", n)
+				// pid and comm, copied where the host copies, then the two added fields read
+				// back, from the write-back where the host takes one (batches).
+				if n, want := calls.scalar.Load()+calls.buffer.Load()-before, map[string]int64{"gadgetry": 0, "gadgetry-v1": 2, "ig": 4, "older": 4}[host]; n != want {
+					t.Errorf("events callback made %d field host calls, want %d", n, want)
 				}
 				if inst.Stats().HostErrors != map[string]uint64{"gadgetry": 0, "gadgetry-v1": 2, "ig": 0, "older": 5}[host] {
 					t.Errorf("host errors: %d", inst.Stats().HostErrors)
@@ -497,11 +519,14 @@ func (c countingFn) CallWithStack(ctx context.Context, stack []uint64) error {
 // no later subscriber.
 func TestBatches(t *testing.T) {
 	for _, tc := range []string{build.ToolchainGo, build.ToolchainTinyGo} {
-		for _, host := range []string{"gadgetry", "ig"} {
+		for _, host := range []string{"gadgetry", "ig", "nowriteback"} {
 			t.Run(tc+"/"+host, func(t *testing.T) {
 				mod := fieldCopyGuest(t, tc)
-				if host == "ig" {
+				switch host {
+				case "ig":
 					withoutFieldCopy(t, false)
+				case "nowriteback":
+					withoutWriteBack(t)
 				}
 				calls := countHostCalls(t)
 				run, inst := startKinds(t, mod, nil)
@@ -511,8 +536,14 @@ func TestBatches(t *testing.T) {
 				}
 				inst.callback = countingFn{inst.callback, &recordCalls}
 				var after []uint64
+				var badTags []string
 				run.events.Subscribe(100, func(_ *datasource.DataSource, d *datasource.Data) error {
-					after = append(after, run.pid.Uint(d))
+					pid := run.pid.Uint(d)
+					after = append(after, pid)
+					tag, twice := run.events.Field("tag"), run.events.Field("twice")
+					if got, want := tag.String(d), fmt.Sprintf("k%d", pid); got != want || twice.Uint(d) != 2*pid {
+						badTags = append(badTags, fmt.Sprintf("pid %d: tag %q twice %d", pid, got, twice.Uint(d)))
+					}
 					return nil
 				})
 				var batch []*datasource.Data
@@ -540,9 +571,22 @@ func TestBatches(t *testing.T) {
 				if got, want := run.log.result("events.kept"), fmt.Sprintf("%d,%d", keptN, keptSum); got != want {
 					t.Errorf("the guest kept (count,sum of pids) %s, want %s", got, want)
 				}
-				wantBatch, wantRecord, wantHost := 4, 0, int64(0)
-				if host == "ig" {
-					wantBatch, wantRecord, wantHost = 0, 200, 400
+				if len(badTags) > 0 {
+					t.Errorf("the fields the guest set, as the next subscriber sees them: %q", badTags)
+				}
+				if got := run.log.result("events.readback"); got != "true" {
+					t.Errorf("the guest read back what it set: %s, want true", got)
+				}
+				// Without the write-back, each kept record's three sets are host calls.
+				wantBatch, wantRecord, wantHost, wantSets := 4, 0, int64(0), int64(0)
+				switch host {
+				case "ig":
+					wantBatch, wantRecord, wantHost, wantSets = 0, 200, 400+2*int64(keptN), 3*int64(keptN)
+				case "nowriteback":
+					wantHost, wantSets = 2*int64(keptN), 3*int64(keptN)
+				}
+				if n := calls.set.Load(); n != wantSets {
+					t.Errorf("%d fieldSet host calls, want %d", n, wantSets)
 				}
 				if batchCalls != wantBatch || recordCalls != wantRecord {
 					t.Errorf("%d batch calls and %d dataSourceCallback calls, want %d and %d", batchCalls, recordCalls, wantBatch, wantRecord)

@@ -41,6 +41,10 @@ func init() {
 			s[0] = errCode(i.announceSDK(mod, value))
 			return
 		}
+		if strings.HasPrefix(value, "wb ") {
+			s[0] = errCode(i.wbRequest(mod, value))
+			return
+		}
 		s[0] = errCode(i.fieldCopyRequest(mod, value))
 	})
 }

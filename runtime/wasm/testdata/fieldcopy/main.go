@@ -35,6 +35,7 @@ var reads = []struct {
 var (
 	field                = map[string]api.Field{}
 	out, pid, comm       api.Field
+	tag, twice           api.Field // added to events, set on every event kept
 	longBuf              = make([]byte, 8192)
 	badBuf               []uint64 // the buffer of the refused requests: must stay zero
 	kinds, events, array api.DataSource
@@ -64,6 +65,10 @@ func init() {
 		pid, err = events.GetField("pid")
 		must(err)
 		comm, err = events.GetField("comm")
+		must(err)
+		tag, err = events.AddField("tag", api.KindString)
+		must(err)
+		twice, err = events.AddField("twice", api.KindUint64)
 		must(err)
 		must(events.Subscribe(onEvents, 0))
 		array, err = api.GetDataSource("arr")
@@ -216,8 +221,23 @@ func onEvents(_ api.DataSource, d api.Data) error {
 	seen++
 	sum += uint64(p)
 	result("events.kept", strconv.FormatUint(seen, 10)+","+strconv.FormatUint(sum, 10))
+	// Fields the module added, set on the event and read back (from the write-back where the
+	// host takes one).
+	want := "k" + strconv.FormatUint(uint64(p), 10)
+	must(tag.SetString(d, "x"))
+	must(tag.SetString(d, want))
+	must(twice.SetUint64(d, 2*uint64(p)))
+	gotTag, _ := tag.String(d)
+	gotTwice, _ := twice.Uint64(d)
+	if gotTag != want || gotTwice != 2*uint64(p) {
+		readBackOK = false
+	}
+	result("events.readback", strconv.FormatBool(readBackOK))
 	return nil
 }
+
+// readBackOK: every event's added fields read back as set.
+var readBackOK = true
 
 func zero(b []uint64) bool {
 	for _, w := range b {

@@ -21,10 +21,14 @@ const (
 	fcKey    = "gadgetry.fieldcopy"
 	fcMagic  = 0x31434647 // "GFC1"
 	fcMagic2 = 0x32434647 // "GFC2"
-	// fcBatch is the most records one batch call holds.
-	fcBatch = 64
+	// fcBatch is the most records one batch call holds: as many as the host drains at once
+	// (each call into the module costs a goroutine of the host's, which watches for its
+	// termination).
+	fcBatch = 256
 	// fcBatchVarBytes is the room for string and bytes values of a whole batch.
-	fcBatchVarBytes = 64 << 10
+	fcBatchVarBytes = 256 << 10
+	// fcMaxBuffer is the largest buffer the host takes: a batch of many fields is smaller.
+	fcMaxBuffer = 4 << 20
 
 	// fcVarBytes is the room for string and bytes values after the slots; a value that does
 	// not fit in what is left is read with a host call.
@@ -47,9 +51,10 @@ type fcSource struct {
 	words  []uint64 // the buffer: header (2 words), 2 words a slot, then the values' bytes
 	bytes  []byte   // the same memory
 	active bool     // the host acknowledged the request
-	// batch: the host acknowledged a version 2 request; the buffer holds up to fcBatch
+	// batch: the host acknowledged a version 2 request; the buffer holds up to batchN
 	// records, each a header word (data handle, flags) and its slots.
-	batch bool
+	batch  bool
+	batchN int
 	// base is the word where the slots of the record in the buffer begin (2 in version 1;
 	// in a batch, the running record's).
 	base int
@@ -133,8 +138,12 @@ func fcRegister() {
 			}
 		}
 		nf := len(src.fields)
-		if fcRequest(src, 16+fcBatch*(8+16*nf)+fcBatchVarBytes, fcBatch) {
-			src.active, src.batch = true, true
+		n := fcBatch
+		for n > 1 && 16+n*(8+16*nf)+fcBatchVarBytes > fcMaxBuffer {
+			n /= 2
+		}
+		if fcRequest(src, 16+n*(8+16*nf)+fcBatchVarBytes, n) {
+			src.active, src.batch, src.batchN = true, true, n
 			wbRegister(src)
 			continue
 		}
@@ -191,7 +200,7 @@ func fcRequest(src *fcSource, size, batch int) bool {
 // dispatchBatch runs callback cbID on each of the n records of ds the host put in the buffer
 // and sets the drop flag of those it dropped.
 func dispatchBatch(cbID uint64, ds, n uint32) uint32 {
-	if uint32(ds) >= uint32(len(fcSources)) || fcSources[ds] == nil || !fcSources[ds].batch || n > fcBatch {
+	if uint32(ds) >= uint32(len(fcSources)) || fcSources[ds] == nil || !fcSources[ds].batch || int(n) > fcSources[ds].batchN {
 		Log(LevelError, "gadgetryDataSourceBatch: no batch buffer for this data source")
 		return 1
 	}

@@ -17,7 +17,7 @@ const (
 	fcCapWriteBack = 1
 	// wbArenaBytes is the room for the string and bytes values set in one batch; a value that
 	// does not fit what is left is set with a host call.
-	wbArenaBytes = 64 << 10
+	wbArenaBytes = 256 << 10
 
 	wbUnset  = 0
 	wbScalar = 1
@@ -59,7 +59,7 @@ func wbRegister(src *fcSource) {
 	if len(wb.fields) == 0 {
 		return
 	}
-	size := 16 + fcBatch*16*len(wb.fields)
+	size := 16 + src.batchN*16*len(wb.fields)
 	wb.words = make([]uint64, size/8)
 	req := make([]byte, 0, 80+8*len(wb.fields))
 	req = append(req, "wb ds="...)

@@ -44,6 +44,8 @@ type gadget struct {
 	params    []string
 	// noWASM can run without its module (the baseline that isolates the guest's cost).
 	noWASM bool
+	// byComm runs the gadget with --comm of the workload's executable.
+	byComm bool
 	// workload runs n events' worth of work in a process named comm; count tells whether an
 	// output line is one of those events.
 	workload func(exe string, n int)
@@ -79,7 +81,8 @@ func main() {
 					_ = exec.Command(exe).Run()
 				}
 			}},
-		{name: "traceloop", dir: "gadgets/traceloop", params: []string{"--stream", "--syscall-filters=getppid"}, perRound: *calls,
+		// --comm: only the workload's own getppid calls (another process's would fill the ring).
+		{name: "traceloop", dir: "gadgets/traceloop", params: []string{"--stream", "--syscall-filters=getppid"}, byComm: true, perRound: *calls,
 			workload: func(exe string, n int) {
 				_ = exec.Command(exe, "getppid", fmt.Sprint(n)).Run()
 			}},
@@ -208,6 +211,9 @@ func uniqueExecutable(work, self string, getppid bool) string {
 func cpuPerEvent(work, image string, g gadget, exe string) float64 {
 	comm := filepath.Base(exe)
 	args := append([]string{"run", image, "--store", filepath.Join(work, "store"), "-o", "json"}, g.params...)
+	if g.byComm {
+		args = append(args, "--comm", comm)
+	}
 	cmd := exec.Command(*gadgetry, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -89,8 +89,60 @@ func structDataSource(name string, typ datasource.Type, st *btf.Struct) (*dataso
 	if err := addRawSiblings(ds); err != nil {
 		return nil, err
 	}
+	if err := addUserStackFields(ds, "", st); err != nil {
+		return nil, err
+	}
 	watchEndpoints(ds)
 	return ds, nil
+}
+
+// UserStackStruct is the struct of a user stack a gadget records (<gadget/user_stack_map.h>).
+const UserStackStruct = "gadget_user_stack"
+
+// UserStackFields are the text fields Inspektor Gadget's stack operator adds to each
+// struct gadget_user_stack member: the stack's addresses, their build ids and symbols.
+// Gadgetry does not symbolize stacks: they are "" in JSON, as in ig for a record without a
+// user stack, and hidden from tables.
+var UserStackFields = []string{"addresses", "buildid", "symbols"}
+
+// addUserStackFields adds UserStackFields under each struct gadget_user_stack member of st
+// (named prefix+member), those inside "__" members left out.
+func addUserStackFields(ds *datasource.DataSource, prefix string, st *btf.Struct) error {
+	for _, m := range st.Members {
+		if m.BitfieldSize != 0 || strings.HasPrefix(m.Name, "__") {
+			continue
+		}
+		inner, ok := btf.UnderlyingType(m.Type).(*btf.Struct)
+		if !ok {
+			continue
+		}
+		name := prefix + m.Name
+		if m.Name == "" {
+			name = strings.TrimSuffix(prefix, ".")
+		}
+		if inner.Name != UserStackStruct {
+			p := name + "."
+			if name == "" {
+				p = ""
+			}
+			if err := addUserStackFields(ds, p, inner); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, sub := range UserStackFields {
+			if ds.Field(name+"."+sub) != nil {
+				continue
+			}
+			f, err := ds.AddField(name+"."+sub, datasource.KindString)
+			if err != nil {
+				return err
+			}
+			f.Annotations["columns.hidden"] = "true"
+			f.Annotations["value.unset"] = "zero" // format.UnsetAnnotation: "" when unset
+		}
+	}
+	return nil
 }
 
 // addRawSiblings hides each static `foo_raw` field and adds its formatted sibling `foo`.

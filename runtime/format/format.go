@@ -7,6 +7,8 @@ package format
 import (
 	"bufio"
 	"encoding/json"
+	"io/fs"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -161,17 +163,18 @@ func isID(f *datasource.Field) bool {
 }
 
 // IDNameKey is the JSON/YAML key that carries the name beside a gadget_uid or gadget_gid field
-// whose own key is key: the field's uidgidresolver.target annotation when it has one, else
-// "uid" → "user", "gid" → "group", "loginuid" → "loginuser", "owner_uid" → "owner_user"; "" for
-// other fields, and for a foo_raw id and its formatted sibling foo, where foo is the name
-// (as in Inspektor Gadget). Tables show the name in place of the number instead.
+// whose own key is key, as Inspektor Gadget names it: the field's uidgidresolver.target
+// annotation when it has one, else "user" or "group" in the same object (proc.creds.uid gives
+// proc.creds.user; a loginuid without the annotation gives user too); "" for other fields, and
+// for a foo_raw id and its formatted sibling foo, where foo is the name. Where that key is
+// taken, the writer uses IDNameFallback. Tables show the name in place of the number instead.
 func IDNameKey(f *datasource.Field, key string) string {
-	var id, name string
+	var name string
 	switch f.Type {
 	case "gadget_uid":
-		id, name = "uid", "user"
+		name = "user"
 	case "gadget_gid":
-		id, name = "gid", "group"
+		name = "group"
 	default:
 		return ""
 	}
@@ -183,6 +186,23 @@ func IDNameKey(f *datasource.Field, key string) string {
 	}
 	if decode.FormattedSibling(f) != nil {
 		return "" // foo_raw: its foo is the name
+	}
+	return name
+}
+
+// IDNameFallback is the key of the name beside a gadget_uid or gadget_gid field whose
+// IDNameKey is already a key of its object (a second unannotated id beside uid, or a field
+// named user): "uid" → "user", "loginuid" → "loginuser", "owner_uid" → "owner_user", else the
+// key with "_user" or "_group" added. Inspektor Gadget refuses to run such a gadget.
+func IDNameFallback(f *datasource.Field, key string) string {
+	var id, name string
+	switch f.Type {
+	case "gadget_uid":
+		id, name = "uid", "user"
+	case "gadget_gid":
+		id, name = "gid", "group"
+	default:
+		return ""
 	}
 	if strings.HasSuffix(key, id) {
 		return strings.TrimSuffix(key, id) + name
@@ -207,9 +227,16 @@ func (fm *Formatter) AppendJSON(dst []byte, f *datasource.Field, d *datasource.D
 func (fm *Formatter) appendValue(dst []byte, f *datasource.Field, d *datasource.Data, js bool) []byte {
 	s := fm.spec(f)
 	if src := s.rawSource; src != nil && !f.IsSet(d) {
-		// The formatted sibling: the raw field's value, shown by their typedef.
+		// The formatted sibling: the raw field's value, shown by their typedef as Inspektor
+		// Gadget's formatters show it (igSibling).
 		if js && isID(src) {
 			return appendJSONString(dst, fm.IDText(src, d))
+		}
+		if v, ok := fm.igSibling(src, d); ok {
+			if js {
+				return appendJSONString(dst, v)
+			}
+			return append(dst, v...)
 		}
 		return fm.appendTyped(dst, src, d, js)
 	}
@@ -222,6 +249,92 @@ func (fm *Formatter) appendValue(dst []byte, f *datasource.Field, d *datasource.
 		return appendPlain(dst, f, d, js)
 	}
 	return fm.appendTyped(dst, f, d, js)
+}
+
+// TimestampLayout is how JSON shows a gadget_timestamp: RFC 3339 with all nine digits of the
+// nanoseconds (Inspektor Gadget's layout; time.RFC3339Nano drops trailing zeros).
+const TimestampLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// igSibling returns the text of the formatted foo made from the foo_raw field src, in the form
+// Inspektor Gadget's formatters give it (the same in JSON and tables): a syscall is
+// "SYS_OPENAT" ("SYS_UNKNOWN" for a number this kernel does not name), an errno or a signal
+// without a name "error#N" or "signal#N", bytes in SI units ("1.5 kB"), a duration in at most
+// two decimals of its unit ("12.35ms"), a file mode as Go's fs.FileMode shows the number, open
+// flags by IG's list of names. ok is false for the other typedefs (timestamps, ids), which
+// appendTyped shows.
+func (fm *Formatter) igSibling(src *datasource.Field, d *datasource.Data) (string, bool) {
+	if !src.Kind.Scalar() {
+		return "", false
+	}
+	switch src.Type {
+	case "gadget_syscall":
+		if fm.sysTable != nil {
+			if n, ok := fm.sysTable.Name(int(src.Uint(d))); ok {
+				return "SYS_" + strings.ToUpper(n), true
+			}
+		}
+		return "SYS_UNKNOWN", true
+	case "gadget_errno":
+		v := src.Int(d)
+		if v < 0 {
+			v = -v
+		}
+		if v == 0 {
+			return "", true
+		}
+		if n, ok := syscalls.ErrnoName(int(v)); ok {
+			return n, true
+		}
+		return "error#" + strconv.FormatInt(v, 10), true
+	case "gadget_signal":
+		v := src.Uint(d)
+		if n := unix.SignalName(unix.Signal(v)); n != "" {
+			return n, true
+		}
+		return "signal#" + strconv.FormatUint(v, 10), true
+	case "gadget_bytes":
+		return siBytes(src.Uint(d)), true
+	case "gadget_duration":
+		return shortDuration(time.Duration(src.Uint(d))), true
+	case "gadget_file_mode":
+		return fs.FileMode(uint32(src.Uint(d))).String(), true
+	case "gadget_file_flags":
+		return igOpenFlags(uint32(src.Uint(d))), true
+	}
+	return "", false
+}
+
+// siBytes shows n bytes in SI units: "7 B", "1.5 kB", "124 MB" (one decimal below 10 of a
+// unit, none from 10 on).
+func siBytes(n uint64) string {
+	if n < 10 {
+		return strconv.FormatUint(n, 10) + " B"
+	}
+	const units = "BkMGTPE"
+	e := int(math.Floor(math.Log(float64(n)) / math.Log(1000)))
+	v := math.Floor(float64(n)/math.Pow(1000, float64(e))*10+0.5) / 10
+	unit := units[e:e+1] + "B"
+	if e == 0 {
+		unit = "B"
+	}
+	if v < 10 {
+		return strconv.FormatFloat(v, 'f', 1, 64) + " " + unit
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64) + " " + unit
+}
+
+// shortDuration shows d as "512ns", "12.35µs", "12.35ms", or from a second on as
+// time.Duration does ("2.5s").
+func shortDuration(d time.Duration) string {
+	switch {
+	case d < time.Microsecond:
+		return strconv.FormatInt(int64(d), 10) + "ns"
+	case d < time.Millisecond:
+		return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', 2, 64) + "µs"
+	case d < time.Second:
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + "ms"
+	}
+	return d.String()
 }
 
 // Text returns the value of f in d as text.
@@ -266,7 +379,7 @@ func (fm *Formatter) appendTyped(dst []byte, f *datasource.Field, d *datasource.
 			}
 			if js {
 				dst = append(dst, '"')
-				dst = fm.BootToWall(ns).AppendFormat(dst, time.RFC3339Nano)
+				dst = fm.BootToWall(ns).AppendFormat(dst, TimestampLayout)
 				return append(dst, '"')
 			}
 			return fm.BootToWall(ns).AppendFormat(dst, "15:04:05.000000")
@@ -504,6 +617,47 @@ func openFlags(fl uint32) string {
 		parts = append(parts, "0x"+strconv.FormatUint(uint64(rest), 16))
 	}
 	return strings.Join(parts, "|")
+}
+
+// igOpenFlags names open flags as Inspektor Gadget does: the access mode, then O_CREAT ...
+// O_CLOEXEC (O_FASYNC among them) in the order of their bits; a bit without a name there
+// (O_PATH, O_SYNC's and O_TMPFILE's own bits) is left out. The values are this architecture's.
+func igOpenFlags(fl uint32) string {
+	var parts []string
+	switch fl & unix.O_ACCMODE {
+	case unix.O_RDONLY:
+		parts = append(parts, "O_RDONLY")
+	case unix.O_WRONLY:
+		parts = append(parts, "O_WRONLY")
+	case unix.O_RDWR:
+		parts = append(parts, "O_RDWR")
+	}
+	for _, n := range igOpenFlagNames {
+		if n.v != 0 && fl&n.v == n.v {
+			parts = append(parts, n.name)
+		}
+	}
+	return strings.Join(parts, "|")
+}
+
+// oLargefile is the kernel's O_LARGEFILE (the C library's is 0 on 64-bit x86, the kernel's
+// 0o100000).
+var oLargefile = func() uint32 {
+	if unix.O_LARGEFILE != 0 {
+		return uint32(unix.O_LARGEFILE)
+	}
+	return 0o100000
+}()
+
+var igOpenFlagNames = []struct {
+	v    uint32
+	name string
+}{
+	{unix.O_CREAT, "O_CREAT"}, {unix.O_EXCL, "O_EXCL"}, {unix.O_NOCTTY, "O_NOCTTY"},
+	{unix.O_TRUNC, "O_TRUNC"}, {unix.O_APPEND, "O_APPEND"}, {unix.O_NONBLOCK, "O_NONBLOCK"},
+	{unix.O_DSYNC, "O_DSYNC"}, {unix.O_ASYNC, "O_FASYNC"}, {unix.O_DIRECT, "O_DIRECT"},
+	{oLargefile, "O_LARGEFILE"}, {unix.O_DIRECTORY, "O_DIRECTORY"},
+	{unix.O_NOFOLLOW, "O_NOFOLLOW"}, {unix.O_NOATIME, "O_NOATIME"}, {unix.O_CLOEXEC, "O_CLOEXEC"},
 }
 
 func humanBytes(n uint64) string {

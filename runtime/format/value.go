@@ -36,6 +36,15 @@ type Value struct {
 func (fm *Formatter) ParseValue(f *datasource.Field, s string) (Value, error) {
 	if src := decode.RawSource(f); src != nil {
 		// A formatted foo shows its foo_raw's value by their typedef: check against that.
+		if src.Type == "gadget_syscall" && src.Kind.Scalar() {
+			// Shown as SYS_OPENAT (igSibling): openat, OPENAT and SYS_openat mean it too.
+			name, _ := strings.CutPrefix(strings.ToLower(s), "sys_")
+			v, err := fm.parseValue(src, name, f.Name, false)
+			if err == nil && !v.Numeric {
+				v.Text = "SYS_" + strings.ToUpper(name)
+			}
+			return v, err
+		}
 		return fm.parseValue(src, s, f.Name, false)
 	}
 	// A foo_raw beside a formatted foo is the plain number.

@@ -88,7 +88,7 @@ func TestIGRawFields(t *testing.T) {
 	wall := fm.BootToWall(5_000_000_000)
 	want := map[string]any{
 		"timestamp_raw": json.Number(strings.TrimSpace(string(mustJSON(t, wall.UnixNano())))),
-		"timestamp":     wall.Format("2006-01-02T15:04:05.999999999Z07:00"),
+		"timestamp":     wall.Format(format.TimestampLayout),
 		"error_raw":     json.Number("13"),
 		"error":         "EACCES",
 		"user_raw":      json.Number("0"),

@@ -122,9 +122,25 @@ func buildPlan(fields []*datasource.Field) []step {
 	var plan []step
 	var walk func(n *node, depth int)
 	walk = func(n *node, depth int) {
+		// The keys of this object, so that a user or group name beside an id takes a key no
+		// other member has (format.IDNameFallback when IDNameKey's is taken).
+		keys := make(map[string]bool, len(n.children))
+		for _, c := range n.children {
+			keys[c.name] = true
+		}
 		for _, c := range n.children {
 			if c.field != nil {
-				plan = append(plan, step{key: c.name, field: c.field, depth: depth, idKey: format.IDNameKey(c.field, c.name)})
+				idKey := format.IDNameKey(c.field, c.name)
+				if idKey != "" && keys[idKey] {
+					idKey = format.IDNameFallback(c.field, c.name)
+					if keys[idKey] {
+						idKey = ""
+					}
+				}
+				if idKey != "" {
+					keys[idKey] = true
+				}
+				plan = append(plan, step{key: c.name, field: c.field, depth: depth, idKey: idKey})
 				continue
 			}
 			plan = append(plan, step{open: c.name, depth: depth})

@@ -279,10 +279,10 @@ func checkKnown(t *testing.T, c *tracedChild, recs []record) {
 	t.Helper()
 	path := filepath.Join(c.dir, "traceloop-data")
 	wants := []want{
-		{syscall: "openat", str0: path},
-		{syscall: "write", arg2: 15, ret: 15},
-		{syscall: "openat", str0: path},
-		{syscall: "openat", str0: filepath.Join(c.dir, "does-not-exist"), errname: "ENOENT", ret: -2},
+		{syscall: "SYS_OPENAT", str0: path},
+		{syscall: "SYS_WRITE", arg2: 15, ret: 15},
+		{syscall: "SYS_OPENAT", str0: path},
+		{syscall: "SYS_OPENAT", str0: filepath.Join(c.dir, "does-not-exist"), errname: "ENOENT", ret: -2},
 	}
 	var got []record
 	for _, r := range recs {
@@ -315,7 +315,7 @@ func checkKnown(t *testing.T, c *tracedChild, recs []record) {
 		}
 	}
 	for _, r := range recs {
-		if r.Proc.Pid == c.pid && r.Syscall != "openat" && r.Syscall != "write" {
+		if r.Proc.Pid == c.pid && r.Syscall != "SYS_OPENAT" && r.Syscall != "SYS_WRITE" {
 			t.Errorf("unfiltered syscall of the child recorded: %+v", r)
 		}
 	}
@@ -396,7 +396,7 @@ func TestFilterFromFirstRecord(t *testing.T) {
 			}
 			if rec, ok := parse(t, l); ok {
 				recs = append(recs, rec)
-				seen = rec.Syscall == "openat" && rec.Str0 == marker
+				seen = rec.Syscall == "SYS_OPENAT" && rec.Str0 == marker
 			}
 		case <-tick.C:
 			os.ReadFile(marker)
@@ -408,7 +408,7 @@ func TestFilterFromFirstRecord(t *testing.T) {
 		}
 	}
 	for i, rec := range recs {
-		if rec.Syscall != "openat" && rec.Syscall != "write" {
+		if rec.Syscall != "SYS_OPENAT" && rec.Syscall != "SYS_WRITE" {
 			t.Fatalf("record %d of %d is %s by %s (pid %d): not selected by the filter", i, len(recs), rec.Syscall, rec.Proc.Comm, rec.Proc.Pid)
 		}
 	}

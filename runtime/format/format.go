@@ -282,10 +282,7 @@ func (fm *Formatter) igSibling(src *datasource.Field, d *datasource.Data) (strin
 		if v == 0 {
 			return "", true
 		}
-		if n, ok := syscalls.ErrnoName(int(v)); ok {
-			return n, true
-		}
-		return "error#" + strconv.FormatInt(v, 10), true
+		return errnoText(int(v)), true
 	case "gadget_signal":
 		v := src.Uint(d)
 		if n := unix.SignalName(unix.Signal(v)); n != "" {
@@ -302,6 +299,21 @@ func (fm *Formatter) igSibling(src *datasource.Field, d *datasource.Data) (strin
 		return igOpenFlags(uint32(src.Uint(d))), true
 	}
 	return "", false
+}
+
+// errnoText is the name Inspektor Gadget gives errno n: for a Linux errno Go's name
+// (golang.org/x/sys/unix, which picks ENOTSUP for 95 and EFSCORRUPTED for 117 where C headers
+// say EOPNOTSUPP and EUCLEAN), else "error#N" (134: Go's newer tables call it EFTYPE, a BSD
+// name Linux has not; ig prints error#134).
+func errnoText(n int) string {
+	s, ok := syscalls.ErrnoName(n)
+	if !ok {
+		return "error#" + strconv.Itoa(n)
+	}
+	if g := unix.ErrnoName(unix.Errno(n)); g != "" {
+		return g
+	}
+	return s
 }
 
 // siBytes shows n bytes in SI units: "7 B", "1.5 kB", "124 MB" (one decimal below 10 of a

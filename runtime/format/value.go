@@ -45,6 +45,16 @@ func (fm *Formatter) ParseValue(f *datasource.Field, s string) (Value, error) {
 			}
 			return v, err
 		}
+		if src.Type == "gadget_errno" && src.Kind.Scalar() {
+			// Shown by errnoText, which may name a number otherwise than the Linux name the
+			// filter is given (EOPNOTSUPP is shown ENOTSUP): compare the numbers.
+			if n := errnoNumber(s); n > 0 {
+				return Value{Text: errnoText(n), Num: float64(n), Numeric: true}, nil
+			}
+			if n, ok := unixErrno(s); ok {
+				return Value{Text: s, Num: float64(n), Numeric: true}, nil
+			}
+		}
 		return fm.parseValue(src, s, f.Name, false)
 	}
 	// A foo_raw beside a formatted foo is the plain number.
@@ -205,6 +215,17 @@ func oneOf(words []string) string {
 }
 
 // errnoNumber returns the value of errno name s (ENOENT → 2), or 0.
+// unixErrno is the number of an errno name Go knows (golang.org/x/sys/unix: ENOTSUP,
+// EFSCORRUPTED).
+func unixErrno(s string) (int, bool) {
+	for n := 1; n < 1024; n++ {
+		if unix.ErrnoName(unix.Errno(n)) == s {
+			return n, true
+		}
+	}
+	return 0, false
+}
+
 func errnoNumber(s string) int {
 	for n := 1; n < 1024; n++ {
 		if name, ok := syscalls.ErrnoName(n); ok && name == s {

@@ -70,7 +70,9 @@ func TestIGTypedefSiblings(t *testing.T) {
 	add("dmode_raw", typ("gadget_file_mode", u32))
 	add("flags_raw", typ("gadget_file_flags", u32)) // 124
 	add("oflags_raw", typ("gadget_file_flags", u32))
-	add("ustack", stack) // 132
+	add("ustack", stack)                            // 132
+	add("nsup_error_raw", typ("gadget_errno", u32)) // 140
+	add("ft_error_raw", typ("gadget_errno", u32))   // 144
 	ds, err := decode.DataSource("ev", &btf.Struct{Name: "event", Size: off, Members: members})
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +102,8 @@ func TestIGTypedefSiblings(t *testing.T) {
 	le.PutUint32(d.Raw[120:], 0o40755)
 	le.PutUint32(d.Raw[124:], 0o1|0o100|0o20000|0o100000|0o2000000)
 	le.PutUint32(d.Raw[128:], 0o10000000|0o4010000)
+	le.PutUint32(d.Raw[140:], 95)  // EOPNOTSUPP in C, ENOTSUP in Go's table and ig
+	le.PutUint32(d.Raw[144:], 134) // not Linux's; newer Go tables call it EFTYPE
 
 	fm := format.New()
 	sysName := "SYS_UNKNOWN"
@@ -128,6 +132,8 @@ func TestIGTypedefSiblings(t *testing.T) {
 		"other_syscall": "SYS_UNKNOWN",
 		"error":         "ENOENT",
 		"odd_error":     "error#600",
+		"nsup_error":    "ENOTSUP",
+		"ft_error":      "error#134",
 		"sig":           "SIGKILL",
 		"odd_sig":       "signal#77",
 		"size":          "124 MB",

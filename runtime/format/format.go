@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -266,6 +267,9 @@ func (fm *Formatter) igSibling(src *datasource.Field, d *datasource.Data) (strin
 	if !src.Kind.Scalar() {
 		return "", false
 	}
+	if src.Enum != nil {
+		return igEnumText(src, src.Uint(d)), true
+	}
 	switch src.Type {
 	case "gadget_syscall":
 		if fm.sysTable != nil {
@@ -299,6 +303,43 @@ func (fm *Formatter) igSibling(src *datasource.Field, d *datasource.Data) (strin
 		return igOpenFlags(uint32(src.Uint(d))), true
 	}
 	return "", false
+}
+
+// BitfieldSeparatorAnnotation, on a foo_raw of an enum whose type's name ends in "_set",
+// joins the names of its bits in foo (Inspektor Gadget's annotation; "|" without it).
+const BitfieldSeparatorAnnotation = "ebpf.formatter.bitfield.separator"
+
+// igEnumText is the foo of an enum foo_raw as Inspektor Gadget shows it: the enumerator's
+// name, "UNKNOWN" for a value the enum does not name (a tri-state too: its names, not JSON's
+// true/false/null); for an enum type named *_set, a set of bits: the names of the enumerators
+// whose bits are all in v, in the order of their values (an enumerator of value 0 always),
+// joined by BitfieldSeparatorAnnotation.
+func igEnumText(f *datasource.Field, v uint64) string {
+	if !strings.HasSuffix(f.Type, "_set") || !strings.HasPrefix(f.Type, "enum ") {
+		if n, ok := f.Enum[int64(v)]; ok {
+			return n
+		}
+		return "UNKNOWN"
+	}
+	sep := f.Annotations[BitfieldSeparatorAnnotation]
+	if sep == "" {
+		sep = "|"
+	}
+	vals := make([]uint64, 0, len(f.Enum))
+	for e := range f.Enum {
+		vals = append(vals, uint64(e))
+	}
+	slices.Sort(vals)
+	var b strings.Builder
+	for _, e := range vals {
+		if v&e == e {
+			if b.Len() > 0 {
+				b.WriteString(sep)
+			}
+			b.WriteString(f.Enum[int64(e)])
+		}
+	}
+	return b.String()
 }
 
 // errnoText is the name Inspektor Gadget gives errno n: for a Linux errno Go's name

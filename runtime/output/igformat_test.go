@@ -20,7 +20,8 @@ import (
 
 // TestIGTypedefSiblings: the foo made from a foo_raw of each gadget_* typedef is the text
 // Inspektor Gadget's formatters give (the values ig printed for the same record of an IG-style
-// gadget, docs/compatibility.md), in JSON and in a table; a gadget_uid/gadget_gid without
+// gadget, docs/compatibility.md), in JSON and in a table, and so is that of an enum foo_raw
+// (UNKNOWN, the bits of a *_set enum, a tri-state's name); a gadget_uid/gadget_gid without
 // annotation gets "user"/"group" beside it in its own object, or the longer name where that key
 // is taken; a struct gadget_user_stack gets IG's addresses/buildid/symbols as ""; a timestamp
 // has nine digits of nanoseconds.
@@ -73,6 +74,14 @@ func TestIGTypedefSiblings(t *testing.T) {
 	add("ustack", stack)                            // 132
 	add("nsup_error_raw", typ("gadget_errno", u32)) // 140
 	add("ft_error_raw", typ("gadget_errno", u32))   // 144
+	color := &btf.Enum{Name: "fp_color", Size: 4, Values: []btf.EnumValue{{Name: "RED", Value: 1}, {Name: "GREEN", Value: 2}, {Name: "BLUE", Value: 3}}}
+	perms := &btf.Enum{Name: "fp_perm_set", Size: 4, Values: []btf.EnumValue{{Name: "P_NONE", Value: 0}, {Name: "P_READ", Value: 1},
+		{Name: "P_WRITE", Value: 2}, {Name: "P_EXEC", Value: 4}, {Name: "P_ALL", Value: 7}}}
+	state := &btf.Enum{Name: "fp_state", Size: 4, Values: []btf.EnumValue{{Name: "FP_UNKNOWN", Value: 0}, {Name: "FP_NO", Value: 1}, {Name: "FP_YES", Value: 2}}}
+	add("color_raw", color)     // 148
+	add("odd_color_raw", color) // 152
+	add("perms_raw", perms)     // 156
+	add("st_raw", state)        // 160
 	ds, err := decode.DataSource("ev", &btf.Struct{Name: "event", Size: off, Members: members})
 	if err != nil {
 		t.Fatal(err)
@@ -104,6 +113,10 @@ func TestIGTypedefSiblings(t *testing.T) {
 	le.PutUint32(d.Raw[128:], 0o10000000|0o4010000)
 	le.PutUint32(d.Raw[140:], 95)  // EOPNOTSUPP in C, ENOTSUP in Go's table and ig
 	le.PutUint32(d.Raw[144:], 134) // not Linux's; newer Go tables call it EFTYPE
+	le.PutUint32(d.Raw[148:], 2)
+	le.PutUint32(d.Raw[152:], 9)
+	le.PutUint32(d.Raw[156:], 1|4)
+	le.PutUint32(d.Raw[160:], 2)
 
 	fm := format.New()
 	sysName := "SYS_UNKNOWN"
@@ -134,6 +147,10 @@ func TestIGTypedefSiblings(t *testing.T) {
 		"odd_error":     "error#600",
 		"nsup_error":    "ENOTSUP",
 		"ft_error":      "error#134",
+		"color":         "GREEN",
+		"odd_color":     "UNKNOWN",
+		"perms":         "P_NONE|P_READ|P_EXEC", // a *_set enum: its bits (0 always)
+		"st":            "FP_YES",               // a tri-state's name, not JSON's true
 		"sig":           "SIGKILL",
 		"odd_sig":       "signal#77",
 		"size":          "124 MB",

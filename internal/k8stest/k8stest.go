@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gadgetry/gadgetry/internal/kubeapi"
@@ -108,25 +109,27 @@ func Get(t testing.TB) *Info {
 // Clientset returns a client of the cluster as its administrator.
 func Clientset(t testing.TB) kubernetes.Interface {
 	t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", Cluster(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := kubernetes.NewForConfig(restConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cs
 }
 
-// Client returns the client package deploy takes, as the cluster's administrator.
-func Client(t testing.TB) *kubeapi.Client {
+// restConfig is the administrator's client configuration of the cluster.
+func restConfig(t testing.TB) *rest.Config {
 	t.Helper()
 	cfg, err := clientcmd.BuildConfigFromFlags("", Cluster(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := kubeapi.New(cfg)
+	return cfg
+}
+
+// Client returns the client package deploy takes, as the cluster's administrator.
+func Client(t testing.TB) *kubeapi.Client {
+	t.Helper()
+	c, err := kubeapi.New(restConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -649,16 +649,22 @@ var openFlagNames = []struct {
 	{unix.O_NOATIME, "O_NOATIME"}, {unix.O_CLOEXEC, "O_CLOEXEC"}, {unix.O_PATH, "O_PATH"},
 }
 
-func openFlags(fl uint32) string {
-	var parts []string
+// accessMode names open flags' access mode (O_RDONLY, O_WRONLY, O_RDWR), as the first of the
+// names a formatter joins.
+func accessMode(fl uint32) []string {
 	switch fl & unix.O_ACCMODE {
 	case unix.O_RDONLY:
-		parts = append(parts, "O_RDONLY")
+		return []string{"O_RDONLY"}
 	case unix.O_WRONLY:
-		parts = append(parts, "O_WRONLY")
+		return []string{"O_WRONLY"}
 	case unix.O_RDWR:
-		parts = append(parts, "O_RDWR")
+		return []string{"O_RDWR"}
 	}
+	return nil
+}
+
+func openFlags(fl uint32) string {
+	parts := accessMode(fl)
 	rest := fl &^ unix.O_ACCMODE
 	for _, n := range openFlagNames {
 		if n.v != 0 && rest&n.v == n.v {
@@ -676,15 +682,7 @@ func openFlags(fl uint32) string {
 // O_CLOEXEC (O_FASYNC among them) in the order of their bits; a bit without a name there
 // (O_PATH, O_SYNC's and O_TMPFILE's own bits) is left out. The values are this architecture's.
 func igOpenFlags(fl uint32) string {
-	var parts []string
-	switch fl & unix.O_ACCMODE {
-	case unix.O_RDONLY:
-		parts = append(parts, "O_RDONLY")
-	case unix.O_WRONLY:
-		parts = append(parts, "O_WRONLY")
-	case unix.O_RDWR:
-		parts = append(parts, "O_RDWR")
-	}
+	parts := accessMode(fl)
 	for _, n := range igOpenFlagNames {
 		if n.v != 0 && fl&n.v == n.v {
 			parts = append(parts, n.name)

@@ -239,10 +239,9 @@ place: process, arguments, strings, return value, errno, duration). Records are 
 without wake-ups (`BPF_RB_NO_WAKEUP`); the reader drains on a timer. A first version (the whole
 record copied into the hash map on enter and out on exit, with per-field probe reads) measured
 ×9.5 / ×16 in wall time. Through `gadgetry run`, every record also crosses the WASM module (the
-`args` field, the flight recorder): with no filter on a busy machine that path fell behind
-(2734 of 23597 records lost in a 2 s run here, counted and reported as `N records of traceloop
-lost`). A burst of 300 k syscalls in about a second (`dd if=/dev/zero of=/dev/null bs=1
-count=150000` traced with `--comm dd`) got 15–22 k records through the module, the rest
-counted as lost: the module reads each record's fields with one host call each (24 per
-record). Use `--syscall-filters` and `--pid` or `-c` on busy hosts.
+`args` field, the flight recorder): a flood of syscalls fills the ring faster than any
+reader empties it, and what the ring cannot take is counted and reported (`N records of
+traceloop lost`). How many records per second get through the module, against none, is
+"traceloop through its WASM module" below (records travel to the module in batches and it
+reads only the fields it shows). Use `--syscall-filters` and `--pid` or `-c` on busy hosts.
 EOF

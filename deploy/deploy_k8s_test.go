@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,16 +23,7 @@ import (
 	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 )
 
-func TestMain(m *testing.M) {
-	code := gadgettest.Main(m)
-	if err := k8stest.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		if code == 0 {
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(k8stest.Main(m)) }
 
 // gadgetry runs the CLI and returns its standard output and standard error.
 func gadgetry(t *testing.T, cli string, args ...string) (string, string, error) {

@@ -32,16 +32,7 @@ import (
 // the daemon's pod deleted mid-run (the client says so and ends) → undeploy. The client is the gadgetry binary
 // run by the cluster's kubectl as its plugin (kubectl-gadgetry on PATH).
 
-func TestMain(m *testing.M) {
-	code := gadgettest.Main(m) // the tests, then the shared build directory is removed
-	if err := k8stest.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		if code == 0 {
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(k8stest.Main(m)) }
 
 // workloadImage is a busybox image (Debian's static busybox as /bin/sh, /bin/true, /bin/sleep)
 // for the test's pods, imported into the node once.

@@ -35,16 +35,7 @@ import (
 	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 )
 
-func TestMain(m *testing.M) {
-	code := gadgettest.Main(m)
-	if err := k8stest.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		if code == 0 {
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(k8stest.Main(m)) }
 
 const (
 	workloadImage = "gadgetry.test/busybox:1"

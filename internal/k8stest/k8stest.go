@@ -35,6 +35,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gadgetry/gadgetry/internal/kubeapi"
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 )
 
 // Environment variables.
@@ -172,9 +173,10 @@ func Stop() error {
 	return nil
 }
 
-// Main runs the tests, then Stop: func TestMain(m *testing.M) { os.Exit(k8stest.Main(m)) }.
+// Main runs the tests (gadgettest.Main: then the shared build directory is removed), then
+// Stop: func TestMain(m *testing.M) { os.Exit(k8stest.Main(m)) }.
 func Main(m *testing.M) int {
-	code := m.Run()
+	code := gadgettest.Main(m)
 	if err := Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		if code == 0 {

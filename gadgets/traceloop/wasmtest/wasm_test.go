@@ -60,26 +60,7 @@ func newDataSource(t *testing.T, spec *ebpf.CollectionSpec) *datasource.DataSour
 		t.Fatal(err)
 	}
 	ds := datasource.New("traceloop", datasource.TypeSingle, int(st.Size))
-	type f struct {
-		name      string
-		kind      datasource.Kind
-		off, size int
-	}
-	for _, x := range []f{
-		{"timestamp_raw", datasource.KindUint64, 0, 8},
-		{"proc.comm", datasource.KindCString, 8, 16}, {"proc.pid", datasource.KindUint32, 24, 4},
-		{"proc.tid", datasource.KindUint32, 28, 4}, {"proc.mntns_id", datasource.KindUint64, 32, 8},
-		{"proc.creds.uid", datasource.KindUint32, 40, 4}, {"proc.creds.gid", datasource.KindUint32, 44, 4},
-		{"proc.parent.comm", datasource.KindCString, 48, 16}, {"proc.parent.pid", datasource.KindUint32, 64, 4},
-		{"proc.parent.tid", datasource.KindUint32, 68, 4}, {"syscall_raw", datasource.KindUint64, 72, 8},
-		{"arg0", datasource.KindUint64, 80, 8}, {"arg1", datasource.KindUint64, 88, 8},
-		{"arg2", datasource.KindUint64, 96, 8}, {"arg3", datasource.KindUint64, 104, 8},
-		{"arg4", datasource.KindUint64, 112, 8}, {"arg5", datasource.KindUint64, 120, 8},
-		{"ret", datasource.KindInt64, 128, 8}, {"error_raw", datasource.KindUint32, 136, 4},
-		{"duration_raw", datasource.KindUint64, 144, 8},
-		{"str0", datasource.KindCString, 152, 256}, {"str1", datasource.KindCString, 408, 256},
-		{"sockaddr", datasource.KindBytes, 664, 112},
-	} {
+	for _, x := range recordLayout {
 		if _, err := ds.AddStaticField(x.name, x.kind, x.off, x.size); err != nil {
 			t.Fatal(err)
 		}

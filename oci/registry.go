@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -41,6 +42,20 @@ type Registry struct {
 	// Progress, when set, is told how far each Pull and Push has got (often: throttle the
 	// display), ending with a report whose Done is true.
 	Progress func(Transfer)
+}
+
+// CredentialsFile is the Docker config file credentials are read from: AuthFile, else
+// $DOCKER_CONFIG/config.json, else ~/.docker/config.json (where oras's Docker store looks).
+func (o *Registry) CredentialsFile() string {
+	if o.AuthFile != "" {
+		return o.AuthFile
+	}
+	dir := os.Getenv("DOCKER_CONFIG")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".docker")
+	}
+	return filepath.Join(dir, "config.json")
 }
 
 // credentialStore opens the credential file.

@@ -203,3 +203,20 @@ func TestRegistryAuth(t *testing.T) {
 		t.Fatal("pull after logout worked")
 	}
 }
+
+// TestCredentialsFile: AuthFile when set, else $DOCKER_CONFIG/config.json, else
+// ~/.docker/config.json.
+func TestCredentialsFile(t *testing.T) {
+	if got := (&oci.Registry{AuthFile: "/x/auth.json"}).CredentialsFile(); got != "/x/auth.json" {
+		t.Errorf("with AuthFile: %s", got)
+	}
+	t.Setenv("DOCKER_CONFIG", "/etc/d")
+	if got := (&oci.Registry{}).CredentialsFile(); got != "/etc/d/config.json" {
+		t.Errorf("with DOCKER_CONFIG: %s", got)
+	}
+	t.Setenv("DOCKER_CONFIG", "")
+	t.Setenv("HOME", "/home/u")
+	if got := (&oci.Registry{}).CredentialsFile(); got != "/home/u/.docker/config.json" {
+		t.Errorf("default: %s", got)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -199,19 +198,12 @@ func trustState(t *trust) string {
 	return fmt.Sprintf("%d trusted keys", len(t.keys))
 }
 
-// credentialsState names the Docker config file the daemon's pulls read (authFile, else
-// Docker's default place) and whether it exists, for its start-up line.
+// credentialsState names the Docker config file the daemon's pulls read and whether it
+// exists, for its start-up line.
 func credentialsState(authFile string) string {
-	if authFile == "" {
-		dir := os.Getenv("DOCKER_CONFIG")
-		if dir == "" {
-			home, _ := os.UserHomeDir()
-			dir = filepath.Join(home, ".docker")
-		}
-		authFile = filepath.Join(dir, "config.json")
+	file := (&oci.Registry{AuthFile: authFile}).CredentialsFile()
+	if _, err := os.Stat(file); err != nil {
+		return "none (" + file + " absent)"
 	}
-	if _, err := os.Stat(authFile); err != nil {
-		return "none (" + authFile + " absent)"
-	}
-	return "from " + authFile
+	return "from " + file
 }

@@ -200,29 +200,29 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
+// deployed are the deployment's objects in the order Delete removes them (the DaemonSet, so
+// its pods, first; the namespace last).
+var deployed = []struct {
+	ref      string // as kubectl names it
+	r        kubeapi.Resource
+	ns, name string
+	empty    func() runtime.Object // what Get reads it into
+}{
+	{"daemonset.apps/" + Name, kubeapi.DaemonSets, Namespace, Name, func() runtime.Object { return &appsv1.DaemonSet{} }},
+	{"clusterrolebinding.rbac.authorization.k8s.io/" + Name, kubeapi.ClusterRoleBindings, "", Name, func() runtime.Object { return &rbacv1.ClusterRoleBinding{} }},
+	{"clusterrole.rbac.authorization.k8s.io/" + Name, kubeapi.ClusterRoles, "", Name, func() runtime.Object { return &rbacv1.ClusterRole{} }},
+	{"serviceaccount/" + Name, kubeapi.ServiceAccounts, Namespace, Name, func() runtime.Object { return &corev1.ServiceAccount{} }},
+	{"namespace/" + Namespace, kubeapi.Namespaces, "", Namespace, func() runtime.Object { return &corev1.Namespace{} }},
+}
+
 // Delete removes the deployment's objects (the DaemonSet's pods with it), reporting each to
 // progress; objects already gone are skipped. With wait, it returns once the namespace and
 // every object are gone (the daemon's pods have stopped), or when ctx ends.
 func Delete(ctx context.Context, cs *kubeapi.Client, wait bool, progress func(string)) error {
 	fg := metav1.DeletePropagationForeground
-	dels := []struct {
-		ref string
-		r   kubeapi.Resource
-		ns  string
-	}{
-		{"daemonset.apps/" + Name, kubeapi.DaemonSets, Namespace},
-		{"clusterrolebinding.rbac.authorization.k8s.io/" + Name, kubeapi.ClusterRoleBindings, ""},
-		{"clusterrole.rbac.authorization.k8s.io/" + Name, kubeapi.ClusterRoles, ""},
-		{"serviceaccount/" + Name, kubeapi.ServiceAccounts, Namespace},
-		{"namespace/" + Namespace, kubeapi.Namespaces, ""},
-	}
 	deleted := 0
-	for _, d := range dels {
-		name := Name
-		if d.r == kubeapi.Namespaces {
-			name = Namespace
-		}
-		err := cs.Delete(ctx, d.r, d.ns, name, fg)
+	for _, d := range deployed {
+		err := cs.Delete(ctx, d.r, d.ns, d.name, fg)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
@@ -268,19 +268,8 @@ func Remaining(ctx context.Context, cs *kubeapi.Client) ([]string, error) {
 		}
 		return nil
 	}
-	for _, o := range []struct {
-		ref      string
-		r        kubeapi.Resource
-		ns, name string
-		obj      runtime.Object
-	}{
-		{"daemonset.apps/" + Name, kubeapi.DaemonSets, Namespace, Name, &appsv1.DaemonSet{}},
-		{"clusterrolebinding.rbac.authorization.k8s.io/" + Name, kubeapi.ClusterRoleBindings, "", Name, &rbacv1.ClusterRoleBinding{}},
-		{"clusterrole.rbac.authorization.k8s.io/" + Name, kubeapi.ClusterRoles, "", Name, &rbacv1.ClusterRole{}},
-		{"serviceaccount/" + Name, kubeapi.ServiceAccounts, Namespace, Name, &corev1.ServiceAccount{}},
-		{"namespace/" + Namespace, kubeapi.Namespaces, "", Namespace, &corev1.Namespace{}},
-	} {
-		if err := check(o.ref, cs.Get(ctx, o.r, o.ns, o.name, o.obj)); err != nil {
+	for _, o := range deployed {
+		if err := check(o.ref, cs.Get(ctx, o.r, o.ns, o.name, o.empty())); err != nil {
 			return nil, err
 		}
 	}

@@ -27,6 +27,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 )
 
@@ -307,15 +308,8 @@ func (o *Objects) mountOptions(opts Options) error {
 
 // objectName checks that name can name a Secret or ConfigMap (a DNS subdomain).
 func objectName(flag, name string) error {
-	ok := name != "" && len(name) <= 253
-	for i, r := range name {
-		alnum := r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
-		if !alnum && !(r == '-' || r == '.') || (i == 0 || i == len(name)-1) && !alnum {
-			ok = false
-		}
-	}
-	if !ok {
-		return fmt.Errorf("%s %q: not an object name (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit)", flag, name)
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return fmt.Errorf("%s %q: not an object name: %s", flag, name, strings.Join(errs, "; "))
 	}
 	return nil
 }

@@ -63,20 +63,11 @@ func Apply(ctx context.Context, cs *kubeapi.Client, o *Objects, progress func(st
 		if err != nil {
 			return err
 		}
-		name := obj.(metav1.Object).GetName()
-		switch obj.(type) {
-		case *corev1.Namespace:
-			err = cs.Apply(ctx, kubeapi.Namespaces, "", name, data, FieldManager, true)
-		case *corev1.ServiceAccount:
-			err = cs.Apply(ctx, kubeapi.ServiceAccounts, Namespace, name, data, FieldManager, true)
-		case *appsv1.DaemonSet:
-			err = cs.Apply(ctx, kubeapi.DaemonSets, Namespace, name, data, FieldManager, true)
-		case *rbacv1.ClusterRole:
-			err = cs.Apply(ctx, kubeapi.ClusterRoles, "", name, data, FieldManager, true)
-		case *rbacv1.ClusterRoleBinding:
-			err = cs.Apply(ctx, kubeapi.ClusterRoleBindings, "", name, data, FieldManager, true)
-		default:
-			err = fmt.Errorf("no client for %T", obj)
+		err = fmt.Errorf("no client for %T", obj)
+		for _, d := range deployed {
+			if d.ref == Ref(obj) {
+				err = cs.Apply(ctx, d.r, d.ns, obj.(metav1.Object).GetName(), data, FieldManager, true)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("applying %s: %w", Ref(obj), explainAPI(err))

@@ -333,20 +333,15 @@ Flags:`)
 		new(k8sRunFlags).register(fs)
 	}
 	fmt.Fprint(w, fs.FlagUsages())
-	if params != nil && params.HasFlags() {
-		fmt.Fprintln(w, "\nGadget parameters:")
-		fmt.Fprint(w, params.FlagUsages())
+	if desc == nil {
+		printGadgetHelp(w, params, "", "", nil)
+		return
 	}
-	if desc != nil {
-		fmt.Fprintf(w, "\nGadget %s", desc.Name)
-		if desc.Description != "" {
-			fmt.Fprintf(w, ": %s", desc.Description)
-		}
-		fmt.Fprintln(w)
-		for _, ds := range desc.DataSources {
-			fmt.Fprintf(w, "  data source %s fields: %s\n", ds.Name, strings.Join(ds.Fields, ", "))
-		}
+	var sources []gadgetHelpSource
+	for _, ds := range desc.DataSources {
+		sources = append(sources, gadgetHelpSource{name: ds.Name, fields: ds.Fields})
 	}
+	printGadgetHelp(w, params, desc.Name, desc.Description, sources)
 }
 
 // mergedOutput prints the records of every node as one stream: the tables' header once (the

@@ -390,27 +390,50 @@ func printRunHelp(w io.Writer, fs *pflag.FlagSet, g *runtime.Gadget, params *pfl
 		bindTrustFlags(fs)
 	}
 	fmt.Fprint(w, fs.FlagUsages())
+	if g == nil {
+		printGadgetHelp(w, params, "", "", nil)
+		return
+	}
+	var sources []gadgetHelpSource
+	for _, ds := range mustDataSources(g) {
+		src := gadgetHelpSource{name: ds.Name, enriched: containers.MntnsField(ds) != nil}
+		for _, f := range ds.Fields() {
+			if !f.Hidden {
+				src.fields = append(src.fields, f.Name)
+			}
+		}
+		sources = append(sources, src)
+	}
+	printGadgetHelp(w, params, g.Name, g.Meta.Description, sources)
+}
+
+// gadgetHelpSource is what a run's help says of one data source: its fields, and whether the
+// container enrichment adds its own.
+type gadgetHelpSource struct {
+	name     string
+	fields   []string
+	enriched bool
+}
+
+// printGadgetHelp ends a run's help (local or on a cluster): the gadget's parameters, then,
+// once the gadget is known (name not ""), its description and each data source's fields.
+func printGadgetHelp(w io.Writer, params *pflag.FlagSet, name, description string, sources []gadgetHelpSource) {
 	if params != nil && params.HasFlags() {
 		fmt.Fprintln(w, "\nGadget parameters:")
 		fmt.Fprint(w, params.FlagUsages())
 	}
-	if g != nil {
-		fmt.Fprintf(w, "\nGadget %s", g.Name)
-		if g.Meta.Description != "" {
-			fmt.Fprintf(w, ": %s", g.Meta.Description)
-		}
-		fmt.Fprintln(w)
-		for _, ds := range mustDataSources(g) {
-			var names []string
-			for _, f := range ds.Fields() {
-				if !f.Hidden {
-					names = append(names, f.Name)
-				}
-			}
-			fmt.Fprintf(w, "  data source %s fields: %s\n", ds.Name, strings.Join(names, ", "))
-			if containers.MntnsField(ds) != nil {
-				fmt.Fprintf(w, "    and its container's (empty for the host): %s\n", strings.Join(containers.EnrichmentFields(), ", "))
-			}
+	if name == "" {
+		return
+	}
+	fmt.Fprintf(w, "\nGadget %s", name)
+	if description != "" {
+		fmt.Fprintf(w, ": %s", description)
+	}
+	fmt.Fprintln(w)
+	for _, src := range sources {
+		fmt.Fprintf(w, "  data source %s fields: %s\n", src.name, strings.Join(src.fields, ", "))
+		if src.enriched {
+			fmt.Fprintf(w, "    and its container's (empty for the host): %s\n", strings.Join(containers.EnrichmentFields(), ", "))
 		}
 	}
 }

@@ -185,4 +185,7 @@ func TestBuildCompileErrorCommand(t *testing.T) {
 	if strings.Contains(msg, dir) {
 		t.Errorf("the error names the temporary gadget directory:\n%s", msg)
 	}
+	if strings.Contains(msg, "/./") {
+		t.Errorf("the error shows a padded path (fixedLengthPath) instead of the real one:\n%s", msg)
+	}
 }

@@ -112,25 +112,33 @@ func (tc *toolchain) compileEBPF(ctx context.Context, dir string, spec Spec, inc
 	defer os.Remove(out)
 
 	fmt.Fprintf(progress, "compiling %s for %s\n", spec.EBPFSource, arch)
+	// clang sees every directory through a path of a fixed length (fixedLengthPath), so the
+	// object does not depend on where the sources are checked out or where $TMPDIR is.
+	// unpad turns those paths back into the real ones for messages.
+	cdir, cinc := fixedLengthPath(dir), fixedLengthPath(absInclude)
+	unpadPairs := []string{cdir, dir, cinc, absInclude}
 	args := []string{
 		"-target", "bpf",
 		"-D__TARGET_ARCH_" + ta,
 		"-O2", "-g", "-Wall",
 		"-fno-ident",
-		"-ffile-prefix-map=" + absInclude + "=" + includePrefix,
-		"-ffile-prefix-map=" + dir + "=.",
+		"-ffile-prefix-map=" + cinc + "=" + includePrefix,
+		"-ffile-prefix-map=" + cdir + "=.",
 	}
 	treeHasVmlinux := false
 	if tc.tree != nil {
 		// The tree's paths as seen from the gadget directory, so objects do not depend on
 		// where the tree is checked out.
+		tree := gadgetTree{Root: fixedLengthPath(tc.tree.Root)}
+		tree.Include = filepath.Join(tree.Root, "include")
+		unpadPairs = append(unpadPairs, tree.Root, tc.tree.Root)
 		if rel, err := filepath.Rel(dir, tc.tree.Root); err == nil {
-			args = append(args, "-ffile-prefix-map="+tc.tree.Root+"="+rel)
+			args = append(args, "-ffile-prefix-map="+tree.Root+"="+rel)
 		}
-		args = append(args, tc.tree.includeArgs(arch)...)
+		args = append(args, tree.includeArgs(arch)...)
 		treeHasVmlinux = fileExists(filepath.Join(tc.tree.Include, "gadget", arch, "vmlinux.h"))
 	}
-	args = append(args, "-I"+absInclude)
+	args = append(args, "-I"+cinc)
 	if _, err := os.Stat(filepath.Join(absInclude, arm64Shim)); err == nil && arch == "arm64" && !treeHasVmlinux {
 		// The shipped vmlinux.h is x86's; libbpf's arm64 PT_REGS macros need user_pt_regs.
 		// (A tree's own arm64 vmlinux.h has it.)
@@ -139,20 +147,25 @@ func (tc *toolchain) compileEBPF(ctx context.Context, dir string, spec Spec, inc
 	// A program written the libbpf way includes <linux/bpf.h>, which reaches <asm/types.h>:
 	// that lives in the target architecture's multiarch directory, after everything else.
 	if d := multiarchInclude(arch); d != "" {
-		args = append(args, "-idirafter", d)
+		cd := fixedLengthPath(d)
+		unpadPairs = append(unpadPairs, cd, d)
+		args = append(args, "-idirafter", cd)
 	}
 	args = append(args, spec.CFlags...)
 	args = append(args, "-c", spec.EBPFSource, "-o", out)
-	if err := run(ctx, dir, nil, progress, tc.clang, args...); err != nil {
+	unpad := strings.NewReplacer(unpadPairs...)
+	// clang takes $PWD, when it names the working directory, as that directory's name. (os/exec
+	// would set it to the cleaned, unpadded path.)
+	if err := run(ctx, cdir, []string{"PWD=" + cdir}, progress, tc.clang, args...); err != nil {
 		// The command as it ran in the gadget directory, with the temporary paths named as
 		// the diagnostics name them: "." for the gadget directory, the header alias for the
 		// embedded headers.
-		cmdline := strings.ReplaceAll(commandLine(tc.clang, args), out, filepath.Base(out))
+		cmdline := unpad.Replace(strings.ReplaceAll(commandLine(tc.clang, args), out, filepath.Base(out)))
 		if tc.headerAlias != "" {
 			cmdline = strings.ReplaceAll(cmdline, absInclude, tc.headerAlias)
 		}
 		cmdline = strings.ReplaceAll(cmdline, dir, ".")
-		msg := err.Error()
+		msg := unpad.Replace(err.Error())
 		if tc.headerAlias != "" {
 			msg = strings.ReplaceAll(msg, absInclude+"/", tc.headerAlias+"/")
 		}
@@ -178,6 +191,39 @@ type wasmBuild struct {
 	// annotations go on the WASM layer's descriptor: AnnotationWASMToolchain and, for a
 	// module using the SDK, AnnotationWASMSDK.
 	annotations map[string]string
+}
+
+// fixedLengthPaths is the length of the directory paths clang is given: clangPathLen, or a
+// multiple of it for longer paths.
+const clangPathLen = 512
+
+// fixedLengthPath returns the absolute, clean directory path p padded with "/." components to
+// a length that does not depend on p (clangPathLen, or the next multiple of it that leaves
+// room). It names the same directory.
+//
+// Why: LLVM's BTF writer (clang 19) emits some forward declarations in the order of their
+// addresses on clang's heap, and that layout follows the lengths of the paths clang
+// allocates: its working directory, its include directories, the headers under them. The
+// same sources compiled in a clone at another path, or with another $TMPDIR (where the
+// embedded headers are written), gave an object whose .BTF numbered two forward declarations
+// the other way round, so a catalogue built here failed its check on another machine. Paths
+// of one length give one layout (TestBuildIndependentOfPaths). The object itself carries no
+// path: -ffile-prefix-map maps these to "." and /gadgetry/include.
+func fixedLengthPath(p string) string {
+	n := clangPathLen
+	for n < len(p)+3 {
+		n += clangPathLen
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(p)
+	if (n-len(p))%2 == 1 {
+		b.WriteString("//.")
+	}
+	for b.Len() < n {
+		b.WriteString("/.")
+	}
+	return b.String()
 }
 
 // multiarchDirs are where Debian keeps each architecture's <asm/...> kernel headers: the

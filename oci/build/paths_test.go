@@ -16,7 +16,7 @@ import (
 // length, with temporary directories ($TMPDIR, where the embedded headers are written) of
 // different lengths too, and wants the same image every time. LLVM's BTF writer orders some
 // forward declarations by heap address, and the heap's layout follows the lengths of the
-// paths clang handles: without the builder's fixed-length paths (fixedLengthPath), these
+// paths clang handles: without the builder's staging directory (newStage), these
 // builds of traceloop's program give two different objects, as the CI machine's clone and
 // this machine's did.
 func TestBuildIndependentOfPaths(t *testing.T) {

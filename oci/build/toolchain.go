@@ -3,6 +3,8 @@ package build
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -103,24 +105,27 @@ func (tc *toolchain) compileEBPF(ctx context.Context, dir string, spec Spec, inc
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.CreateTemp("", "gadgetry-ebpf-*.o")
+	// clang sees every directory through a staging directory of one path length (newStage),
+	// so the object does not depend on where the sources are checked out or on $TMPDIR.
+	// unstage turns the staged paths back into the real ones for messages.
+	st, err := newStage()
 	if err != nil {
-		return nil, fmt.Errorf("compiling %s: creating a temporary file: %w", spec.EBPFSource, err)
+		return nil, fmt.Errorf("compiling %s: %w", spec.EBPFSource, err)
 	}
-	out := tmp.Name()
-	tmp.Close()
-	defer os.Remove(out)
+	defer os.RemoveAll(st)
+	cdir, cinc, out := st+"/src", st+"/include", st+"/gadgetry-ebpf-"+arch+".o"
+	unstagePairs := []string{cdir, dir, cinc, absInclude}
+	links := map[string]string{cdir: dir, cinc: absInclude}
 
 	fmt.Fprintf(progress, "compiling %s for %s\n", spec.EBPFSource, arch)
-	// clang sees every directory through a path of a fixed length (fixedLengthPath), so the
-	// object does not depend on where the sources are checked out or where $TMPDIR is.
-	// unpad turns those paths back into the real ones for messages.
-	cdir, cinc := fixedLengthPath(dir), fixedLengthPath(absInclude)
-	unpadPairs := []string{cdir, dir, cinc, absInclude}
 	args := []string{
 		"-target", "bpf",
 		"-D__TARGET_ARCH_" + ta,
 		"-O2", "-g", "-Wall",
+		// BPF ISA v3 (32-bit jumps and ALU, Linux 5.1): the verifier tracks 32-bit bounds the
+		// v1 code clang 19 emits loses (IG's advise_seccomp loads only as v3). A gadget for
+		// older kernels sets `cflags: -mcpu=v1` in build.yaml; its flags come after these.
+		"-mcpu=v3",
 		"-fno-ident",
 		"-ffile-prefix-map=" + cinc + "=" + includePrefix,
 		"-ffile-prefix-map=" + cdir + "=.",
@@ -129,13 +134,17 @@ func (tc *toolchain) compileEBPF(ctx context.Context, dir string, spec Spec, inc
 	if tc.tree != nil {
 		// The tree's paths as seen from the gadget directory, so objects do not depend on
 		// where the tree is checked out.
-		tree := gadgetTree{Root: fixedLengthPath(tc.tree.Root)}
-		tree.Include = filepath.Join(tree.Root, "include")
-		unpadPairs = append(unpadPairs, tree.Root, tc.tree.Root)
+		tree := gadgetTree{Root: st + "/tree"}
+		tree.Include = tree.Root + "/include"
+		links[tree.Root] = tc.tree.Root
+		unstagePairs = append(unstagePairs, tree.Root, tc.tree.Root)
 		if rel, err := filepath.Rel(dir, tc.tree.Root); err == nil {
 			args = append(args, "-ffile-prefix-map="+tree.Root+"="+rel)
 		}
-		args = append(args, tree.includeArgs(arch)...)
+		args = append(args, tc.tree.includeArgs(arch)...)
+		for i, a := range args {
+			args[i] = strings.Replace(a, "-I"+tc.tree.Root, "-I"+tree.Root, 1)
+		}
 		treeHasVmlinux = fileExists(filepath.Join(tc.tree.Include, "gadget", arch, "vmlinux.h"))
 	}
 	args = append(args, "-I"+cinc)
@@ -147,25 +156,30 @@ func (tc *toolchain) compileEBPF(ctx context.Context, dir string, spec Spec, inc
 	// A program written the libbpf way includes <linux/bpf.h>, which reaches <asm/types.h>:
 	// that lives in the target architecture's multiarch directory, after everything else.
 	if d := multiarchInclude(arch); d != "" {
-		cd := fixedLengthPath(d)
-		unpadPairs = append(unpadPairs, cd, d)
-		args = append(args, "-idirafter", cd)
+		links[st+"/asm"] = d
+		unstagePairs = append(unstagePairs, st+"/asm", d)
+		args = append(args, "-idirafter", st+"/asm")
+	}
+	for l, target := range links {
+		if err := os.Symlink(target, l); err != nil {
+			return nil, fmt.Errorf("compiling %s: staging its directories: %w", spec.EBPFSource, err)
+		}
 	}
 	args = append(args, spec.CFlags...)
 	args = append(args, "-c", spec.EBPFSource, "-o", out)
-	unpad := strings.NewReplacer(unpadPairs...)
-	// clang takes $PWD, when it names the working directory, as that directory's name. (os/exec
-	// would set it to the cleaned, unpadded path.)
-	if err := run(ctx, cdir, []string{"PWD=" + cdir}, progress, tc.clang, args...); err != nil {
+	unstage := strings.NewReplacer(unstagePairs...)
+	// clang runs in the gadget directory and takes $PWD, which names that directory, as its
+	// name: the staged one. (os/exec would set $PWD to the real path.)
+	if err := run(ctx, dir, []string{"PWD=" + cdir}, progress, tc.clang, args...); err != nil {
 		// The command as it ran in the gadget directory, with the temporary paths named as
 		// the diagnostics name them: "." for the gadget directory, the header alias for the
 		// embedded headers.
-		cmdline := unpad.Replace(strings.ReplaceAll(commandLine(tc.clang, args), out, filepath.Base(out)))
+		cmdline := unstage.Replace(strings.ReplaceAll(commandLine(tc.clang, args), out, filepath.Base(out)))
 		if tc.headerAlias != "" {
 			cmdline = strings.ReplaceAll(cmdline, absInclude, tc.headerAlias)
 		}
 		cmdline = strings.ReplaceAll(cmdline, dir, ".")
-		msg := unpad.Replace(err.Error())
+		msg := unstage.Replace(err.Error())
 		if tc.headerAlias != "" {
 			msg = strings.ReplaceAll(msg, absInclude+"/", tc.headerAlias+"/")
 		}
@@ -193,37 +207,43 @@ type wasmBuild struct {
 	annotations map[string]string
 }
 
-// fixedLengthPaths is the length of the directory paths clang is given: clangPathLen, or a
-// multiple of it for longer paths.
-const clangPathLen = 512
+// stagePathLen is the length of a staging directory's path (newStage): stagePathLen, or a
+// multiple of it when $TMPDIR is long.
+const stagePathLen = 128
 
-// fixedLengthPath returns the absolute, clean directory path p padded with "/." components to
-// a length that does not depend on p (clangPathLen, or the next multiple of it that leaves
-// room). It names the same directory.
+// newStage creates an empty directory under $TMPDIR whose path has a length that does not
+// depend on $TMPDIR (stagePathLen, or the next multiple of it that leaves room), for
+// compileEBPF to reach the gadget directory, the headers and the multiarch directory through
+// symbolic links of one length each.
 //
 // Why: LLVM's BTF writer (clang 19) emits some forward declarations in the order of their
 // addresses on clang's heap, and that layout follows the lengths of the paths clang
-// allocates: its working directory, its include directories, the headers under them. The
-// same sources compiled in a clone at another path, or with another $TMPDIR (where the
-// embedded headers are written), gave an object whose .BTF numbered two forward declarations
-// the other way round, so a catalogue built here failed its check on another machine. Paths
-// of one length give one layout (TestBuildIndependentOfPaths). The object itself carries no
-// path: -ffile-prefix-map maps these to "." and /gadgetry/include.
-func fixedLengthPath(p string) string {
-	n := clangPathLen
-	for n < len(p)+3 {
-		n += clangPathLen
+// allocates: its working directory, its include directories, the headers under them (clang
+// keeps each file's absolute path with dots removed, so padding a path with "/." does not
+// help; a symbolic link's path is kept as it is). The same sources compiled in a clone at
+// another path, or with another $TMPDIR (where the embedded headers are written), gave an
+// object whose .BTF numbered two forward declarations the other way round, and a catalogue
+// built here failed its check on another machine. Paths of one length give one layout
+// (TestBuildIndependentOfPaths); the object itself carries no path (-ffile-prefix-map).
+func newStage() (string, error) {
+	base, err := filepath.Abs(os.TempDir())
+	if err != nil {
+		return "", fmt.Errorf("creating a staging directory: %w", err)
 	}
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteString(p)
-	if (n-len(p))%2 == 1 {
-		b.WriteString("//.")
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", fmt.Errorf("creating a staging directory: %w", err)
 	}
-	for b.Len() < n {
-		b.WriteString("/.")
+	name := base + "/gadgetry-clang-" + hex.EncodeToString(rnd[:]) + "-"
+	n := stagePathLen
+	for n < len(name) {
+		n += stagePathLen
 	}
-	return b.String()
+	name += strings.Repeat("x", n-len(name))
+	if err := os.Mkdir(name, 0o700); err != nil {
+		return "", fmt.Errorf("creating a staging directory: %w", err)
+	}
+	return name, nil
 }
 
 // multiarchDirs are where Debian keeps each architecture's <asm/...> kernel headers: the

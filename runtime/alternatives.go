@@ -119,7 +119,7 @@ func (r *Run) probeAlternative(c *choice, v string, spec *ebpf.CollectionSpec) e
 			ps.AttachTo = r.target(p)
 		}
 		if err := r.rt.probeLoad(p.Kind, ps); err != nil {
-			return fmt.Errorf("program %s (%s) needs %s: %v", p.Name, p.Section, p.Kind.Feature(), rootCause(err))
+			return fmt.Errorf("program %s (%s) needs %s: %v", p.Name, p.Section, p.Kind.FeatureOf(r.target(p)), rootCause(err))
 		}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 
 	"github.com/gadgetry/gadgetry/oci/metadata"
@@ -399,7 +400,7 @@ func (r *Run) load() error {
 			return fmt.Errorf("gadget %s: loading the eBPF object: %w", r.g.Name, err)
 		}
 		if !attach.LacksKernelSupport(err) {
-			return fmt.Errorf("gadget %s: program %s (%s) failed to load: %w", r.g.Name, p.Name, p.Section, err)
+			return fmt.Errorf("gadget %s: program %s (%s) failed to load: %w%s", r.g.Name, p.Name, p.Section, err, isaHint())
 		}
 		if !p.Optional {
 			return r.lacksErr(p, "cannot run here", err)
@@ -407,6 +408,15 @@ func (r *Run) load() error {
 		r.skip(p, err)
 		delete(spec.Programs, p.Name)
 	}
+}
+
+// isaHint explains a load failure on a kernel without BPF ISA v3 (32-bit jumps, Linux 5.1),
+// which objects from `gadgetry image build` use by default; empty on other kernels.
+func isaHint() string {
+	if errors.Is(features.HaveV3ISA(), ebpf.ErrNotSupported) {
+		return "; this kernel lacks BPF ISA v3 (Linux 5.1), for which `gadgetry image build` compiles by default: rebuild the gadget with `cflags: -mcpu=v1` in its build.yaml"
+	}
+	return ""
 }
 
 // target is where p attaches: an attach_to set at run time, else gadget.yaml's or its section's.
@@ -458,7 +468,7 @@ func rootCause(err error) error {
 
 func (r *Run) lacksErr(p *Program, what string, err error) error {
 	return fmt.Errorf("gadget %s: program %s (%s) %s: the kernel lacks %s (%v); mark it `programs.%s.optional: true` in gadget.yaml to run without it",
-		r.g.Name, p.Name, p.Section, what, p.Kind.Feature(), rootCause(err), p.Name)
+		r.g.Name, p.Name, p.Section, what, p.Kind.FeatureOf(r.target(p)), rootCause(err), p.Name)
 }
 
 // failedProgram finds which program a collection load error is about.
@@ -473,10 +483,11 @@ func (r *Run) failedProgram(err error) *Program {
 }
 
 func (r *Run) skip(p *Program, err error) {
-	msg := fmt.Sprintf("%s (%s): the kernel lacks %s: %v", p.Name, p.Section, p.Kind.Feature(), rootCause(err))
+	feature := p.Kind.FeatureOf(r.target(p))
+	msg := fmt.Sprintf("%s (%s): the kernel lacks %s: %v", p.Name, p.Section, feature, rootCause(err))
 	r.mu.Lock()
 	r.summary.SkippedPrograms = append(r.summary.SkippedPrograms, msg)
-	r.skippedProgs = append(r.skippedProgs, skippedProgram{p, p.Kind.Feature()})
+	r.skippedProgs = append(r.skippedProgs, skippedProgram{p, feature})
 	r.mu.Unlock()
 }
 

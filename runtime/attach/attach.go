@@ -108,6 +108,16 @@ func (k Kind) Feature() string {
 	return string(k) + " programs"
 }
 
+// FeatureOf is Feature for a program of kind k attached to target: an iterator names its
+// target, since a kernel may load some iterators and refuse others (this one loads iter/task
+// and refuses iter/bpf_map_elem with EPERM before the verifier runs).
+func (k Kind) FeatureOf(target string) string {
+	if k == Iter && target != "" {
+		return "BPF iterators over " + target + " (iter/" + target + ")"
+	}
+	return k.Feature()
+}
+
 // LacksKernelSupport reports whether err from loading or attaching means the kernel lacks the
 // feature, rather than a bug in the gadget.
 func LacksKernelSupport(err error) bool {

@@ -42,6 +42,13 @@ func TestIGStyleGadget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keys := map[string]string{}
+	for _, p := range g.Params {
+		keys[p.Key] = p.Variable
+	}
+	if keys["collect-ustack"] != "collect_ustack" || keys["sized-max-entries"] != "gtest_sized_max_entries" {
+		t.Errorf("parameter keys %v: want collect-ustack (IG's key for collect_ustack) and gadget.yaml's sized-max-entries", keys)
+	}
 	if len(g.Iters) != 2 || g.Iters[0].DataSource != "gtest_tasks" || g.Iters[1].DataSource != "gtest_tasks" {
 		t.Fatalf("iterators of one marker naming two programs: %+v", g.Iters)
 	}

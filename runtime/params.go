@@ -85,6 +85,15 @@ var filterParams = []struct{ variable, key, desc string }{
 	{"targ_comm", "comm", "show only events of processes with this command name"},
 }
 
+// wellKnownParams are the bool parameters whose key Inspektor Gadget's CLI spells with dashes
+// (its headers declare them: <gadget/user_stack_map.h>'s collect_ustack), so that
+// `--collect-ustack` works for the same gadget in both; gadget.yaml's key still wins.
+var wellKnownParams = map[string]struct{ key, desc string }{
+	"collect_ustack":     {"collect-ustack", "collect the user-space stack of each event"},
+	"collect_build_id":   {"collect-build-id", "collect the build IDs of the stack's executables"},
+	"collect_otel_stack": {"collect-otel-stack", "collect stacks for OpenTelemetry's eBPF profiler"},
+}
+
 func (g *Gadget) findParams() error {
 	var vars []string
 	for t, err := range g.spec.Types.All() {
@@ -106,6 +115,9 @@ func (g *Gadget) findParams() error {
 			return fmt.Errorf("gadget %s: param %s: %w", g.Name, name, err)
 		}
 		p.Source = ParamEBPF
+		if wk, ok := wellKnownParams[name]; ok && p.Kind == datasource.KindBool {
+			p.Key, p.Description = wk.key, wk.desc
+		}
 		if mp := g.Meta.Params.EBPF[name]; mp != nil {
 			if mp.Key != "" {
 				p.Key = mp.Key

@@ -5,7 +5,8 @@
  *   - a map declared with max_entries 0, sized by the parameter <map>_max_entries;
  *   - a socket filter (SEC("socket1")) and a tc classifier (classifier/ingress/<name>);
  *   - a uprobe on a short library name (uprobe/libc:exit);
- *   - one iterator marker naming two programs.
+ *   - one iterator marker naming two programs;
+ *   - the collect_ustack parameter of <gadget/user_stack_map.h>, keyed collect-ustack.
  * -DWITH_PINNED adds a map pinned by name.
  */
 #include <vmlinux.h>
@@ -13,6 +14,7 @@
 #include <bpf/bpf_tracing.h>
 #include <gadget/macros.h>
 #include <gadget/types.h>
+#include <gadget/user_stack_map.h> /* its collect_ustack parameter is --collect-ustack */
 
 #define TC_ACT_UNSPEC -1
 

@@ -40,6 +40,7 @@ type Gadget struct {
 
 	spec     *ebpf.CollectionSpec // template: copied for each run
 	hasMntns bool
+	iterMaps map[string]string // GADGET_ITER_TARGET_MAP: iterator program → map
 	choices  []*choice // alternative programs, by parameter (alternatives.go)
 }
 
@@ -115,6 +116,9 @@ type Program struct {
 	// Perf is the event a perf_event program samples (gadget.yaml programs.<p>.perf and
 	// .sampler).
 	Perf *attach.PerfEvent
+	// IterMap is the map an iter/bpf_map_elem program walks: the map its
+	// GADGET_ITER_TARGET_MAP marker (gadget_mapelem_iter_target_<prog>___<map>) names.
+	IterMap string
 }
 
 // HasMntnsField reports whether the gadget's events record a mount namespace (a field of type
@@ -304,6 +308,18 @@ func (g *Gadget) findMarkers() error {
 				return err
 			}
 			g.Iters = append(g.Iters, its...)
+		case strings.HasPrefix(v.Name, "gadget_mapelem_iter_target_"):
+			prog, m, ok := strings.Cut(strings.TrimPrefix(v.Name, "gadget_mapelem_iter_target_"), "___")
+			if !ok || prog == "" || m == "" {
+				return fmt.Errorf("gadget %s: marker %s: want gadget_mapelem_iter_target_<program>___<map> (GADGET_ITER_TARGET_MAP(program, map))", g.Name, v.Name)
+			}
+			if _, ok := g.spec.Maps[m]; !ok {
+				return fmt.Errorf("gadget %s: GADGET_ITER_TARGET_MAP(%s, %s): the object has no map %s", g.Name, prog, m, m)
+			}
+			if g.iterMaps == nil {
+				g.iterMaps = map[string]string{}
+			}
+			g.iterMaps[prog] = m
 		case strings.HasPrefix(v.Name, "gadget_mapiter_"):
 			mi, err := g.mapIterMarker(v.Name)
 			if err != nil {
@@ -441,7 +457,20 @@ func (g *Gadget) findPrograms() error {
 				p.Target = mp.AttachTo
 			}
 		}
+		if m, ok := g.iterMaps[name]; ok {
+			if kind != attach.Iter || target != "bpf_map_elem" {
+				return fmt.Errorf("gadget %s: GADGET_ITER_TARGET_MAP(%s, %s): program %s is in section %s, not iter/bpf_map_elem", g.Name, name, m, name, ps.SectionName)
+			}
+			p.IterMap = m
+		} else if kind == attach.Iter && target == "bpf_map_elem" {
+			return fmt.Errorf("gadget %s: program %s (iter/bpf_map_elem) walks the elements of a map, which it must name: add GADGET_ITER_TARGET_MAP(%s, <map>)", g.Name, name, name)
+		}
 		g.Programs = append(g.Programs, p)
+	}
+	for prog, m := range g.iterMaps {
+		if _, ok := g.spec.Programs[prog]; !ok {
+			return fmt.Errorf("gadget %s: GADGET_ITER_TARGET_MAP(%s, %s) names no program of the object (programs: %s)", g.Name, prog, m, strings.Join(g.programNames(), ", "))
+		}
 	}
 	for name := range g.Meta.Programs {
 		if _, ok := g.spec.Programs[name]; !ok && !g.perfEventNamed(name) {

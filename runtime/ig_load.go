@@ -190,10 +190,14 @@ func (g *Gadget) PinnedMaps() []string {
 }
 
 // attachOptions are what attaching p needs beyond its section: a perf_event program's event;
+// the map a map-element iterator walks (GADGET_ITER_TARGET_MAP);
 // for packet programs, the network namespace their skb->cb[0] holds (IG's dispatcher
 // convention, attach/dispatch.go).
 func (r *Run) attachOptions(p *Program) attach.Options {
 	opts := attach.Options{Perf: p.Perf}
+	if p.IterMap != "" {
+		opts.IterMap = r.coll.Maps[p.IterMap]
+	}
 	if p.Kind == attach.SocketFilter || p.Kind == attach.Classifier {
 		opts.Netns, _ = sockets.CurrentNetns() // unreadable: cb[0] stays 0
 	}

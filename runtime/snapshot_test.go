@@ -411,6 +411,10 @@ func TestSnapshotMarkerErrors(t *testing.T) {
 		{"ITER_NOT_ITER", []string{"gadget bad", "iterator snap", "program gtest_tp", "not an iterator", "iter/<target>"}},
 		{"MAPITER_NO_MAP", []string{"gadget bad", "map iterator dump", `map "gtest_nomap"`}},
 		{"MAPITER_ARRAY", []string{"gadget bad", "map iterator dump", "map gtest_array is of type Array", "only hash maps"}},
+		{"ELEM_NO_TARGET", []string{"gadget bad", "program gtest_elems (iter/bpf_map_elem)", "must name", "GADGET_ITER_TARGET_MAP(gtest_elems, <map>)"}},
+		{"ELEM_NO_MAP", []string{"gadget bad", "GADGET_ITER_TARGET_MAP(gtest_elems, gtest_nomap)", "no map gtest_nomap"}},
+		{"ELEM_NOT_ITER", []string{"gadget bad", "GADGET_ITER_TARGET_MAP(gtest_tp, gtest_array)", "section tracepoint/sched/sched_process_exec", "not iter/bpf_map_elem"}},
+		{"ELEM_NO_PROG", []string{"gadget bad", "GADGET_ITER_TARGET_MAP(gtest_nosuch, gtest_array)", "names no program", "gtest_tp"}},
 	} {
 		t.Run(tc.flag, func(t *testing.T) {
 			wantErr(t, prepareErr(t, "bad", gadgettest.Compile(t, "bad_markers", "-D"+tc.flag), ""), tc.parts...)

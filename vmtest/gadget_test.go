@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"syscall"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/gadgetry/gadgetry/internal/kernel"
 	"github.com/gadgetry/gadgetry/oci"
 	"github.com/gadgetry/gadgetry/runtime"
+	"github.com/gadgetry/gadgetry/runtime/datasource"
 	"github.com/gadgetry/gadgetry/vmtest"
 )
 
@@ -104,5 +106,58 @@ func TestVMGadgetAttach(t *testing.T) {
 		if got := read(c.name); got != c.want {
 			t.Errorf("%s = %d, want %d", c.name, got, c.want)
 		}
+	}
+}
+
+// TestVMMapElemIter runs a gadget whose iterator walks a map's elements (iter/bpf_map_elem),
+// the map named by GADGET_ITER_TARGET_MAP: the runtime attaches the program to that map, and
+// the snapshot has one record per element. (This host's kernel refuses such programs.)
+func TestVMMapElemIter(t *testing.T) {
+	kernel.Require(t, kernel.MapElemIter)
+	obj, err := os.ReadFile(vmtest.BPFObject(t, "testdata/mapelem.bpf.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := runtime.New(runtime.Options{})
+	g, err := rt.Prepare(context.Background(), &oci.Gadget{Ref: "vmtest/mapelem", Arch: goruntime.GOARCH, EBPF: obj})
+	if err != nil {
+		t.Fatalf("preparing the gadget: %v", err)
+	}
+	if len(g.Programs) != 1 || g.Programs[0].IterMap != "gtest_elems_map" {
+		t.Fatalf("programs %+v: want gtest_dump walking gtest_elems_map", g.Programs)
+	}
+	type elem struct{ key, value uint64 }
+	got := make(chan []elem, 1)
+	run, err := rt.Start(context.Background(), g, runtime.RunOptions{Hooks: []runtime.Hooks{{Name: "vmtest", Init: func(r *runtime.Run) error {
+		ds := r.DataSource("elems")
+		key, value := ds.Field("key"), ds.Field("value")
+		if key == nil || value == nil {
+			return errors.New("data source elems lacks key or value")
+		}
+		ds.SubscribeArray(0, func(_ *datasource.DataSource, a []*datasource.Data) error {
+			var es []elem
+			for _, d := range a {
+				es = append(es, elem{key.Uint(d), value.Uint(d)})
+			}
+			select {
+			case got <- es:
+			default:
+			}
+			return nil
+		})
+		return nil
+	}}}})
+	if err != nil {
+		t.Fatalf("starting the gadget: %v", err)
+	}
+	defer run.Stop()
+	select {
+	case es := <-got:
+		want := []elem{{0, 7}, {1, 7}, {2, 7}}
+		if !slices.Equal(es, want) {
+			t.Errorf("snapshot %v, want %v (each element of the three-element array, its value + 7)", es, want)
+		}
+	case <-run.Done():
+		t.Fatalf("the run ended before the snapshot: %v", run.Wait())
 	}
 }

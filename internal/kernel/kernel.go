@@ -56,12 +56,15 @@ const (
 	BPFDPath Feature = "bpf_d_path"
 	// Overlayfs: an overlay filesystem can be mounted.
 	Overlayfs Feature = "overlayfs"
+	// MapElemIter: an iter/bpf_map_elem program (a BPF iterator over a map's elements) loads
+	// and attaches to an array map. Some kernels load other iterators and refuse this one.
+	MapElemIter Feature = "map_elem_iter"
 )
 
 // All returns every feature this package probes, in a stable order.
 func All() []Feature {
 	return []Feature{BTF, RingBuf, Tracepoint, RawTracepoint, TPBTF, Kprobe, Kretprobe,
-		Fentry, Fexit, Tracing, LSM, BPFDPath, Overlayfs}
+		Fentry, Fexit, Tracing, LSM, BPFDPath, Overlayfs, MapElemIter}
 }
 
 // ParseFeature returns the feature whose name is s.
@@ -149,6 +152,8 @@ func probe(f Feature) error {
 		err = probeDPath()
 	case Overlayfs:
 		err = probeOverlayfs()
+	case MapElemIter:
+		err = probeMapElemIter()
 	default:
 		return fmt.Errorf("probing kernel feature %q: unknown feature", string(f))
 	}

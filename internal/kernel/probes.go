@@ -136,6 +136,22 @@ func probeTrampoline(at ebpf.AttachType) error {
 	return attachAndClose(l, err, "a trampoline program to "+probeFunc)
 }
 
+// probeMapElemIter loads an iter/bpf_map_elem program and attaches it to a one-element array.
+func probeMapElemIter() error {
+	m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+	if err != nil {
+		return fmt.Errorf("creating an array map: %w", err)
+	}
+	defer m.Close()
+	prog, err := load(&ebpf.ProgramSpec{Type: ebpf.Tracing, AttachType: ebpf.AttachTraceIter, AttachTo: "bpf_map_elem"})
+	if err != nil {
+		return err
+	}
+	defer prog.Close()
+	l, err := link.AttachIter(link.IterOptions{Program: prog, Map: m})
+	return attachAndClose(l, err, "an iter/bpf_map_elem program to an array map")
+}
+
 // probeLSM needs the BPF LSM in the active list (runtime/attach decides that, for the runtime
 // too) and an lsm/bprm_check_security program that loads and attaches.
 func probeLSM() error {

@@ -133,6 +133,8 @@ type Options struct {
 	// Perf is the event a perf_event program samples (gadget.yaml programs.<p>.perf and
 	// .sampler); a perf_event program without one is an error.
 	Perf *PerfEvent
+	// IterMap is the map an iter/bpf_map_elem program walks (it must be given one).
+	IterMap *ebpf.Map
 	// Netns, when not 0, is written to skb->cb[0] before a socket filter or tc classifier
 	// runs (a dispatcher tail-calls the program, dispatch.go): the network namespace's
 	// inode, as Inspektor Gadget's packet programs expect.
@@ -208,7 +210,10 @@ func AttachWith(kind Kind, target string, prog *ebpf.Program, opts Options) (lin
 			l = ml
 		}
 	case Iter:
-		l, err = link.AttachIter(link.IterOptions{Program: prog})
+		if target == "bpf_map_elem" && opts.IterMap == nil {
+			return nil, fmt.Errorf("an iter/bpf_map_elem program walks a map's elements: name the map (Options.IterMap)")
+		}
+		l, err = link.AttachIter(link.IterOptions{Program: prog, Map: opts.IterMap})
 	case PerfEventKind:
 		var ml *multiLink
 		if ml, err = attachPerfEvent(opts.Perf, prog); err == nil {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Markers that name the wrong things, one per -D flag, for the runtime's Prepare errors:
- * ITER_NO_PROG, ITER_NOT_ITER, MAPITER_NO_MAP, MAPITER_ARRAY; and PERF_TRACER, a tracer on a
- * perf event array, which is valid (TestPerfTracerPrepare).
+ * ITER_NO_PROG, ITER_NOT_ITER, MAPITER_NO_MAP, MAPITER_ARRAY, ELEM_NO_TARGET, ELEM_NO_MAP,
+ * ELEM_NOT_ITER, ELEM_NO_PROG; and PERF_TRACER, a tracer on a perf event array, which is valid
+ * (TestPerfTracerPrepare).
  */
 #include <gadget.h>
 
@@ -37,6 +38,25 @@ GADGET_MAPITER(dump, gtest_array);
 #endif
 #ifdef PERF_TRACER
 GADGET_TRACER(perf, gtest_perf, gtest_rec);
+#endif
+
+#if defined(ELEM_NO_TARGET) || defined(ELEM_NO_MAP)
+/* A map-element iterator: it must name its map (GADGET_ITER_TARGET_MAP). */
+GADGET_ITER(elems, gtest_rec, gtest_elems);
+#ifdef ELEM_NO_MAP
+GADGET_ITER_TARGET_MAP(gtest_elems, gtest_nomap);
+#endif
+SEC("iter/bpf_map_elem")
+int gtest_elems(struct bpf_iter__bpf_map_elem *ctx)
+{
+	return 0;
+}
+#endif
+#ifdef ELEM_NOT_ITER
+GADGET_ITER_TARGET_MAP(gtest_tp, gtest_array);
+#endif
+#ifdef ELEM_NO_PROG
+GADGET_ITER_TARGET_MAP(gtest_nosuch, gtest_array);
 #endif
 
 SEC("tracepoint/sched/sched_process_exec")

@@ -82,4 +82,13 @@
 	} map SEC(".maps");                                           \
 	__GADGET_TRACER_LOST_SAMPLES(map)
 
+/*
+ * GADGET_ITER_TARGET_MAP(prog, map): the iterator program `prog`, SEC("iter/bpf_map_elem"),
+ * walks the elements of `map`, a map of this object; the runtime attaches the program to it
+ * (a map-element iterator must name its map when it is attached). `prog` is also named in a
+ * GADGET_ITER, which says where its records go.
+ */
+#define GADGET_ITER_TARGET_MAP(prog, map) \
+	const void *gadget_mapelem_iter_target_##prog##___##map __GADGET_UNUSED
+
 #endif /* GADGETRY_MACROS_H */

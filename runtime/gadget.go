@@ -41,7 +41,7 @@ type Gadget struct {
 	spec     *ebpf.CollectionSpec // template: copied for each run
 	hasMntns bool
 	iterMaps map[string]string // GADGET_ITER_TARGET_MAP: iterator program → map
-	choices  []*choice // alternative programs, by parameter (alternatives.go)
+	choices  []*choice         // alternative programs, by parameter (alternatives.go)
 }
 
 // Tracer is one `gadget_tracer_<ds>___<map>___<struct>` marker.

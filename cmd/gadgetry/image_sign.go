@@ -100,8 +100,7 @@ func readPassword(cmd *cobra.Command, prompt string, confirm bool) (pw []byte, f
 		return nil, false, fmt.Errorf("set $%s to the password (there is no terminal to ask for it on)", passwordEnv)
 	}
 	ask := func(p string) ([]byte, error) {
-		fmt.Fprint(cmd.ErrOrStderr(), p)
-		b, err := term.ReadPassword(int(in.Fd()))
+		b, err := readSecret(int(in.Fd()), func() { fmt.Fprint(cmd.ErrOrStderr(), p) })
 		fmt.Fprintln(cmd.ErrOrStderr())
 		return b, err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
@@ -61,8 +62,9 @@ docker, oras and cosign find them too. On a terminal, what the flags do not give
 				if !tty {
 					return &cliUsageError{"login: give the password with --password-stdin (there is no terminal to ask for it on)"}
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "Password for %s@%s: ", user, host)
-				b, err := term.ReadPassword(int(in.(*os.File).Fd()))
+				b, err := readSecret(int(in.(*os.File).Fd()), func() {
+					fmt.Fprintf(cmd.ErrOrStderr(), "Password for %s@%s: ", user, host)
+				})
 				fmt.Fprintln(cmd.ErrOrStderr())
 				if err != nil {
 					return fmt.Errorf("login: reading the password: %w", err)
@@ -116,4 +118,25 @@ func newLogoutCmd() *cobra.Command {
 	}
 	f = bindRegistryFlags(cmd.Flags())
 	return cmd
+}
+
+// readSecret reads a line from the terminal fd without echoing it, turning the echo off
+// before prompt is printed: typed (or pasted) characters that follow the prompt before the echo
+// is off would be shown (term.ReadPassword alone prompts too early when called after the
+// prompt). The terminal's settings are restored afterwards.
+func readSecret(fd int, prompt func()) ([]byte, error) {
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return nil, err
+	}
+	quiet := *old
+	quiet.Lflag &^= unix.ECHO
+	quiet.Lflag |= unix.ICANON | unix.ISIG
+	quiet.Iflag |= unix.ICRNL
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err != nil {
+		return nil, err
+	}
+	defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
+	prompt()
+	return term.ReadPassword(fd)
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -159,5 +160,29 @@ func TestVMMapElemIter(t *testing.T) {
 		}
 	case <-run.Done():
 		t.Fatalf("the run ended before the snapshot: %v", run.Wait())
+	}
+}
+
+// TestVMKprobeNoFunction: a kprobe on a function the kernel does not have fails to attach with
+// a sentence that names the function (IG's trace_fsslower probes ext4_file_open, absent where
+// ext4 is not loaded), and nothing of the gadget stays loaded.
+func TestVMKprobeNoFunction(t *testing.T) {
+	kernel.Require(t, kernel.Kprobe)
+	obj, err := os.ReadFile(vmtest.BPFObject(t, "testdata/nofunc.bpf.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := runtime.New(runtime.Options{})
+	g, err := rt.Prepare(context.Background(), &oci.Gadget{Ref: "vmtest/nofunc", Arch: goruntime.GOARCH, EBPF: obj})
+	if err != nil {
+		t.Fatalf("preparing the gadget: %v", err)
+	}
+	run, err := rt.Start(context.Background(), g, runtime.RunOptions{})
+	if err == nil {
+		run.Stop()
+		t.Fatal("a kprobe on gadgetry_no_such_function attached")
+	}
+	if want := "the kernel has no function gadgetry_no_such_function to probe"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q lacks %q", err, want)
 	}
 }

@@ -173,6 +173,10 @@ func AttachWith(kind Kind, target string, prog *ebpf.Program, opts Options) (lin
 		}
 		if err != nil && (errors.Is(err, unix.ENOENT) || errors.Is(err, ebpf.ErrNotSupported)) && !kprobesAvailable() {
 			err = lacks{err}
+		} else if errors.Is(err, unix.ENOENT) {
+			// Kprobes work, the function does not exist (cilium/ebpf's message only says a
+			// "token" was not found).
+			err = fmt.Errorf("the kernel has no function %s to probe (it is not in /proc/kallsyms: another kernel version, or a module that is not loaded): %w", target, err)
 		}
 	case Uprobe, Uretprobe:
 		path, sym, ok := strings.Cut(target, ":")

@@ -16,7 +16,7 @@ func ExampleParseReference() {
 	}
 	// Output:
 	// ghcr.io/inspektor-gadget/gadget/trace_open:latest
-	// docker.io/myorg/gadget:v1
+	// ghcr.io/myorg/gadget:v1
 	// localhost:5000/g/trace_exec:latest
 }
 

@@ -20,8 +20,9 @@ const maxNameLength = 255
 // digest (sha512) fits.
 const maxReferenceLength = 1024
 
-// dockerHub is the registry of a reference whose first path component is not a registry name.
-const dockerHub = "docker.io"
+// defaultRegistry is the registry of a reference whose first path component is not a registry
+// name, when no default prefix says another: Inspektor Gadget's default domain.
+const defaultRegistry = "ghcr.io"
 
 // Reference is a parsed, normalized image reference: Registry/Repository[:Tag][@Digest].
 type Reference struct {
@@ -58,7 +59,8 @@ func ParseReference(s string) (Reference, error) {
 // ParseReferenceWithPrefix parses and normalizes an image reference. The rules are Inspektor
 // Gadget's: the first path component is a registry only if it contains "." or ":" or is
 // "localhost"; a single name gets prefix ("trace_open" → "<prefix>/trace_open"); other paths
-// without a registry are on Docker Hub; a missing tag means "latest" unless a digest is given.
+// without a registry are at the prefix's registry ("org/x" → "ghcr.io/org/x" with the default
+// prefix; not Docker Hub); a missing tag means "latest" unless a digest is given.
 func ParseReferenceWithPrefix(s, prefix string) (Reference, error) {
 	bad := func(why string) (Reference, error) {
 		return Reference{}, fmt.Errorf("invalid image reference %q: %s", s, why)
@@ -120,7 +122,16 @@ func ParseReferenceWithPrefix(s, prefix string) (Reference, error) {
 		r.Registry = parts[0]
 		r.Repository = strings.Join(parts[1:], "/")
 	default:
-		r.Registry = dockerHub
+		// IG's rule: a path without a registry is at the default registry, ghcr.io (here the
+		// default prefix's registry, which is ghcr.io unless configured).
+		r.Registry = defaultRegistry
+		if prefix != "" {
+			pr, err := ParseReferenceWithPrefix(prefix+"/x:x", "")
+			if err != nil {
+				return bad(fmt.Sprintf("default prefix %q: %v", prefix, err))
+			}
+			r.Registry = pr.Registry
+		}
 		r.Repository = rest
 	}
 	if !hostRE.MatchString(r.Registry) {
@@ -132,7 +143,7 @@ func ParseReferenceWithPrefix(s, prefix string) (Reference, error) {
 		}
 	}
 	// The limit holds for the name as normalized, not as typed: "trace_open" grows by the
-	// default prefix, "org/x" by "docker.io/".
+	// default prefix, "org/x" by the prefix's registry.
 	if n := len(r.RepositoryName()); n > maxNameLength {
 		return bad(fmt.Sprintf("the name is %d characters once normalized (%s/...); registries accept at most %d", n, r.Registry, maxNameLength))
 	}

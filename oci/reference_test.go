@@ -12,7 +12,7 @@ func TestParseReference(t *testing.T) {
 		{"trace_open", "ghcr.io/inspektor-gadget/gadget/trace_open:latest"},
 		{"trace_open:v1", "ghcr.io/inspektor-gadget/gadget/trace_open:v1"},
 		{"trace_open@" + testDigest, "ghcr.io/inspektor-gadget/gadget/trace_open@" + testDigest},
-		{"myorg/thing", "docker.io/myorg/thing:latest"},
+		{"myorg/thing", "ghcr.io/myorg/thing:latest"}, // IG's default domain, not Docker Hub
 		{"localhost/thing:1", "localhost/thing:1"},
 		{"127.0.0.1:5000/a/b", "127.0.0.1:5000/a/b:latest"},
 		{"127.0.0.1:5000/a/b:t@" + testDigest, "127.0.0.1:5000/a/b:t@" + testDigest},
@@ -36,6 +36,11 @@ func TestParseReference(t *testing.T) {
 	if r.String() != "localhost:5000/g/x:latest" {
 		t.Errorf("custom prefix: %s", r)
 	}
+	// A path without a registry is at the prefix's registry.
+	r, _ = ParseReferenceWithPrefix("org/x", "localhost:5000/g")
+	if r.String() != "localhost:5000/org/x:latest" {
+		t.Errorf("custom prefix, org/x: %s", r)
+	}
 }
 
 func TestParseReferenceErrors(t *testing.T) {
@@ -50,7 +55,7 @@ func TestParseReferenceErrors(t *testing.T) {
 		{"bad_host!.io/x", "registry"},
 		// Short enough as typed, too long once the default prefix is added.
 		{strings.Repeat("a", 230), "262 characters once normalized (ghcr.io/...)"},
-		{"org/" + strings.Repeat("a", 250), "264 characters once normalized (docker.io/...)"},
+		{"org/" + strings.Repeat("a", 250), "262 characters once normalized (ghcr.io/...)"},
 		{strings.Repeat("a", 1025), "longer than 1024"},
 	} {
 		_, err := ParseReference(tc.in)

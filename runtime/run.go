@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 
 	"github.com/gadgetry/gadgetry/oci/metadata"
@@ -400,7 +399,7 @@ func (r *Run) load() error {
 			return fmt.Errorf("gadget %s: loading the eBPF object: %w", r.g.Name, err)
 		}
 		if !attach.LacksKernelSupport(err) {
-			return fmt.Errorf("gadget %s: program %s (%s) failed to load: %w%s", r.g.Name, p.Name, p.Section, err, isaHint())
+			return fmt.Errorf("gadget %s: program %s (%s) failed to load: %w", r.g.Name, p.Name, p.Section, err)
 		}
 		if !p.Optional {
 			return r.lacksErr(p, "cannot run here", err)
@@ -408,15 +407,6 @@ func (r *Run) load() error {
 		r.skip(p, err)
 		delete(spec.Programs, p.Name)
 	}
-}
-
-// isaHint explains a load failure on a kernel without BPF ISA v3 (32-bit jumps, Linux 5.1),
-// which objects from `gadgetry image build` use by default; empty on other kernels.
-func isaHint() string {
-	if errors.Is(features.HaveV3ISA(), ebpf.ErrNotSupported) {
-		return "; this kernel lacks BPF ISA v3 (Linux 5.1), for which `gadgetry image build` compiles by default: rebuild the gadget with `cflags: -mcpu=v1` in its build.yaml"
-	}
-	return ""
 }
 
 // target is where p attaches: an attach_to set at run time, else gadget.yaml's or its section's.

@@ -174,7 +174,6 @@ func TestBuildCompileErrorCommand(t *testing.T) {
 		"program.bpf.c:3:10: fatal error: 'no/such_header.h' file not found",
 		"\ncommand, in the gadget directory: ",
 		"-D__TARGET_ARCH_arm64",
-		"-mcpu=v3",
 		"-I/gadgetry/include",
 		"-idirafter ",
 		"-c program.bpf.c -o gadgetry-ebpf-",

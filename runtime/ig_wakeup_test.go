@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gadgetry/gadgetry/runtime"
+	"github.com/gadgetry/gadgetry/runtime/datasource"
 	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 )
 
@@ -121,4 +122,62 @@ func TestRuntimeRingNoWakeup(t *testing.T) {
 	if got := binary.LittleEndian.Uint64(val[vs.Offset:]); got != 1 {
 		t.Errorf("gadgetry_rb_submit_flags = %d in the loaded gadget, want 1 (BPF_RB_NO_WAKEUP)", got)
 	}
+}
+
+// TestRunRingWithWakeups: a tracer whose object submits with wake-ups and has no
+// gadgetry_rb_submit_flags (testdata/rawring.bpf.c) runs through the runtime, which waits for
+// its ring's wake-ups beside the paced checks (ringwaker.go): every record arrives, and the
+// run stops with nothing of it left: no BPF object, and no descriptor (the waker's epoll
+// instance and eventfd).
+func TestRunRingWithWakeups(t *testing.T) {
+	gadgettest.RequireRoot(t)
+	before := gadgettest.Objects(t, prefix)
+	rt := runtime.New(runtime.Options{})
+	g, err := rt.Prepare(context.Background(), gadgettest.Image("rawring", gadgettest.Compile(t, "rawring"), ""))
+	openFDs := func() int {
+		fds, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(fds)
+	}
+	fdsBefore := openFDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan uint64, 16)
+	run, err := rt.Start(context.Background(), g, runtime.RunOptions{Hooks: []runtime.Hooks{{Name: "test",
+		PreStart: func(r *runtime.Run) error { return r.SetVariable("gtest_raw_pid", uint32(os.Getpid())) },
+		Init: func(r *runtime.Run) error {
+			ds := r.DataSource("gtest_raw")
+			pid := ds.Field("pid")
+			ds.Subscribe(0, func(_ *datasource.DataSource, d *datasource.Data) error {
+				got <- pid.Uint(d)
+				return nil
+			})
+			return nil
+		}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		unix.Getppid()
+		select {
+		case p := <-got:
+			if p != uint64(os.Getpid()) {
+				t.Errorf("record of pid %d, want %d", p, os.Getpid())
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("record %d never came (hang guard)", i+1)
+		case <-run.Done():
+			t.Fatalf("the run ended: %v", run.Wait())
+		}
+	}
+	if err := run.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := openFDs(); n > fdsBefore {
+		t.Errorf("%d descriptors open after the run, %d before it", n, fdsBefore)
+	}
+	gadgettest.CheckClean(t, prefix, before)
 }

@@ -8,9 +8,11 @@ import (
 
 // ringSubmitFlagsVar is the `const volatile __u64` of <gadget/buffer.h> that holds the flags
 // records are submitted with. Its default (0, the kernel's adaptive notification) wakes a
-// reader that waits on the ring, as Inspektor Gadget's ig does; this runtime drains its rings
-// on a paced timer instead (stream.go), so each wake-up would only cost the kernel an irq_work
-// per drain (docs/compatibility.md: about half a microsecond per exec of trace_exec in a VM).
+// reader that waits on the ring, as Inspektor Gadget's ig does; this runtime drains the rings of
+// such gadgets on a paced timer instead (stream.go), so each wake-up would only cost the kernel
+// an irq_work per drain (docs/compatibility.md: about half a microsecond per exec of trace_exec
+// in a VM). Objects without the variable keep their flags, and their wake-ups are waited for
+// (ringwaker.go).
 const ringSubmitFlagsVar = "gadgetry_rb_submit_flags"
 
 // bpfRBNoWakeup is the kernel's BPF_RB_NO_WAKEUP.

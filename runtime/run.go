@@ -87,7 +87,10 @@ type Run struct {
 	containerCache *containers.Cache
 
 	streams []*stream
-	stopCh  chan struct{}
+	// wake receives the wake-ups of rings whose records wake readers (ringwaker.go); nil when
+	// no ring has a waker.
+	wake   chan struct{}
+	stopCh chan struct{}
 	// onStopRequest run when the run is asked to stop (OnStopRequest); under mu.
 	onStopRequest []func()
 	stopped       sync.Once

@@ -55,6 +55,8 @@ type stream struct {
 	lostSeen uint64
 	lostBuf  []uint64
 	gauge    gauge
+	// waker, when set, reports the kernel's wake-ups of this ring (ringwaker.go).
+	waker *ringWaker
 }
 
 // gauge is what the pacer knows of one ring.
@@ -92,6 +94,16 @@ func (r *Run) openStreams() error {
 		ds := r.DataSource(t.DataSource)
 		s := &stream{ds: ds, rd: rd, counts: &Counts{}, rest: decode.RestOf(ds)}
 		s.gauge = gauge{fill: rd.AvailableBytes, size: rd.BufferSize()}
+		if _, ours := r.g.spec.Variables[ringSubmitFlagsVar]; !ours {
+			// Built elsewhere: its records may wake readers (ringwaker.go). Without a
+			// waker the ring is still drained by the paced checks.
+			if r.wake == nil {
+				r.wake = make(chan struct{}, 1)
+			}
+			if w, err := newRingWaker(m.FD(), r.wake); err == nil {
+				s.waker = w
+			}
+		}
 		r.addStream(t, s)
 	}
 	return nil
@@ -108,11 +120,14 @@ func (r *Run) addStream(t *Tracer, s *stream) {
 	r.streams = append(r.streams, s)
 }
 
-// close releases the stream's reader.
+// close releases the stream's reader (and its waker).
 func (s *stream) close() {
 	if s.perf != nil {
 		s.perf.rd.Close()
 		return
+	}
+	if s.waker != nil {
+		s.waker.close()
 	}
 	s.rd.Close()
 }
@@ -165,6 +180,15 @@ func (r *Run) loop(ctx context.Context) {
 				r.teardown(true)
 				return
 			}
+		case <-r.wake:
+			// A ring that had been emptied got a record (ringwaker.go): drain now.
+			now := time.Now()
+			if _, err := r.drainAll(); err != nil {
+				r.err = err
+				r.teardown(true)
+				return
+			}
+			p.drained(now, gauges)
 		case now := <-tick.C:
 			if p.check(now, gauges) {
 				if _, err := r.drainAll(); err != nil {

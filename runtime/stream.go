@@ -78,6 +78,10 @@ type gauge struct {
 // checkInterval is the shortest wait between two checks of the rings.
 const checkInterval = 5 * time.Millisecond
 
+// wakeGap is the shortest time between two drains a ring's wake-ups cause (ringwaker.go):
+// at most a thousand a second, each taking what came meanwhile.
+const wakeGap = time.Millisecond
+
 func (r *Run) openStreams() error {
 	for _, t := range r.g.Tracers {
 		if t.PerfArray {
@@ -169,6 +173,7 @@ func (r *Run) loop(ctx context.Context) {
 	tick := time.NewTimer(checkInterval)
 	defer tick.Stop()
 	lastLost := time.Now()
+	woken := false // a wake-up waits for the tick (wakeGap)
 	for {
 		select {
 		case <-r.stopCh:
@@ -181,8 +186,15 @@ func (r *Run) loop(ctx context.Context) {
 				return
 			}
 		case <-r.wake:
-			// A ring that had been emptied got a record (ringwaker.go): drain now.
 			now := time.Now()
+			// A ring that had been emptied got a record (ringwaker.go): drain now, or
+			// wakeGap after the last drain, so that a flood's wake-ups, one per drain, do not
+			// turn into a drain per record.
+			if wait := wakeGap - now.Sub(p.lastDrain); wait > 0 {
+				woken = true
+				tick.Reset(wait)
+				continue
+			}
 			if _, err := r.drainAll(); err != nil {
 				r.err = err
 				r.teardown(true)
@@ -190,7 +202,8 @@ func (r *Run) loop(ctx context.Context) {
 			}
 			p.drained(now, gauges)
 		case now := <-tick.C:
-			if p.check(now, gauges) {
+			if woken || p.check(now, gauges) {
+				woken = false
 				if _, err := r.drainAll(); err != nil {
 					r.err = err
 					r.teardown(true)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/gadgetry/gadgetry/runtime/containers"
-	"github.com/gadgetry/gadgetry/runtime/datasource"
 )
 
 // ContainerHooks returns the hooks of container enrichment: at Init every data source with a
@@ -14,13 +13,8 @@ import (
 // before load); at Start, before anything is attached, `gadget_mntns_filter_map` is filled with
 // the selected containers' mount namespaces and kept in sync; at PostStop the sync ends.
 // Put it after the WASM guest's hooks and before output in RunOptions.Hooks.
-//
-// A gadget built with GADGET_FILTER_PASS_UNKNOWN_MNTNS has the kernel pass the records of mount
-// namespaces not decided yet; the selection decides them here, and the ones it drops go into
-// gadget_mntns_seen_map (seen_mntns.go).
 func ContainerHooks(cache *containers.Cache, sel containers.Selector) Hooks {
 	var filter *containers.MntnsFilter
-	var pass passUnknown
 	return Hooks{
 		Name: "containers",
 		Init: func(r *Run) error {
@@ -37,27 +31,12 @@ func ContainerHooks(cache *containers.Cache, sel containers.Selector) Hooks {
 					}
 					return err
 				}
-				if !sel.Filters() {
-					continue
+				if err := containers.AddSelection(ds, cache, sel); err != nil {
+					return err
 				}
-				src := containers.MntnsField(ds)
-				ds.Subscribe(containers.EnrichPriority-1, func(_ *datasource.DataSource, d *datasource.Data) error {
-					mntns := src.Uint(d)
-					if c := cache.Lookup(mntns); c == nil || !sel.Match(c) {
-						pass.dropped(mntns)
-						return datasource.ErrDrop
-					}
-					return nil
-				})
-			}
-			if !sel.Filters() {
-				return nil
-			}
-			if err := pass.init(r); err != nil {
-				return err
 			}
 			if _, ok := r.g.spec.Variables[containers.FilterEnableVar]; ok {
-				return r.SetVariable(containers.FilterEnableVar, true)
+				return r.SetVariable(containers.FilterEnableVar, sel.Filters())
 			}
 			return nil
 		},
@@ -65,17 +44,6 @@ func ContainerHooks(cache *containers.Cache, sel containers.Selector) Hooks {
 			m := r.Map(containers.FilterMapName)
 			if m == nil || !sel.Filters() {
 				return nil
-			}
-			if pass.start(r) {
-				// Containers the selection leaves out go into the seen map as the cache
-				// learns them (those it knows now first), and leave it when removed.
-				cancel := cache.Subscribe(func(ev containers.Event) { pass.container(ev, sel) })
-				r.onClose = append(r.onClose, cancel)
-				for _, c := range cache.Containers() {
-					if !c.Stopped {
-						pass.container(containers.Event{Type: containers.EventAdd, Container: c}, sel)
-					}
-				}
 			}
 			f, err := containers.NewMntnsFilter(m, cache, sel)
 			if err != nil {

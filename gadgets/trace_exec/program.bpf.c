@@ -18,8 +18,6 @@
  * before the interpreter replaces it, at security_bprm_check (fentry or kprobe, both optional).
  * Without either hook that field is reported as unknown for scripts.
  */
-/* Observes only: records of a container the runtime has not seen yet reach user space. */
-#define GADGET_FILTER_PASS_UNKNOWN_MNTNS
 #include <gadget.h>
 #include <gadget/argv.h>
 #include <gadget/path.h>

@@ -27,8 +27,6 @@
  * (numbers come from the host, for this kernel's architecture); a syscall without an entry is
  * recorded with its raw arguments only.
  */
-/* Observes only: records of a container the runtime has not seen yet reach user space. */
-#define GADGET_FILTER_PASS_UNKNOWN_MNTNS
 #include <gadget.h>
 
 #define MAX_SYSCALLS 1024   /* above every syscall number of x86-64 and arm64 */

@@ -21,10 +21,6 @@ type Options struct {
 	// Linger is how long a stopped container stays attributable (events still in flight when
 	// the runtime deletes it). Default 1 minute.
 	Linger time.Duration
-	// NoWatch leaves the state roots unwatched: containers started later are learnt only
-	// lazily, from the first record of their mount namespace, as when inotify is unavailable
-	// (its watches lost or its queue broken). Tests use it to exercise that path alone.
-	NoWatch bool
 	// Logf receives non-fatal problems (an unreadable state file, a lost inotify watch).
 	// Default: discard.
 	Logf func(format string, args ...any)
@@ -151,21 +147,15 @@ func New(ctx context.Context, opts Options) (*Cache, error) {
 	for _, r := range opts.RuncRoots {
 		c.roots = append(c.roots, stateRoot{dir: r, runtime: "runc"})
 	}
-	if opts.NoWatch {
-		c.mu.Lock()
-		c.readRootsLocked()
-		c.mu.Unlock()
-	} else {
-		// Watch first, then read: a container created in between is seen at least once.
-		if c.w, err = newWatcher(c); err != nil {
-			c.stopDelivery()
-			return nil, err
-		}
-		for _, r := range c.roots {
-			c.w.addRoot(r) // also reads the containers already there
-		}
-		c.w.start()
+	// Watch first, then read: a container created in between is seen at least once.
+	if c.w, err = newWatcher(c); err != nil {
+		c.stopDelivery()
+		return nil, err
 	}
+	for _, r := range c.roots {
+		c.w.addRoot(r) // also reads the containers already there
+	}
+	c.w.start()
 	if err := c.scanProc(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -186,10 +176,7 @@ func (c *Cache) Close() error {
 	}
 	c.subs = map[int]*subscriber{}
 	c.mu.Unlock()
-	var err error
-	if c.w != nil {
-		err = c.w.close()
-	}
+	err := c.w.close()
 	c.stopDelivery()
 	return err
 }

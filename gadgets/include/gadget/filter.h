@@ -24,35 +24,10 @@ const volatile __u32 targ_uid = (__u32)-1;
 const volatile __u32 targ_gid = (__u32)-1;
 const volatile char targ_comm[TASK_COMM_LEN] = {};
 
-#ifdef GADGET_FILTER_PASS_UNKNOWN_MNTNS
-/*
- * A gadget that observes (never one that enforces) defines GADGET_FILTER_PASS_UNKNOWN_MNTNS
- * before including this header: then a record of a mount namespace the runtime has not decided
- * about yet (in neither map) is passed on, and the runtime decides in user space. So the first
- * records of a container that starts during the run are kept even when the runtime learns of
- * the container after them (a loaded machine, a runtime without state files to watch). What
- * the runtime found unselected goes into gadget_mntns_seen_map, and the kernel drops the rest
- * of its records. The runtime sets gadget_filter_pass_unknown when it manages that map.
- */
-const volatile bool gadget_filter_pass_unknown = false;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, gadget_mntns_id);
-	__type(value, __u32);
-} gadget_mntns_seen_map SEC(".maps");
-#endif
-
 static __always_inline bool gadget_should_discard_mntns_id(gadget_mntns_id mntns_id)
 {
-	if (!gadget_filter_by_mntns || bpf_map_lookup_elem(&gadget_mntns_filter_map, &mntns_id))
-		return false;
-#ifdef GADGET_FILTER_PASS_UNKNOWN_MNTNS
-	if (gadget_filter_pass_unknown)
-		return bpf_map_lookup_elem(&gadget_mntns_seen_map, &mntns_id) != NULL;
-#endif
-	return true;
+	return gadget_filter_by_mntns &&
+	       !bpf_map_lookup_elem(&gadget_mntns_filter_map, &mntns_id);
 }
 
 /*

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"os"
 	"testing"
 	"time"
 
@@ -9,18 +8,15 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
+
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 )
 
 // TestRingWaker: a record submitted with flags 0 into an empty ring buffer wakes the waker,
 // which sends on its channel; close ends its goroutine. The program writes on every getppid of
 // the machine: any of them wakes it, ours for sure.
 func TestRingWaker(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root, and CI runs the tests as root")
-		}
-		t.Skip("needs root")
-	}
+	gadgettest.RequireRoot(t)
 	ring, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.RingBuf, MaxEntries: 4096})
 	if err != nil {
 		t.Fatal(err)

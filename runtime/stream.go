@@ -173,7 +173,7 @@ func (r *Run) loop(ctx context.Context) {
 	tick := time.NewTimer(checkInterval)
 	defer tick.Stop()
 	lastLost := time.Now()
-	woken := false // a wake-up waits for the tick (wakeGap)
+	woken := false // a ring's wake-up came: the next tick drains (wakeGap)
 	for {
 		select {
 		case <-r.stopCh:
@@ -186,21 +186,11 @@ func (r *Run) loop(ctx context.Context) {
 				return
 			}
 		case <-r.wake:
-			now := time.Now()
-			// A ring that had been emptied got a record (ringwaker.go): drain now, or
-			// wakeGap after the last drain, so that a flood's wake-ups, one per drain, do not
-			// turn into a drain per record.
-			if wait := wakeGap - now.Sub(p.lastDrain); wait > 0 {
-				woken = true
-				tick.Reset(wait)
-				continue
-			}
-			if _, err := r.drainAll(); err != nil {
-				r.err = err
-				r.teardown(true)
-				return
-			}
-			p.drained(now, gauges)
+			// A ring that had been emptied got a record (ringwaker.go): the next tick drains,
+			// at once or wakeGap after the last drain, so that a flood's wake-ups, one per
+			// drain, do not turn into a drain per record.
+			woken = true
+			tick.Reset(wakeGap - time.Since(p.lastDrain))
 		case now := <-tick.C:
 			if woken || p.check(now, gauges) {
 				woken = false

@@ -111,11 +111,9 @@ func ParseReferenceWithPrefix(s, prefix string) (Reference, error) {
 			}
 			return bad(fmt.Sprintf("name %q must be %s", parts[0], nameRule))
 		}
-		// The prefix is checked with a one-letter name; the real name's length is checked
-		// with everything else below.
-		pr, err := ParseReferenceWithPrefix(prefix+"/x:x", "")
+		pr, err := parsePrefix(prefix)
 		if err != nil {
-			return bad(fmt.Sprintf("default prefix %q: %v", prefix, err))
+			return bad(err.Error())
 		}
 		r.Registry, r.Repository = pr.Registry, strings.TrimSuffix(pr.Repository, "x")+parts[0]
 	case strings.ContainsAny(parts[0], ".:") || parts[0] == "localhost":
@@ -126,9 +124,9 @@ func ParseReferenceWithPrefix(s, prefix string) (Reference, error) {
 		// default prefix's registry, which is ghcr.io unless configured).
 		r.Registry = defaultRegistry
 		if prefix != "" {
-			pr, err := ParseReferenceWithPrefix(prefix+"/x:x", "")
+			pr, err := parsePrefix(prefix)
 			if err != nil {
-				return bad(fmt.Sprintf("default prefix %q: %v", prefix, err))
+				return bad(err.Error())
 			}
 			r.Registry = pr.Registry
 		}
@@ -151,6 +149,17 @@ func ParseReferenceWithPrefix(s, prefix string) (Reference, error) {
 		r.Tag = DefaultTag
 	}
 	return r, nil
+}
+
+// parsePrefix parses a default prefix ("ghcr.io/inspektor-gadget/gadget") as the reference of
+// a one-letter name under it, "<prefix>/x:x": the real name's length is checked with the rest
+// of the reference.
+func parsePrefix(prefix string) (Reference, error) {
+	pr, err := ParseReferenceWithPrefix(prefix+"/x:x", "")
+	if err != nil {
+		return Reference{}, fmt.Errorf("default prefix %q: %v", prefix, err)
+	}
+	return pr, nil
 }
 
 // String returns the normalized reference: registry/repository[:tag][@digest].

@@ -113,9 +113,25 @@ func (tc *toolchain) compileEBPF(ctx context.Context, dir string, spec Spec, inc
 		return nil, fmt.Errorf("compiling %s: %w", spec.EBPFSource, err)
 	}
 	defer os.RemoveAll(st)
-	cdir, cinc, out := st+"/src", st+"/include", st+"/gadgetry-ebpf-"+arch+".o"
-	unstagePairs := []string{cdir, dir, cinc, absInclude}
-	links := map[string]string{cdir: dir, cinc: absInclude}
+	// stage links st/name to the real directory target; unstagePairs maps each back.
+	var unstagePairs []string
+	stage := func(name, target string) (string, error) {
+		l := st + "/" + name
+		if err := os.Symlink(target, l); err != nil {
+			return "", fmt.Errorf("compiling %s: staging its directories: %w", spec.EBPFSource, err)
+		}
+		unstagePairs = append(unstagePairs, l, target)
+		return l, nil
+	}
+	cdir, err := stage("src", dir)
+	if err != nil {
+		return nil, err
+	}
+	cinc, err := stage("include", absInclude)
+	if err != nil {
+		return nil, err
+	}
+	out := st + "/gadgetry-ebpf-" + arch + ".o"
 
 	fmt.Fprintf(progress, "compiling %s for %s\n", spec.EBPFSource, arch)
 	args := []string{
@@ -134,17 +150,14 @@ func (tc *toolchain) compileEBPF(ctx context.Context, dir string, spec Spec, inc
 	if tc.tree != nil {
 		// The tree's paths as seen from the gadget directory, so objects do not depend on
 		// where the tree is checked out.
-		tree := gadgetTree{Root: st + "/tree"}
-		tree.Include = tree.Root + "/include"
-		links[tree.Root] = tc.tree.Root
-		unstagePairs = append(unstagePairs, tree.Root, tc.tree.Root)
+		root, err := stage("tree", tc.tree.Root)
+		if err != nil {
+			return nil, err
+		}
 		if rel, err := filepath.Rel(dir, tc.tree.Root); err == nil {
-			args = append(args, "-ffile-prefix-map="+tree.Root+"="+rel)
+			args = append(args, "-ffile-prefix-map="+root+"="+rel)
 		}
-		args = append(args, tc.tree.includeArgs(arch)...)
-		for i, a := range args {
-			args[i] = strings.Replace(a, "-I"+tc.tree.Root, "-I"+tree.Root, 1)
-		}
+		args = append(args, gadgetTree{Root: root, Include: root + "/include"}.includeArgs(arch)...)
 		treeHasVmlinux = fileExists(filepath.Join(tc.tree.Include, "gadget", arch, "vmlinux.h"))
 	}
 	args = append(args, "-I"+cinc)
@@ -156,14 +169,11 @@ func (tc *toolchain) compileEBPF(ctx context.Context, dir string, spec Spec, inc
 	// A program written the libbpf way includes <linux/bpf.h>, which reaches <asm/types.h>:
 	// that lives in the target architecture's multiarch directory, after everything else.
 	if d := multiarchInclude(arch); d != "" {
-		links[st+"/asm"] = d
-		unstagePairs = append(unstagePairs, st+"/asm", d)
-		args = append(args, "-idirafter", st+"/asm")
-	}
-	for l, target := range links {
-		if err := os.Symlink(target, l); err != nil {
-			return nil, fmt.Errorf("compiling %s: staging its directories: %w", spec.EBPFSource, err)
+		asmDir, err := stage("asm", d)
+		if err != nil {
+			return nil, err
 		}
+		args = append(args, "-idirafter", asmDir)
 	}
 	args = append(args, spec.CFlags...)
 	args = append(args, "-c", spec.EBPFSource, "-o", out)

@@ -27,15 +27,7 @@ import (
 // of a marked file fail with EPERM while another file still runs.
 func TestVMGadgetAttach(t *testing.T) {
 	kernel.Require(t, kernel.Kprobe, kernel.Kretprobe, kernel.Fentry, kernel.Fexit, kernel.LSM)
-	obj, err := os.ReadFile(vmtest.BPFObject(t, "testdata/attach.bpf.c"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt := runtime.New(runtime.Options{})
-	g, err := rt.Prepare(context.Background(), &oci.Gadget{Ref: "vmtest/attach", Arch: goruntime.GOARCH, EBPF: obj})
-	if err != nil {
-		t.Fatalf("preparing the gadget: %v", err)
-	}
+	rt, g := prepareGadget(t, "attach")
 
 	dir, err := filepath.EvalSymlinks(t.TempDir())
 	if err != nil {
@@ -115,15 +107,7 @@ func TestVMGadgetAttach(t *testing.T) {
 // the snapshot has one record per element. (This host's kernel refuses such programs.)
 func TestVMMapElemIter(t *testing.T) {
 	kernel.Require(t, kernel.MapElemIter)
-	obj, err := os.ReadFile(vmtest.BPFObject(t, "testdata/mapelem.bpf.c"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt := runtime.New(runtime.Options{})
-	g, err := rt.Prepare(context.Background(), &oci.Gadget{Ref: "vmtest/mapelem", Arch: goruntime.GOARCH, EBPF: obj})
-	if err != nil {
-		t.Fatalf("preparing the gadget: %v", err)
-	}
+	rt, g := prepareGadget(t, "mapelem")
 	if len(g.Programs) != 1 || g.Programs[0].IterMap != "gtest_elems_map" {
 		t.Fatalf("programs %+v: want gtest_dump walking gtest_elems_map", g.Programs)
 	}
@@ -168,15 +152,7 @@ func TestVMMapElemIter(t *testing.T) {
 // ext4 is not loaded), and nothing of the gadget stays loaded.
 func TestVMKprobeNoFunction(t *testing.T) {
 	kernel.Require(t, kernel.Kprobe)
-	obj, err := os.ReadFile(vmtest.BPFObject(t, "testdata/nofunc.bpf.c"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt := runtime.New(runtime.Options{})
-	g, err := rt.Prepare(context.Background(), &oci.Gadget{Ref: "vmtest/nofunc", Arch: goruntime.GOARCH, EBPF: obj})
-	if err != nil {
-		t.Fatalf("preparing the gadget: %v", err)
-	}
+	rt, g := prepareGadget(t, "nofunc")
 	run, err := rt.Start(context.Background(), g, runtime.RunOptions{})
 	if err == nil {
 		run.Stop()
@@ -185,4 +161,19 @@ func TestVMKprobeNoFunction(t *testing.T) {
 	if want := "the kernel has no function gadgetry_no_such_function to probe"; !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q lacks %q", err, want)
 	}
+}
+
+// prepareGadget prepares testdata/<name>.bpf.c (vmtest.BPFObject) as the image vmtest/<name>.
+func prepareGadget(t *testing.T, name string) (*runtime.Runtime, *runtime.Gadget) {
+	t.Helper()
+	obj, err := os.ReadFile(vmtest.BPFObject(t, "testdata/"+name+".bpf.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := runtime.New(runtime.Options{})
+	g, err := rt.Prepare(context.Background(), &oci.Gadget{Ref: "vmtest/" + name, Arch: goruntime.GOARCH, EBPF: obj})
+	if err != nil {
+		t.Fatalf("preparing the gadget: %v", err)
+	}
+	return rt, g
 }

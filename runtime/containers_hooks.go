@@ -41,6 +41,7 @@ func ContainerHooks(cache *containers.Cache, sel containers.Selector) Hooks {
 			return nil
 		},
 		Start: func(r *Run) error {
+			r.watchContainerRoots(cache, sel)
 			m := r.Map(containers.FilterMapName)
 			if m == nil || !sel.Filters() {
 				return nil

@@ -198,6 +198,9 @@ func (r *Run) attachOptions(p *Program) attach.Options {
 	if p.IterMap != "" {
 		opts.IterMap = r.coll.Maps[p.IterMap]
 	}
+	if p.Kind == attach.Uprobe || p.Kind == attach.Uretprobe {
+		opts.Roots = r.containerRoots()
+	}
 	if p.Kind == attach.SocketFilter || p.Kind == attach.Classifier {
 		opts.Netns, _ = sockets.CurrentNetns() // unreadable: cb[0] stays 0
 	}

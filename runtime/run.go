@@ -85,6 +85,10 @@ type Run struct {
 	discardMntns func(mntns uint64) bool // set by ContainerHooks; read by the WASM host
 	// containerCache is set by ContainerHooks; the WASM host's containers data source watches it.
 	containerCache *containers.Cache
+	// rootsMu guards uroots: the selected containers' roots and the uprobe links attached in
+	// them (uprobe_roots.go).
+	rootsMu sync.Mutex
+	uroots  uprobeRoots
 
 	streams []*stream
 	// wake receives the wake-ups of rings whose records wake readers (ringwaker.go); nil when
@@ -540,7 +544,11 @@ func (r *Run) attachAll() error {
 			continue // disabled or skipped at load
 		}
 		target := r.target(p)
-		l, err := attach.AttachWith(p.Kind, target, prog, r.attachOptions(p))
+		opts := r.attachOptions(p)
+		l, err := attach.AttachWith(p.Kind, target, prog, opts)
+		if u, ok := l.(*attach.UprobeLink); ok && err == nil {
+			r.trackUprobe(p.Name, u, len(opts.Roots))
+		}
 		if errors.Is(err, attach.ErrMissingSymbol) {
 			// Inspektor Gadget runs a gadget without a uprobe whose symbol the library lacks.
 			r.rt.log.Warn(fmt.Sprintf("gadget %s: program %s (%s) not attached: %v", r.g.Name, p.Name, p.Section, err))

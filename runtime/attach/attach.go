@@ -183,7 +183,10 @@ func AttachWith(kind Kind, target string, prog *ebpf.Program, opts Options) (lin
 		if !ok || path == "" || sym == "" {
 			return nil, fmt.Errorf("uprobe target %q: want <path>:<symbol>", target)
 		}
-		l, err = attachUprobe(kind, path, sym, prog, opts.Roots)
+		var u *UprobeLink
+		if u, err = attachUprobe(kind, path, sym, prog, opts.Roots); err == nil {
+			l = u // an *UprobeLink: AddRoot attaches it in a container that starts later
+		}
 	case SocketFilter, Classifier:
 		run, fallback := prog, int32(0)
 		if kind == Classifier {

@@ -4,7 +4,10 @@
  * conventions), for the runtime's tests of those conventions:
  *   - a map declared with max_entries 0, sized by the parameter <map>_max_entries;
  *   - a socket filter (SEC("socket1")) and a tc classifier (classifier/ingress/<name>);
- *   - a uprobe on a short library name (uprobe/libc:exit);
+ *   - a uprobe on a short library name (uprobe/libc:exit), which records the mount namespace
+ *     of each exiting process named "true" (by pid): a test tells a container's exits from the
+ *     host's, and from those of runc's helpers, which call the host's libc in the container's
+ *     namespace;
  *   - one iterator marker naming two programs;
  *   - the collect_ustack parameter of <gadget/user_stack_map.h>, keyed collect-ustack.
  * -DWITH_PINNED adds a map pinned by name.
@@ -14,6 +17,7 @@
 #include <bpf/bpf_tracing.h>
 #include <gadget/macros.h>
 #include <gadget/types.h>
+#include <gadget/mntns.h>
 #include <gadget/user_stack_map.h> /* its collect_ustack parameter is --collect-ustack */
 
 #define TC_ACT_UNSPEC -1
@@ -86,9 +90,13 @@ SEC("uprobe/libc:exit")
 int BPF_UPROBE(gtest_ig_exit, int status)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u64 one = 1;
+	__u64 mntns = gadget_get_current_mntns_id();
+	char comm[16];
 
-	bpf_map_update_elem(&gtest_exits, &tgid, &one, BPF_ANY);
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (comm[0] != 't' || comm[1] != 'r' || comm[2] != 'u' || comm[3] != 'e' || comm[4] != 0)
+		return 0;
+	bpf_map_update_elem(&gtest_exits, &tgid, &mntns, BPF_ANY);
 	return 0;
 }
 

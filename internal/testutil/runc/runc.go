@@ -195,6 +195,11 @@ func (e *Env) runc(args ...string) ([]byte, error) {
 	return bytes.TrimSpace(b), runErr
 }
 
+// Exec runs argv in the running container (runc exec) and returns its combined output.
+func (c *Container) Exec(argv ...string) ([]byte, error) {
+	return c.env.runc(append([]string{"exec", c.ID}, argv...)...)
+}
+
 // State returns runc's status of the container: "created", "running", "stopped".
 func (c *Container) State() (string, error) {
 	out, err := c.env.runc("state", c.ID)

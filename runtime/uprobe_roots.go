@@ -1,0 +1,95 @@
+package runtime
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/gadgetry/gadgetry/runtime/attach"
+	"github.com/gadgetry/gadgetry/runtime/containers"
+)
+
+// A uprobe fires for the file it was set on, so a container with its own copy of a library
+// (its image's libc, libssl...) needs a uprobe of its own. With ContainerHooks, a run attaches
+// each uprobe program to the selected containers' copies too: those running at attach time
+// through attach.Options.Roots, and those that start later through UprobeLink.AddRoot, as the
+// container cache reports them.
+
+// uprobeRoots holds the selected containers' root directories and the run's uprobe links;
+// under Run.rootsMu.
+type uprobeRoots struct {
+	roots []string // /proc/<pid>/root of each container reported, in order
+	links []*attach.UprobeLink
+	names map[*attach.UprobeLink]string // program name, for warnings
+}
+
+// hasUprobes reports whether the gadget has a uprobe or uretprobe program.
+func (g *Gadget) hasUprobes() bool {
+	return slices.ContainsFunc(g.Programs, func(p *Program) bool { return p.Kind == attach.Uprobe || p.Kind == attach.Uretprobe })
+}
+
+// watchContainerRoots follows the containers sel selects, for the run's uprobes; the watch
+// ends with the run.
+func (r *Run) watchContainerRoots(cache *containers.Cache, sel containers.Selector) {
+	if !r.g.hasUprobes() {
+		return
+	}
+	cur, cancel := cache.Watch(sel, func(ev containers.Event) {
+		if ev.Type == containers.EventAdd {
+			r.addContainerRoot(ev.Container)
+		}
+	})
+	r.onClose = append(r.onClose, cancel)
+	for _, ct := range cur {
+		r.addContainerRoot(ct)
+	}
+}
+
+// addContainerRoot records ct's root and attaches the uprobes already attached to it.
+func (r *Run) addContainerRoot(ct *containers.Container) {
+	if ct == nil || ct.Pid <= 0 {
+		return
+	}
+	root := fmt.Sprintf("/proc/%d/root", ct.Pid)
+	r.rootsMu.Lock()
+	r.uroots.roots = append(r.uroots.roots, root)
+	links := slices.Clone(r.uroots.links)
+	r.rootsMu.Unlock()
+	for _, u := range links {
+		r.addRoot(u, root, ct.Name)
+	}
+}
+
+func (r *Run) addRoot(u *attach.UprobeLink, root, name string) {
+	if _, err := u.AddRoot(root); err != nil {
+		r.rootsMu.Lock()
+		prog := r.uroots.names[u]
+		r.rootsMu.Unlock()
+		if name == "" {
+			name = root
+		}
+		r.rt.log.Warn(fmt.Sprintf("gadget %s: program %s not attached in container %s: %v", r.g.Name, prog, name, err))
+	}
+}
+
+// containerRoots returns the roots reported so far.
+func (r *Run) containerRoots() []string {
+	r.rootsMu.Lock()
+	defer r.rootsMu.Unlock()
+	return slices.Clone(r.uroots.roots)
+}
+
+// trackUprobe registers u, attached with the first n roots, and attaches it to the roots
+// reported since.
+func (r *Run) trackUprobe(name string, u *attach.UprobeLink, n int) {
+	r.rootsMu.Lock()
+	r.uroots.links = append(r.uroots.links, u)
+	if r.uroots.names == nil {
+		r.uroots.names = map[*attach.UprobeLink]string{}
+	}
+	r.uroots.names[u] = name
+	later := slices.Clone(r.uroots.roots[n:])
+	r.rootsMu.Unlock()
+	for _, root := range later {
+		r.addRoot(u, root, "")
+	}
+}

@@ -208,6 +208,9 @@ func (g *Gadget) annotate(ds *datasource.DataSource) error {
 			return fmt.Errorf("gadget %s: gadget.yaml %w", g.Name, err)
 		}
 	}
+	if err := decode.AddEnumNames(ds); err != nil {
+		return fmt.Errorf("gadget %s: gadget.yaml: data source %s: %w", g.Name, ds.Name, err)
+	}
 	return nil
 }
 

@@ -27,8 +27,7 @@ const (
 	// AnnotationIGEnum is the field annotation (gadget.yaml
 	// datasources.<ds>.fields.<field>.annotations) naming the field ig adds with an enum
 	// field's names. Without it ig names only enum fields called <name>_raw (it adds <name>)
-	// and warns about the others. Gadgetry shows an enum field's names in the field itself
-	// and ignores the annotation.
+	// and warns about the others. Gadgetry's runtime reads it too (decode.EnumNameAnnotation).
 	AnnotationIGEnum = "ebpf.formatter.enum"
 	// igEnumSuffix makes the name the builder gives the field ig adds: <field>_name.
 	igEnumSuffix = "_name"

@@ -169,6 +169,43 @@ func addRawSiblings(ds *datasource.DataSource) error {
 	return nil
 }
 
+// EnumNameAnnotation (Inspektor Gadget's ebpf.formatter.enum), on an enum field, names a
+// string field added beside it that holds the enumerator's name, as ig adds it; the enum
+// field is then a number in JSON, as in ig. gadget.yaml sets it.
+const EnumNameAnnotation = "ebpf.formatter.enum"
+
+// enumAnnotation, on a field AddEnumNames added, names the enum field it is made from.
+const enumAnnotation = "decode.enum"
+
+// AddEnumNames adds the name field of each enum field of ds that has EnumNameAnnotation (and
+// no field of that name already). The name field is hidden from tables, where the enum field
+// shows the name itself.
+func AddEnumNames(ds *datasource.DataSource) error {
+	for _, f := range ds.Fields() {
+		target := f.Annotations[EnumNameAnnotation]
+		if target == "" || f.Enum == nil || !f.Kind.Scalar() || ds.Field(target) != nil {
+			continue
+		}
+		n, err := ds.AddField(target, datasource.KindString)
+		if err != nil {
+			return fmt.Errorf("field %s: %s %q: %w", f.Name, EnumNameAnnotation, target, err)
+		}
+		n.Hidden = f.Hidden
+		n.Annotations["columns.hidden"] = "true"
+		n.Annotations[enumAnnotation] = f.Name
+	}
+	return nil
+}
+
+// EnumSource returns the enum field a name field added by AddEnumNames is made from, or nil.
+func EnumSource(f *datasource.Field) *datasource.Field {
+	n := f.Annotations[enumAnnotation]
+	if n == "" {
+		return nil
+	}
+	return f.DataSource().Field(n)
+}
+
 // rawAnnotation, on a formatted `foo` field, names the `foo_raw` field it is made from.
 const rawAnnotation = "decode.raw"
 

@@ -45,6 +45,11 @@ type fieldSpec struct {
 	rawSource *datasource.Field
 	// zero: an added field without a value shows its kind's zero value in JSON (UnsetAnnotation).
 	zero bool
+	// enumSource is the enum field a name field is made from (decode.EnumSource), or nil.
+	enumSource *datasource.Field
+	// enumNum: an enum field with a name field (decode.EnumNameAnnotation), not a tri-state:
+	// a number in JSON, as in Inspektor Gadget.
+	enumNum bool
 }
 
 // UnsetAnnotation, set to "zero" on an added field, makes a record in which the field has no
@@ -73,7 +78,9 @@ func (fm *Formatter) spec(f *datasource.Field) *fieldSpec {
 		return fm.last[i]
 	}
 	s := &fieldSpec{argv: parseArgv(f), tri: TriState(f), raw: decode.FormattedSibling(f) != nil,
-		rawSource: decode.RawSource(f), zero: f.Annotations[UnsetAnnotation] == "zero"}
+		rawSource: decode.RawSource(f), zero: f.Annotations[UnsetAnnotation] == "zero", enumSource: decode.EnumSource(f)}
+	s.enumNum = f.Enum != nil && s.tri == nil && f.Annotations[decode.EnumNameAnnotation] != "" && f.DataSource() != nil &&
+		decode.EnumSource(f.DataSource().Field(f.Annotations[decode.EnumNameAnnotation])) == f
 	if ds == nil {
 		return s // a field of no data source: not cached
 	}
@@ -240,6 +247,17 @@ func (fm *Formatter) appendValue(dst []byte, f *datasource.Field, d *datasource.
 			return append(dst, v...)
 		}
 		return fm.appendTyped(dst, src, d, js)
+	}
+	if src := s.enumSource; src != nil && !f.IsSet(d) && src.Kind.Scalar() {
+		// The name field of an enum (ebpf.formatter.enum), as Inspektor Gadget names it.
+		v := igEnumText(src, src.Uint(d))
+		if js {
+			return appendJSONString(dst, v)
+		}
+		return append(dst, v...)
+	}
+	if s.enumNum && js {
+		return appendPlain(dst, f, d, js)
 	}
 	if s.raw {
 		if f.Type == "gadget_timestamp" && f.Kind.Scalar() {

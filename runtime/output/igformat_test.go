@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 
+	"github.com/gadgetry/gadgetry/runtime/datasource"
 	"github.com/gadgetry/gadgetry/runtime/decode"
 	"github.com/gadgetry/gadgetry/runtime/format"
 	"github.com/gadgetry/gadgetry/runtime/output"
@@ -189,16 +190,7 @@ func TestIGTypedefSiblings(t *testing.T) {
 		}
 	}
 
-	buf.Reset()
-	w = output.New(&buf, output.Columns, output.DefaultFields(ds, output.Columns), fm)
-	if err := w.WriteHeader(); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(d); err != nil {
-		t.Fatal(err)
-	}
-	w.Flush()
-	table := buf.String()
+	table := columnsOf(t, ds, fm, d)
 	for _, s := range []string{"SYS_UNKNOWN", "error#600", "124 MB", "12.35ms", "O_RDONLY|O_DSYNC"} {
 		if !strings.Contains(table, s) {
 			t.Errorf("table lacks %q:\n%s", s, table)
@@ -234,4 +226,61 @@ func TestTimestampNineDigits(t *testing.T) {
 	if got := buf.String(); got != want {
 		t.Errorf("timestamp %s, want %s", got, want)
 	}
+}
+
+// TestEnumNameAnnotation: an enum field annotated ebpf.formatter.enum (decode.AddEnumNames)
+// gets the string field it names, with the enumerator's name as ig gives it, and is a number
+// in JSON as in ig, except a tri-state, which stays true/false/null; the name field is left
+// out of tables, where the enum field shows the name. An enum without the annotation keeps
+// its name in place.
+func TestEnumNameAnnotation(t *testing.T) {
+	color := &btf.Enum{Name: "en_color", Size: 4, Values: []btf.EnumValue{{Name: "RED", Value: 1}, {Name: "GREEN", Value: 2}}}
+	state := &btf.Enum{Name: "en_state", Size: 4, Values: []btf.EnumValue{{Name: "EN_UNKNOWN", Value: 0}, {Name: "EN_NO", Value: 1}, {Name: "EN_YES", Value: 2}}}
+	ds, err := decode.DataSource("ev", &btf.Struct{Name: "event", Size: 16, Members: []btf.Member{
+		{Name: "color", Type: color}, {Name: "odd", Type: color, Offset: 32},
+		{Name: "st", Type: state, Offset: 64}, {Name: "bare", Type: color, Offset: 96},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f, target := range map[string]string{"color": "color_name", "odd": "odd_name", "st": "st_name"} {
+		ds.Field(f).Annotations[decode.EnumNameAnnotation] = target
+	}
+	if err := decode.AddEnumNames(ds); err != nil {
+		t.Fatal(err)
+	}
+	d := ds.NewData()
+	for i, v := range []uint32{2, 9, 2, 2} {
+		binary.LittleEndian.PutUint32(d.Raw[4*i:], v)
+	}
+	fm := format.New()
+	var buf bytes.Buffer
+	w := output.New(&buf, output.JSON, output.DefaultFields(ds, output.JSON), fm)
+	if err := w.Write(d); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	const want = `{"color":2,"odd":9,"st":true,"bare":"GREEN","color_name":"GREEN","odd_name":"UNKNOWN","st_name":"EN_YES"}` + "\n"
+	if got := buf.String(); got != want {
+		t.Errorf("JSON\n%s want\n%s", got, want)
+	}
+	table := columnsOf(t, ds, fm, d)
+	if strings.Contains(table, "_NAME") || !strings.Contains(table, "GREEN") || strings.Count(table, "GREEN") != 2 {
+		t.Errorf("table: want the names in the enum columns and no name columns:\n%s", table)
+	}
+}
+
+// columnsOf is d as a table with ds's default columns: the header and one row.
+func columnsOf(t *testing.T, ds *datasource.DataSource, fm *format.Formatter, d *datasource.Data) string {
+	t.Helper()
+	var buf bytes.Buffer
+	w := output.New(&buf, output.Columns, output.DefaultFields(ds, output.Columns), fm)
+	if err := w.WriteHeader(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(d); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	return buf.String()
 }

@@ -44,7 +44,6 @@ func gadgetry(t *testing.T) (bin, ref string, env []string) {
 	if kernel.InVM() {
 		return vmtest.Gadgetry(t), "block_exec", []string{"GADGETRY_STORE=" + t.TempDir()}
 	}
-	gadgettest.RequireTinyGo(t) // build.yaml builds the WASM module with TinyGo
 	bin = gadgettest.CLI(t)
 	image.once.Do(func() {
 		store := filepath.Join(gadgettest.SharedDir(t), "store")

@@ -74,6 +74,32 @@ func TestBadInput(t *testing.T) {
 	})
 }
 
+// TestISAHint: a program the verifier rejects for an out-of-bounds access that clang 19 made
+// by compiling for BPF ISA v1 (its default) fails with the way out, cflags: -mcpu=v3, and
+// leaves nothing in the kernel; built that way it loads.
+func TestISAHint(t *testing.T) {
+	gadgettest.RequireRoot(t)
+	before := gadgettest.Objects(t, prefix)
+	start := func(obj []byte) error {
+		rt := runtime.New(runtime.Options{})
+		g, err := rt.Prepare(context.Background(), gadgettest.Image("isa", obj, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, err := rt.Start(context.Background(), g, runtime.RunOptions{})
+		if err == nil {
+			run.Stop()
+		}
+		return err
+	}
+	wantErr(t, start(gadgettest.Compile(t, "isa_bound")), "gadget isa: program gtest_isa (raw_tracepoint/sys_enter) failed to load: load program: permission denied: invalid access",
+		"invalid access to map value", "compiled for BPF ISA v1 or v2", "add `cflags: -mcpu=v3` to build.yaml")
+	if err := start(gadgettest.Compile(t, "isa_bound", "-mcpu=v3")); err != nil {
+		t.Errorf("built for v3: %v", err)
+	}
+	gadgettest.CheckClean(t, prefix, before)
+}
+
 // TestAttachErrorLeavesKernelClean makes attaching fail after the collection is loaded (a
 // tracepoint target that does not exist, through attach_to) and checks nothing stays.
 func TestAttachErrorLeavesKernelClean(t *testing.T) {

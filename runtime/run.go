@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 
 	"github.com/gadgetry/gadgetry/oci/metadata"
@@ -406,7 +407,11 @@ func (r *Run) load() error {
 			return fmt.Errorf("gadget %s: loading the eBPF object: %w", r.g.Name, err)
 		}
 		if !attach.LacksKernelSupport(err) {
-			return fmt.Errorf("gadget %s: program %s (%s) failed to load: %w", r.g.Name, p.Name, p.Section, err)
+			cause := err // the library's "program NAME: " would name the program twice
+			if u := errors.Unwrap(err); u != nil && strings.HasPrefix(err.Error(), "program "+p.Name+": ") {
+				cause = u
+			}
+			return fmt.Errorf("gadget %s: program %s (%s) failed to load: %w%s", r.g.Name, p.Name, p.Section, cause, isaHint(err, spec.Programs[p.Name]))
 		}
 		if !p.Optional {
 			return r.lacksErr(p, "cannot run here", err)
@@ -693,4 +698,33 @@ func (r *Run) teardown(started bool) {
 	if r.err == nil {
 		r.err = errors.Join(errs...)
 	}
+}
+
+// isaHint is what a verifier's rejection of ps for an out-of-bounds access adds when ps has no
+// 32-bit jump, so was compiled for BPF ISA v1 or v2 (clang's default): there clang 19 may check
+// an index's bound on a zero-extended copy and index with the original narrowed by a mask,
+// which the verifier cannot relate to the check (Inspektor Gadget's advise_seccomp, built
+// with clang 19). Built for v3 the check and the access share a register.
+func isaHint(err error, ps *ebpf.ProgramSpec) string {
+	var ve *ebpf.VerifierError
+	if ps == nil || !errors.As(err, &ve) || usesJump32(ps.Instructions) {
+		return ""
+	}
+	msg := err.Error()
+	for _, bound := range []string{"invalid access to", "unbounded memory access", "min value is", "outside of the allowed memory range", "invalid variable-offset"} {
+		if strings.Contains(msg, bound) {
+			return "; the object was compiled for BPF ISA v1 or v2 (clang's default), where clang 19 may check an index's bound in one register and use it from another the verifier cannot relate to the check: if the source checks this bound, add `cflags: -mcpu=v3` to build.yaml and build the image again (docs/authoring.md)"
+		}
+	}
+	return ""
+}
+
+// usesJump32 reports whether insns has a 32-bit jump (BPF ISA v3: clang -mcpu=v3).
+func usesJump32(insns asm.Instructions) bool {
+	for _, ins := range insns {
+		if ins.OpCode.Class() == asm.Jump32Class {
+			return true
+		}
+	}
+	return false
 }

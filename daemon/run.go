@@ -210,11 +210,11 @@ func (r *serverRun) run(req *apiv1.RunRequest) error {
 		s.metrics.runFailed()
 		return status.Errorf(codes.FailedPrecondition, "node %s: the daemon reaches no container runtime (CRI socket, --runtime-socket): it cannot select pods", node)
 	}
-	if (podSel || sel.GetContainers() != "") && !g.HasMntnsField() {
+	if (podSel || sel.GetContainers() != "") && !g.SelectsContainers() {
 		s.metrics.runFailed()
-		return status.Errorf(codes.InvalidArgument, "gadget %s records no mount namespace (no field of type gadget_mntns_id): it cannot select pods or containers", g.Name)
+		return status.Errorf(codes.InvalidArgument, "gadget %s records no mount namespace (no field of type gadget_mntns_id) and does not ask for the containers data source (annotation %s: true): it cannot select pods or containers", g.Name, runtime.ContainersDataSourceAnnotation)
 	}
-	if g.HasMntnsField() && s.opts.Containers != nil {
+	if g.SelectsContainers() && s.opts.Containers != nil {
 		var cs containers.Selector
 		if !podSel {
 			if cs, err = containers.ParseSelector(sel.GetContainers()); err != nil {

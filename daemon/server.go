@@ -178,7 +178,7 @@ func (s *Server) Describe(ctx context.Context, req *apiv1.DescribeRequest) (*api
 		return nil, err
 	}
 	resp := &apiv1.DescribeResponse{Name: g.Name, ImageRef: img.Ref, Digest: digestOf(img),
-		SelectsContainers: g.HasMntnsField(), BuiltIn: img.BuiltIn}
+		SelectsContainers: g.SelectsContainers(), BuiltIn: img.BuiltIn}
 	if g.Meta != nil {
 		resp.Description = g.Meta.Description
 	}

@@ -125,6 +125,20 @@ type Program struct {
 // gadget_mntns_id): the key of container enrichment and selection.
 func (g *Gadget) HasMntnsField() bool { return g.hasMntns }
 
+// ContainersDataSourceAnnotation, set to "true" in gadget.yaml's top-level annotations, says
+// the gadget's WASM module selects by container through the containers data source
+// (Inspektor Gadget's name: IG offers that data source only to gadgets that have it).
+const ContainersDataSourceAnnotation = "enable-containers-datasource"
+
+// SelectsContainers reports whether a run of the gadget can select containers (-c,
+// --containers-only, pods): its events record a mount namespace (HasMntnsField), or its
+// gadget.yaml has ContainersDataSourceAnnotation, as IG's traceloop, whose WASM module makes
+// its data source and records the containers that data source announces. Give such a run
+// ContainerHooks.
+func (g *Gadget) SelectsContainers() bool {
+	return g.hasMntns || (g.Meta != nil && g.Meta.Annotations[ContainersDataSourceAnnotation] == "true")
+}
+
 // Program returns the program called name, or nil.
 func (g *Gadget) Program(name string) *Program {
 	for _, p := range g.Programs {

@@ -29,7 +29,7 @@ type MntnsSelection interface {
 // shouldDiscardMntnsID answers from sel; at Start, before anything is attached,
 // `gadget_mntns_filter_map` is filled with sel's mount namespaces and kept equal to them as
 // they change; the sync ends when the run is closed. Host events are never selected. It fails
-// at Init when the gadget has no mount namespace field (it cannot select containers).
+// at Init when the gadget cannot select containers (Gadget.SelectsContainers).
 func SelectionHooks(sel MntnsSelection) Hooks {
 	var ms *mntnsSync
 	return Hooks{
@@ -52,8 +52,8 @@ func SelectionHooks(sel MntnsSelection) Hooks {
 					return nil
 				})
 			}
-			if !found {
-				return fmt.Errorf("the gadget records no mount namespace (no field of type %s): it cannot select containers", containers.MntnsType)
+			if !found && !r.g.SelectsContainers() {
+				return fmt.Errorf("the gadget records no mount namespace (no field of type %s) and does not ask for the containers data source (annotation %s: true): it cannot select containers", containers.MntnsType, ContainersDataSourceAnnotation)
 			}
 			if _, ok := r.g.spec.Variables[containers.FilterEnableVar]; ok {
 				return r.SetVariable(containers.FilterEnableVar, true)

@@ -118,3 +118,95 @@ func TestWASMContainersDataSource(t *testing.T) {
 	}
 	gadgettest.CheckClean(t, prefix, before)
 }
+
+// staticSelection is a MntnsSelection that never changes.
+type staticSelection map[uint64]bool
+
+func (s staticSelection) Selected(mntns uint64) bool { return s[mntns] }
+func (s staticSelection) Watch(func(uint64, bool)) ([]uint64, func()) {
+	var cur []uint64
+	for m := range s {
+		cur = append(cur, m)
+	}
+	return cur, func() {}
+}
+
+// TestWASMContainersSelectionWithoutMntns: a gadget that records no mount namespace but asks
+// for the containers data source (gadget.yaml `annotations: enable-containers-datasource:
+// "true"`, as IG's traceloop, whose module records what that data source announces) selects
+// containers through it, by name (ContainerHooks, -c) and by pod (SelectionHooks): its guest is
+// told of the selected container only. A gadget with neither cannot select pods.
+func TestWASMContainersSelectionWithoutMntns(t *testing.T) {
+	gadgettest.RequireRoot(t)
+	env := runc.NewEnv(t)
+	suffix := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+	in, out := "ct-in-"+suffix, "ct-out-"+suffix
+	cin, cout := env.Start(runc.Options{Name: in}), env.Start(runc.Options{Name: out})
+	cache, err := containers.New(context.Background(), containers.Options{RuncRoots: []string{env.Root}, NoDefaultRoots: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	for _, name := range []string{in, out} {
+		for deadline := time.Now().Add(time.Minute); len(cache.Select(containers.Selector{Include: []string{name}})) == 0; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the cache never learnt container %s", name)
+			}
+		}
+	}
+	engine, err := wasm.NewEngine(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer engine.Close()
+	guest := gadgettest.WASM(t, filepath.Join(gadgettest.TestdataDir(), "wasmcontainers"))
+	prepare := func(t *testing.T, rt *runtime.Runtime, yaml string) *runtime.Gadget {
+		img := gadgettest.Image("wasm_ctsel", gadgettest.Compile(t, "rawring"), yaml)
+		img.WASM = guest
+		g, err := rt.Prepare(context.Background(), img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	before := gadgettest.Objects(t, prefix)
+	for _, tc := range []struct {
+		name  string
+		hooks []runtime.Hooks
+	}{
+		{"by name", []runtime.Hooks{runtime.ContainerHooks(cache, containers.Selector{Include: []string{in}})}},
+		{"by pod", []runtime.Hooks{runtime.ContainerHooks(cache, containers.Selector{}), runtime.SelectionHooks(staticSelection{cin.MntNS: true})}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &resultLog{}
+			rt := runtime.New(runtime.Options{WASM: engine, Logger: slog.New(logs)})
+			g := prepare(t, rt, "annotations:\n  enable-containers-datasource: \"true\"\n")
+			if g.HasMntnsField() || !g.SelectsContainers() {
+				t.Fatalf("HasMntnsField %v, SelectsContainers %v: want false, true", g.HasMntnsField(), g.SelectsContainers())
+			}
+			run, err := rt.Start(context.Background(), g, runtime.RunOptions{Hooks: tc.hooks})
+			if err != nil {
+				t.Fatal(err)
+			}
+			logs.wait(t, "CREATED,"+in+","+cin.ID+","+strconv.FormatUint(cin.MntNS, 10))
+			if err := run.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range logs.all() {
+				if strings.Contains(l, out) || strings.Contains(l, cout.ID) {
+					t.Errorf("the guest was told of %s, which the selection leaves out: %q", out, l)
+				}
+			}
+		})
+	}
+	t.Run("neither", func(t *testing.T) {
+		rt := runtime.New(runtime.Options{WASM: engine})
+		g := prepare(t, rt, "")
+		if g.SelectsContainers() {
+			t.Fatal("SelectsContainers: want false without the annotation")
+		}
+		_, err := rt.Start(context.Background(), g, runtime.RunOptions{Hooks: []runtime.Hooks{runtime.SelectionHooks(staticSelection{cin.MntNS: true})}})
+		wantErr(t, err, "records no mount namespace", "enable-containers-datasource")
+	})
+	gadgettest.CheckClean(t, prefix, before)
+}

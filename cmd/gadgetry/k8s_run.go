@@ -196,7 +196,7 @@ func runK8s(cmd *cobra.Command, args []string) error {
 	}
 	if !desc.SelectsContainers {
 		if kf.namespace != "" || kf.allNamespaces || kf.pod != "" || kf.selector != "" || final.containerNames != "" {
-			return usagef("gadget %s records no mount namespace (no field of type gadget_mntns_id): it cannot select pods or containers; run it without -n, -A, -p, -l and -c (it sees the whole node)", desc.Name)
+			return usagef("gadget %s records no mount namespace (no field of type gadget_mntns_id) and does not ask for the containers data source (annotation enable-containers-datasource: true): it cannot select pods or containers; run it without -n, -A, -p, -l and -c (it sees the whole node)", desc.Name)
 		}
 		sel = &apiv1.Selection{}
 	}

@@ -242,9 +242,11 @@ func runGadget(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	// Every event of a gadget that records mount namespaces gets container fields (empty for
-	// the host); -c and --containers-only select in the kernel.
+	// the host); -c and --containers-only select in the kernel, and what the containers data
+	// source tells a WASM module (the only selection of a gadget that asks for that data source
+	// and records no mount namespace, as IG's traceloop).
 	var hooks []runtime.Hooks
-	if g.HasMntnsField() {
+	if g.SelectsContainers() {
 		sel, err := containers.ParseSelector(final.containerNames)
 		if err != nil {
 			return usagef("--containername: %w", err)
@@ -258,7 +260,7 @@ func runGadget(cmd *cobra.Command, args []string) error {
 		defer noteMissingContainers(cache, sel, note)()
 		hooks = append(hooks, runtime.ContainerHooks(cache, sel))
 	} else if final.containerNames != "" || final.containersOnly {
-		return usagef("gadget %s records no mount namespace (no field of type gadget_mntns_id): it cannot select containers", g.Name)
+		return usagef("gadget %s records no mount namespace (no field of type gadget_mntns_id) and does not ask for the containers data source (annotation %s: true): it cannot select containers", g.Name, runtime.ContainersDataSourceAnnotation)
 	}
 	out := &cliOutput{mode: mode, fieldSpec: final.fields, filters: final.filters, w: cmd.OutOrStdout(), errw: errw,
 		width: tableWidth(cmd.OutOrStdout(), wide), summaryMode: final.summary, summaryFile: final.summaryFile}

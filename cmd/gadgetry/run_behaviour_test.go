@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -419,5 +420,50 @@ func TestRunStoredImageWins(t *testing.T) {
 	runCLI(t, env, "", "image", "rm", "ghcr.io/inspektor-gadget/gadget/traceloop:latest").ok(t)
 	if r := runCLI(t, env, "", "run", "traceloop", "--help"); !strings.Contains(r.ok(t), "\nGadget traceloop: ") || r.stderr != "" {
 		t.Errorf("without the stored image, run traceloop --help:\n%s\nstderr: %s", r.stdout, r.stderr)
+	}
+}
+
+// TestRunContainersDataSourceSelection: a gadget that records no mount namespace selects
+// containers when its gadget.yaml asks for the containers data source, as IG's traceloop does
+// (`annotations: enable-containers-datasource: "true"`): -c is accepted and its WASM module
+// (runtime/testdata/wasmcontainers, which logs each container it is told of as a warning) is
+// told of the named container only. Without the annotation -c is refused, saying why.
+func TestRunContainersDataSourceSelection(t *testing.T) {
+	gadgettest.RequireRoot(t)
+	gadgettest.RequireTool(t, "clang-19")
+	env := cliEnv(t)
+	src, err := os.ReadFile(filepath.Join(gadgettest.TestdataDir(), "rawring.bpf.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	guest := gadgettest.WASM(t, filepath.Join(gadgettest.TestdataDir(), "wasmcontainers"))
+	for tag, yaml := range map[string]string{
+		"ctds-on":  "name: ctds\nannotations:\n  enable-containers-datasource: \"true\"\n",
+		"ctds-off": "name: ctds\n",
+	} {
+		dir := t.TempDir()
+		for name, b := range map[string][]byte{"program.bpf.c": src, "guest.wasm": guest, "build.yaml": []byte("wasm: guest.wasm\n"), "gadget.yaml": []byte(yaml)} {
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runCLI(t, env, "", "image", "build", dir, "--arch", goruntime.GOARCH, "-t", tag).ok(t)
+	}
+	rc := runc.NewEnv(t)
+	suffix := fmt.Sprintf("%d", os.Getpid())
+	in, out := "ctds-in-"+suffix, "ctds-out-"+suffix
+	cin, cout := rc.Start(runc.Options{Name: in}), rc.Start(runc.Options{Name: out})
+
+	runCLI(t, env, "", "run", "ctds-off", "-c", in, "--runc-root", rc.Root).wantError(t, 2,
+		"gadget ctds records no mount namespace (no field of type gadget_mntns_id) and does not ask for the containers data source (annotation enable-containers-datasource: true): it cannot select containers")
+
+	_, stderr, cmd, exited, wait := startRun(t, env, "run", "ctds-on", "-c", in, "--runc-root", rc.Root)
+	stderr.waitFor(t, "the selected container's announcement", fmt.Sprintf("warning: result container=CREATED,%s,%s,%d\n", in, cin.ID, cin.MntNS), nil, exited)
+	cmd.Process.Signal(syscall.SIGINT)
+	if s := wait(); s != 130 {
+		t.Errorf("exit status %d after SIGINT, want 130; stderr:\n%s", s, stderr.String())
+	}
+	if strings.Contains(stderr.String(), out) || strings.Contains(stderr.String(), cout.ID) {
+		t.Errorf("the module was told of %s, which -c leaves out; stderr:\n%s", out, stderr.String())
 	}
 }

@@ -1,6 +1,6 @@
 // Guest wasmcontainers subscribes to the host's "containers" data source in gadgetStart, as
 // Inspektor Gadget's traceloop guest does, with the raw ABI and IG's buffer conventions, and
-// logs each event as "result container=EVENT_TYPE,NAME,CONTAINER_ID,MNTNS_ID".
+// logs each event, as a warning, as "result container=EVENT_TYPE,NAME,CONTAINER_ID,MNTNS_ID".
 package main
 
 import (
@@ -64,7 +64,7 @@ func gadgetStart() int32 {
 func dataSourceCallback(cbID uint64, ds, d uint32) {
 	msg = "result container=" + text(typ, d, 16) + "," + text(name, d, 256) + "," + text(id, d, 128) + "," +
 		strconv.FormatUint(fieldGetScalar(mntns, d, 9, 0), 10)
-	gadgetLog(2, str(msg))
+	gadgetLog(1, str(msg)) // warn: `gadgetry run` prints warnings
 }
 
 func main() {}

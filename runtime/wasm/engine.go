@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-
-	"github.com/gadgetry/gadgetry/runtime/wasm/internal/stopcheck"
 )
 
 // Options tune an Engine. Zero values take the defaults.
@@ -34,25 +31,12 @@ type Options struct {
 // Engine compiles and instantiates gadget modules. It is long-lived and safe for concurrent
 // use; each run makes its own Instance.
 type Engine struct {
-	opts Options
-	// runtime runs the modules stopcheck instrumented: the watchdog stops one by setting its
-	// stop global. guarded runs those it could not rewrite, stopped through wazero's
-	// WithCloseOnContextDone, which costs a goroutine per call and an exit to Go per loop
-	// iteration (docs/RATIONALE.md, "Stopping a guest"); it is made on first need.
+	opts    Options
 	runtime wazero.Runtime
-	guarded wazero.Runtime
 	cache   wazero.CompilationCache
 
 	mu       sync.Mutex
-	compiled map[string]*compiled
-}
-
-// compiled is a module compiled in one of the engine's runtimes.
-type compiled struct {
-	wazero.CompiledModule
-	rt wazero.Runtime
-	// stoppable: the module has stopcheck's global, and rt has no other means to stop it.
-	stoppable bool
+	compiled map[string]wazero.CompiledModule
 }
 
 // DefaultCacheDir is /var/cache/gadgetry/wasm for root, $XDG_CACHE_HOME/gadgetry/wasm (or
@@ -89,7 +73,8 @@ func NewEngineWithOptions(opts Options) (*Engine, error) {
 	}
 	// wazero's own page limit stays at the 4 GiB a memory can address: each instance's
 	// allocator (guestMemory) enforces the configured limit, so that a grow past it is seen.
-	e := &Engine{opts: opts, compiled: map[string]*compiled{}}
+	cfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+	e := &Engine{opts: opts, compiled: map[string]wazero.CompiledModule{}}
 	if opts.CacheDir != "" {
 		if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("wasm compilation cache: %w (set another cache directory or fix permissions)", err)
@@ -99,47 +84,24 @@ func NewEngineWithOptions(opts Options) (*Engine, error) {
 			return nil, fmt.Errorf("wasm compilation cache at %s: %w", opts.CacheDir, err)
 		}
 		e.cache = c
+		cfg = cfg.WithCompilationCache(c)
 	}
-	rt, err := e.newRuntime(false)
-	if err != nil {
+	ctx := context.Background()
+	e.runtime = wazero.NewRuntimeWithConfig(ctx, cfg)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, e.runtime); err != nil {
 		e.Close()
-		return nil, err
+		return nil, fmt.Errorf("wasm: instantiating WASI: %w", err)
 	}
-	e.runtime = rt
+	if err := instantiateHost(ctx, e.runtime); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("wasm: instantiating host module ig: %w", err)
+	}
 	return e, nil
 }
 
-// newRuntime makes a runtime with WASI and the host module; guarded turns on wazero's
-// WithCloseOnContextDone. Both share the compilation cache: wazero's cache key does not say
-// whether a module was compiled with termination checks, but the two never compile the same
-// bytes (one gets instrumented modules, the other the modules stopcheck refused).
-func (e *Engine) newRuntime(guarded bool) (wazero.Runtime, error) {
-	cfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(guarded)
-	if e.cache != nil {
-		cfg = cfg.WithCompilationCache(e.cache)
-	}
-	ctx := context.Background()
-	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
-		rt.Close(ctx)
-		return nil, fmt.Errorf("wasm: instantiating WASI: %w", err)
-	}
-	if err := instantiateHost(ctx, rt); err != nil {
-		rt.Close(ctx)
-		return nil, fmt.Errorf("wasm: instantiating host module ig: %w", err)
-	}
-	return rt, nil
-}
-
-// Close releases the engine's runtimes; instances must be closed first.
+// Close releases the engine's runtime; instances must be closed first.
 func (e *Engine) Close() error {
-	var err error
-	if e.runtime != nil {
-		err = e.runtime.Close(context.Background())
-	}
-	if e.guarded != nil {
-		err = errors.Join(err, e.guarded.Close(context.Background()))
-	}
+	err := e.runtime.Close(context.Background())
 	if e.cache != nil {
 		e.cache.Close(context.Background())
 	}
@@ -149,19 +111,7 @@ func (e *Engine) Close() error {
 // Compile compiles module, or returns the module compiled earlier under the same digest
 // (sha256 of module when digest is ""). Across processes, the disk cache makes compiling the
 // same module again cheap.
-//
-// The module is first given stopcheck's stop global and checks, which let the watchdog stop a
-// guest that loops at the cost of a load and a branch per loop iteration; a module stopcheck
-// cannot rewrite (instructions of a proposal it does not decode) runs in the guarded runtime.
 func (e *Engine) Compile(ctx context.Context, module []byte, digest string) (wazero.CompiledModule, error) {
-	c, err := e.compile(ctx, module, digest)
-	if err != nil {
-		return nil, err
-	}
-	return c.CompiledModule, nil
-}
-
-func (e *Engine) compile(ctx context.Context, module []byte, digest string) (*compiled, error) {
 	if digest == "" {
 		sum := sha256.Sum256(module)
 		digest = "sha256:" + hex.EncodeToString(sum[:])
@@ -171,27 +121,14 @@ func (e *Engine) compile(ctx context.Context, module []byte, digest string) (*co
 	if c, ok := e.compiled[digest]; ok {
 		return c, nil
 	}
-	c := &compiled{rt: e.runtime, stoppable: true}
-	bin, ierr := stopcheck.Instrument(module)
-	if ierr != nil {
-		if e.guarded == nil {
-			rt, err := e.newRuntime(true)
-			if err != nil {
-				return nil, err
-			}
-			e.guarded = rt
-		}
-		c.rt, c.stoppable, bin = e.guarded, false, module
-	}
-	cm, err := c.rt.CompileModule(ctx, bin)
+	c, err := e.runtime.CompileModule(ctx, module)
 	if err != nil {
 		return nil, fmt.Errorf("compiling wasm module %s: %w", digest, err)
 	}
-	if err := checkImports(cm); err != nil {
-		cm.Close(ctx)
+	if err := checkImports(c); err != nil {
+		c.Close(ctx)
 		return nil, fmt.Errorf("wasm module %s: %w", digest, err)
 	}
-	c.CompiledModule = cm
 	e.compiled[digest] = c
 	return c, nil
 }

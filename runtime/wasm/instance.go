@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gadgetry/gadgetry/runtime/datasource"
-	"github.com/gadgetry/gadgetry/runtime/wasm/internal/stopcheck"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
@@ -58,10 +57,6 @@ type Instance struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	done   chan struct{}
-
-	// stopFlag is the module's stopcheck global, set to stop a guest that runs past its
-	// limit; nil for a module in the engine's guarded runtime, stopped through ctx.
-	stopFlag api.MutableGlobal
 
 	mem         *guestMemory // the guest's linear memory, which enforces its limit
 	memLimitMiB uint32
@@ -132,7 +127,7 @@ type instKey struct{}
 // Instantiate makes an instance of module (compiled once per digest) for the gadget called
 // name, bound to env. The guest's _initialize runs; gadgetAPIVersion must return 1.
 func (e *Engine) Instantiate(ctx context.Context, name string, module []byte, digest string, env Env) (*Instance, error) {
-	compiled, err := e.compile(ctx, module, digest)
+	compiled, err := e.Compile(ctx, module, digest)
 	if err != nil {
 		return nil, fmt.Errorf("gadget %s: %w", name, err)
 	}
@@ -153,37 +148,25 @@ func (e *Engine) Instantiate(ctx context.Context, name string, module []byte, di
 	inst.curHook = "instantiate"
 	base := context.WithValue(context.Background(), instKey{}, inst)
 	inst.ctx, inst.cancel = context.WithCancelCause(base)
+	go inst.watchdog(min(max(min(inst.hookTimeout, inst.callbackTimeout)/4, 5*time.Millisecond), time.Second))
 
-	// No start function: instantiating runs no guest code, and _initialize is called below,
-	// once the stop global is known and the watchdog runs.
 	cfg := wazero.NewModuleConfig().
 		WithName("").
-		WithStartFunctions().
+		WithStartFunctions("_initialize").
 		WithStdout(&lineLogger{inst: inst, level: slog.LevelInfo, stream: "stdout"}).
 		WithStderr(&lineLogger{inst: inst, level: slog.LevelWarn, stream: "stderr"}).
 		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
 		WithRandSource(rand.Reader)
 	inst.mu.Lock()
-	mod, err := compiled.rt.InstantiateModule(experimental.WithMemoryAllocator(inst.ctx, inst.mem), compiled.CompiledModule, cfg)
-	if err == nil {
-		inst.mod = mod // closed by inst.Close from here on
-		if compiled.stoppable {
-			inst.stopFlag, _ = mod.ExportedGlobal(stopcheck.Export).(api.MutableGlobal)
-		}
-	}
-	go inst.watchdog(min(max(min(inst.hookTimeout, inst.callbackTimeout)/4, 5*time.Millisecond), time.Second))
-	if err == nil {
-		if init := mod.ExportedFunction("_initialize"); init != nil {
-			inst.begin("instantiate", inst.hookTimeout)
-			_, err = init.Call(inst.ctx)
-			inst.end()
-		}
-	}
+	inst.begin("instantiate", inst.hookTimeout)
+	mod, err := e.runtime.InstantiateModule(experimental.WithMemoryAllocator(inst.ctx, inst.mem), compiled, cfg)
+	inst.end()
 	if err == nil && inst.mem.refused != 0 {
 		// Over the limit at start-up: its initial memory (which the allocator cannot refuse)
 		// or a grow in _initialize that the guest survived.
 		err = inst.limitError()
 		inst.failed = err
+		mod.Close(context.Background())
 	} else if err != nil {
 		err = inst.callError("instantiate", err)
 	}
@@ -192,6 +175,7 @@ func (e *Engine) Instantiate(ctx context.Context, name string, module []byte, di
 		inst.Close()
 		return nil, err
 	}
+	inst.mod = mod
 	v := mod.ExportedFunction("gadgetAPIVersion")
 	inst.mu.Lock()
 	inst.begin("gadgetAPIVersion", inst.hookTimeout)
@@ -400,15 +384,6 @@ func (i *Instance) Interrupt(grace time.Duration) {
 
 func (i *Instance) end() { i.seq.Add(1) }
 
-// kill stops the running guest call: it traps (the stop global) or is closed (the guarded
-// runtime's context), and the call's error quotes cause.
-func (i *Instance) kill(cause error) {
-	i.cancel(cause) // first: the call's error reads the cause from the context
-	if i.stopFlag != nil {
-		i.stopFlag.Set(1)
-	}
-}
-
 // watchdog kills the guest when one call runs longer than its limit, checking every tick.
 func (i *Instance) watchdog(tick time.Duration) {
 	t := time.NewTicker(tick)
@@ -446,12 +421,12 @@ func (i *Instance) watchdog(tick time.Duration) {
 					sinceCPU = cpu // first seen before the stop: count from now
 				}
 				if !now.Before(time.Unix(0, i.stopAt.Load())) && cpu-sinceCPU >= grace {
-					i.kill(fmt.Errorf("still running after the run was asked to stop, %v of CPU later (killed; a data callback must not block or loop)", grace))
+					i.cancel(fmt.Errorf("still running after the run was asked to stop, %v of CPU later (killed; a data callback must not block or loop)", grace))
 					return
 				}
 			}
 			if lim := time.Duration(i.limit.Load()); now.Sub(since) >= lim {
-				i.kill(fmt.Errorf("did not return within %v (killed; a hook or callback must not block or loop)", lim))
+				i.cancel(fmt.Errorf("did not return within %v (killed; a hook or callback must not block or loop)", lim))
 				return
 			}
 		}

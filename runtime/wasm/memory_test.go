@@ -172,17 +172,54 @@ func TestMemoryLimitOptions(t *testing.T) {
 //	  (func (export "gadgetInit") (result i32)
 //	    (drop (memory.grow (i32.const growPages))) i32.const ret))
 func growModule(minPages, growPages uint32, ret int32) []byte {
-	initCode := append([]byte{0x41}, asmSLEB(int64(growPages))...) // i32.const
-	initCode = append(initCode, 0x40, 0x00, 0x1a, 0x41)            // memory.grow 0, drop, i32.const
-	initCode = append(append(initCode, asmSLEB(int64(ret))...), 0x0b)
-	return asmModule(
-		asmSection(1, asmVec([]byte{0x60, 0x00, 0x01, 0x7e}, []byte{0x60, 0x00, 0x01, 0x7f})), // types
-		asmSection(3, asmVec([]byte{0x00}, []byte{0x01})),                                     // funcs
-		asmSection(5, asmVec(append([]byte{0x00}, asmULEB(uint64(minPages))...))),             // memory
-		asmSection(7, asmVec(
-			append(asmName("memory"), 0x02, 0x00),
-			append(asmName("gadgetAPIVersion"), 0x00, 0x00),
-			append(asmName("gadgetInit"), 0x00, 0x01))), // exports
-		asmSection(10, asmVec(asmBody(0x42, 0x01, 0x0b), asmBody(initCode...))), // code
-	)
+	sleb := func(v int64) []byte {
+		var b []byte
+		for {
+			c := byte(v & 0x7f)
+			v >>= 7
+			if v == 0 && c&0x40 == 0 || v == -1 && c&0x40 != 0 {
+				return append(b, c)
+			}
+			b = append(b, c|0x80)
+		}
+	}
+	uleb := func(v uint32) []byte {
+		var b []byte
+		for {
+			c := byte(v & 0x7f)
+			v >>= 7
+			if v == 0 {
+				return append(b, c)
+			}
+			b = append(b, c|0x80)
+		}
+	}
+	vec := func(items ...[]byte) []byte {
+		b := uleb(uint32(len(items)))
+		for _, it := range items {
+			b = append(b, it...)
+		}
+		return b
+	}
+	name := func(s string) []byte { return append(uleb(uint32(len(s))), s...) }
+	section := func(id byte, payload []byte) []byte {
+		return append(append([]byte{id}, uleb(uint32(len(payload)))...), payload...)
+	}
+	body := func(code ...byte) []byte {
+		b := append([]byte{0x00}, code...) // no locals
+		return append(uleb(uint32(len(b))), b...)
+	}
+	initCode := append([]byte{0x41}, sleb(int64(growPages))...) // i32.const
+	initCode = append(initCode, 0x40, 0x00, 0x1a, 0x41)         // memory.grow 0, drop, i32.const
+	initCode = append(append(initCode, sleb(int64(ret))...), 0x0b)
+	mod := []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
+	mod = append(mod, section(1, vec([]byte{0x60, 0x00, 0x01, 0x7e}, []byte{0x60, 0x00, 0x01, 0x7f}))...) // types
+	mod = append(mod, section(3, vec([]byte{0x00}, []byte{0x01}))...)                                     // funcs
+	mod = append(mod, section(5, vec(append([]byte{0x00}, uleb(minPages)...)))...)                        // memory
+	mod = append(mod, section(7, vec(
+		append(name("memory"), 0x02, 0x00),
+		append(name("gadgetAPIVersion"), 0x00, 0x00),
+		append(name("gadgetInit"), 0x00, 0x01)))...) // exports
+	mod = append(mod, section(10, vec(body(0x42, 0x01, 0x0b), body(initCode...)))...) // code
+	return mod
 }

@@ -33,7 +33,7 @@ trap cleanup EXIT
 (cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/gadgetry" ./cmd/gadgetry)
 # block_exec's build.yaml asks for TinyGo; without it, standard Go (the kernel side is the same).
 toolchain=()
-command -v tinygo >/dev/null || toolchain=(--wasm-toolchain=go)
+command -v "${TINYGO:-tinygo}" >/dev/null || toolchain=(--wasm-toolchain=go)
 for g in block_exec trace_exec; do
 	"$WORK/gadgetry" --store "$WORK/store" image build "$ROOT/gadgets/$g" --arch amd64 -t "$g-bench" \
 		"${toolchain[@]}" >/dev/null 2>"$WORK/build.log" || { cat "$WORK/build.log" >&2; exit 1; }

@@ -57,8 +57,12 @@ C
 gcc -O2 -static -o "$WORK/getpid" "$WORK/getpid.c"
 # The real CLI and the gadget's image, for run-excluding.
 (cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/gadgetry" ./cmd/gadgetry)
+# build.yaml asks for TinyGo; without it (tinygo in PATH, or $TINYGO), standard Go: the module
+# only fills the filter, so the syscall-tracing figures are the same.
+toolchain=()
+command -v "${TINYGO:-tinygo}" >/dev/null || toolchain=(--wasm-toolchain=go)
 "$WORK/gadgetry" --store "$WORK/store" image build "$ROOT/gadgets/traceloop" --arch amd64 \
-	-t traceloop-bench >/dev/null 2>"$WORK/build.log" || { cat "$WORK/build.log" >&2; exit 1; }
+	-t traceloop-bench "${toolchain[@]}" >/dev/null 2>"$WORK/build.log" || { cat "$WORK/build.log" >&2; exit 1; }
 
 # hold OBJ [ARGS...]: attach OBJ with benchhold until release is called.
 hold() {

@@ -83,11 +83,11 @@ bench: build
 	@scripts/setup.sh --k8s
 	@bench/run.sh
 
-# The same benchmarks with fewer rounds, for CI: the report goes to build/benchmarks.md. Four
+# The same benchmarks with fewer rounds, for CI: the report goes to build/benchmarks.md. Three
 # rounds of the exec slowdown (a minute each) keep a fresh machine's make test under 45 minutes;
 # the figures in docs/benchmarks.md come from make bench.
 bench-ci: build
-	@BENCH_OUT=build/benchmarks.md BENCH_ROUNDS=4 TRACELOOP_ROUNDS=3 TOOLCHAIN_ROUNDS=1 BLOCK_EXEC_ROUNDS=3 \
+	@BENCH_OUT=build/benchmarks.md BENCH_ROUNDS=3 TRACELOOP_ROUNDS=2 TOOLCHAIN_ROUNDS=1 BLOCK_EXEC_ROUNDS=2 \
 		WASMRATE_ROUNDS=1 STOPLAT_RUNS=2 STOPLAT_RSS=10 K8S_ROUNDS=1 bench/run.sh
 
 clean:

@@ -198,7 +198,7 @@ func (r *Run) attachOptions(p *Program) attach.Options {
 	if p.IterMap != "" {
 		opts.IterMap = r.coll.Maps[p.IterMap]
 	}
-	if p.Kind == attach.Uprobe || p.Kind == attach.Uretprobe {
+	if isUprobe(p.Kind) {
 		opts.Roots = r.containerRoots()
 	}
 	if p.Kind == attach.SocketFilter || p.Kind == attach.Classifier {

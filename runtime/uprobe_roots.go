@@ -18,13 +18,21 @@ import (
 // under Run.rootsMu.
 type uprobeRoots struct {
 	roots []string // /proc/<pid>/root of each container reported, in order
-	links []*attach.UprobeLink
-	names map[*attach.UprobeLink]string // program name, for warnings
+	links []trackedUprobe
 }
+
+// trackedUprobe is a uprobe link of the run and its program's name, for warnings.
+type trackedUprobe struct {
+	link *attach.UprobeLink
+	prog string
+}
+
+// isUprobe reports whether k attaches to a file's symbol (uprobe or uretprobe).
+func isUprobe(k attach.Kind) bool { return k == attach.Uprobe || k == attach.Uretprobe }
 
 // hasUprobes reports whether the gadget has a uprobe or uretprobe program.
 func (g *Gadget) hasUprobes() bool {
-	return slices.ContainsFunc(g.Programs, func(p *Program) bool { return p.Kind == attach.Uprobe || p.Kind == attach.Uretprobe })
+	return slices.ContainsFunc(g.Programs, func(p *Program) bool { return isUprobe(p.Kind) })
 }
 
 // watchContainerRoots follows the containers sel selects, for the run's uprobes; the watch
@@ -59,15 +67,13 @@ func (r *Run) addContainerRoot(ct *containers.Container) {
 	}
 }
 
-func (r *Run) addRoot(u *attach.UprobeLink, root, name string) {
-	if _, err := u.AddRoot(root); err != nil {
-		r.rootsMu.Lock()
-		prog := r.uroots.names[u]
-		r.rootsMu.Unlock()
+// addRoot attaches u in root, and warns, naming the container (or its root), when it fails.
+func (r *Run) addRoot(u trackedUprobe, root, name string) {
+	if _, err := u.link.AddRoot(root); err != nil {
 		if name == "" {
 			name = root
 		}
-		r.rt.log.Warn(fmt.Sprintf("gadget %s: program %s not attached in container %s: %v", r.g.Name, prog, name, err))
+		r.rt.log.Warn(fmt.Sprintf("gadget %s: program %s not attached in container %s: %v", r.g.Name, u.prog, name, err))
 	}
 }
 
@@ -81,15 +87,12 @@ func (r *Run) containerRoots() []string {
 // trackUprobe registers u, attached with the first n roots, and attaches it to the roots
 // reported since.
 func (r *Run) trackUprobe(name string, u *attach.UprobeLink, n int) {
+	t := trackedUprobe{link: u, prog: name}
 	r.rootsMu.Lock()
-	r.uroots.links = append(r.uroots.links, u)
-	if r.uroots.names == nil {
-		r.uroots.names = map[*attach.UprobeLink]string{}
-	}
-	r.uroots.names[u] = name
+	r.uroots.links = append(r.uroots.links, t)
 	later := slices.Clone(r.uroots.roots[n:])
 	r.rootsMu.Unlock()
 	for _, root := range later {
-		r.addRoot(u, root, "")
+		r.addRoot(t, root, "")
 	}
 }

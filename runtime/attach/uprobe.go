@@ -38,7 +38,8 @@ func attachUprobe(kind Kind, path, sym string, prog *ebpf.Program, roots []strin
 		return nil, &MissingSymbolError{Library: path, Symbol: sym, Err: err, NoLibrary: true}
 	}
 	u := &UprobeLink{kind: kind, path: path, sym: sym, prog: prog, seen: map[[2]uint64]bool{}}
-	if err := u.attachFile(hostPath); err != nil {
+	id, _ := fileID(hostPath)
+	if err := u.attachFileLocked(hostPath, id); err != nil { // u is not shared yet
 		if errors.Is(err, link.ErrNoSymbol) {
 			return nil, &MissingSymbolError{Library: hostPath, Symbol: sym, Err: err}
 		}
@@ -67,10 +68,11 @@ func (u *UprobeLink) AddRoot(root string) (bool, error) {
 	if u.closed {
 		return false, nil
 	}
-	if id, ok := fileID(p); !ok || u.seen[id] {
+	id, ok := fileID(p)
+	if !ok || u.seen[id] {
 		return false, nil
 	}
-	if err := u.attachFileLocked(p); err != nil {
+	if err := u.attachFileLocked(p, id); err != nil {
 		if errors.Is(err, link.ErrNoSymbol) {
 			return false, nil // another build of the library, without the symbol
 		}
@@ -79,13 +81,9 @@ func (u *UprobeLink) AddRoot(root string) (bool, error) {
 	return true, nil
 }
 
-func (u *UprobeLink) attachFile(p string) error {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.attachFileLocked(p)
-}
-
-func (u *UprobeLink) attachFileLocked(p string) error {
+// attachFileLocked attaches the program to file p, whose device and inode are id (zero when
+// unknown), under u.mu.
+func (u *UprobeLink) attachFileLocked(p string, id [2]uint64) error {
 	ex, err := link.OpenExecutable(p)
 	if err != nil {
 		return err
@@ -99,7 +97,7 @@ func (u *UprobeLink) attachFileLocked(p string) error {
 	if err != nil {
 		return err
 	}
-	if id, ok := fileID(p); ok {
+	if id != ([2]uint64{}) {
 		u.seen[id] = true
 	}
 	u.links = append(u.links, l)

@@ -12,7 +12,9 @@
 set -euo pipefail
 
 mode="${1:-}"
-want=(clang-19 llvm-19 bpftool libbpf-dev linux-libc-dev-arm64-cross docker-registry apache2-utils runc busybox-static git make gcc libc6-dev protobuf-compiler)
+# cargo and libstd-rust-dev-wasm32: Debian's Rust (1.63, whose WASI target is wasm32-wasi), for the
+# test that builds and runs a Rust WASM guest.
+want=(clang-19 llvm-19 bpftool libbpf-dev linux-libc-dev-arm64-cross docker-registry apache2-utils runc busybox-static git make gcc libc6-dev protobuf-compiler cargo libstd-rust-dev-wasm32)
 case "$mode" in
 --vm) want+=(qemu-system-x86 cpio busybox-static xz-utils) ;;
 --k8s) want+=(etcd-server containerd containernetworking-plugins iptables iproute2 openssl) ;;

@@ -3,6 +3,7 @@ package build_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/gadgetry/gadgetry/oci"
 	"github.com/gadgetry/gadgetry/oci/build"
+	"github.com/gadgetry/gadgetry/runtime/gadgettest"
 )
 
 // TestBuildIGStyle builds testdata/igstyle, a gadget written against Inspektor Gadget's header
@@ -102,10 +104,52 @@ func TestBuildInGadgetTree(t *testing.T) {
 }
 
 // TestBuildRustGuest: build.yaml naming a Rust source (rust/src/lib.rs) builds it with cargo
-// for wasm32-wasip1 where that target is installed, and otherwise fails with one sentence
-// saying what is missing and what to do.
+// for WASI preview 1 (wasm32-wasip1, or wasm32-wasi with a Rust before 1.78: Debian 12's). The
+// guest run by the runtime is cmd/gadgetry's TestRustGuestRuns.
 func TestBuildRustGuest(t *testing.T) {
 	requireTools(t, "clang", "llvm-strip")
+	t.Setenv("CARGO", strings.TrimPrefix(gadgettest.RequireRust(t), "CARGO="))
+	dir := rustGadget(t)
+	var progress bytes.Buffer
+	if _, err := build.Build(context.Background(), dir, build.Options{Target: memory.New(), Archs: []string{"amd64"}, Progress: &progress}); err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	if !strings.Contains(progress.String(), "cargo build --target wasm32-wasi") {
+		t.Errorf("built without cargo?\n%s", progress.String())
+	}
+}
+
+// TestBuildRustGuestMissing: without a Rust toolchain able to build it, a Rust guest's build
+// fails with one sentence saying what is missing and what to do.
+func TestBuildRustGuestMissing(t *testing.T) {
+	requireTools(t, "clang", "llvm-strip")
+	dir := rustGadget(t)
+	// A toolchain whose rustc has no WASI standard library.
+	fake := t.TempDir()
+	gadgettest.WriteFile(t, filepath.Join(fake, "cargo"), "#!/bin/sh\nexit 1\n", 0o755)
+	gadgettest.WriteFile(t, filepath.Join(fake, "rustc"), "#!/bin/sh\ncase \"$1\" in --version) echo 'rustc 1.99.0 (fake)';; --print) echo "+fake+";; esac\n", 0o755)
+	for _, c := range []struct{ name, cargo, want string }{
+		{"no cargo", filepath.Join(fake, "none", "cargo"), "cargo is not installed"},
+		{"no target", filepath.Join(fake, "cargo"), "rustc 1.99.0 (fake) has no wasm32-wasip1 target"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("CARGO", c.cargo)
+			_, err := build.Build(context.Background(), dir, build.Options{Target: memory.New(), Archs: []string{"amd64"}, Progress: io.Discard})
+			if err == nil {
+				t.Fatal("built")
+			}
+			msg := err.Error()
+			for _, w := range []string{"building the Rust WASM module rust/src/lib.rs", c.want, "name the .wasm file in build.yaml's wasm key"} {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error lacks %q: %v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// rustGadget writes an IG-style gadget whose guest is the Rust package rust/.
+func rustGadget(t *testing.T) string {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
 		"program.bpf.c":   "#include <gadget.h>\nSEC(\"tracepoint/syscalls/sys_enter_getppid\") int g(void *ctx) { return 0; }\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n",
@@ -113,17 +157,5 @@ func TestBuildRustGuest(t *testing.T) {
 		"rust/Cargo.toml": "[package]\nname = \"rust-guest\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n",
 		"rust/src/lib.rs": "#[no_mangle]\npub extern \"C\" fn gadgetAPIVersion() -> u64 { 1 }\n",
 	})
-	var progress bytes.Buffer
-	_, err := build.Build(context.Background(), dir, build.Options{Target: memory.New(), Archs: []string{"amd64"}, Progress: &progress})
-	if err == nil {
-		if !strings.Contains(progress.String(), "cargo build --target wasm32-wasip1") {
-			t.Errorf("built without cargo?\n%s", progress.String())
-		}
-		return
-	}
-	msg := err.Error()
-	if !strings.Contains(msg, "building the Rust WASM module rust/src/lib.rs") || !strings.Contains(msg, "wasm32-wasip1") {
-		t.Fatalf("without a Rust wasm32-wasip1 toolchain: %v", err)
-	}
-	t.Logf("no Rust toolchain for wasm32-wasip1 here: %v", err)
+	return dir
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -173,4 +174,38 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// RequireRust returns the environment entry (CARGO=…) that makes `gadgetry image build` use a
+// Rust toolchain able to build WASM guests: $CARGO, cargo in PATH or Debian's /usr/bin/cargo,
+// the first whose rustc has the wasm32-wasip1 (or, before Rust 1.78, wasm32-wasi) standard
+// library. Without one the test skips, or fails with CI=true (scripts/setup.sh installs
+// Debian's cargo and libstd-rust-dev-wasm32).
+func RequireRust(t testing.TB) string {
+	t.Helper()
+	var candidates, tried []string
+	if c := os.Getenv("CARGO"); c != "" {
+		candidates = append(candidates, c)
+	}
+	if c, err := exec.LookPath("cargo"); err == nil {
+		candidates = append(candidates, c)
+	}
+	candidates = append(candidates, "/usr/bin/cargo")
+	for _, c := range candidates {
+		if _, err := os.Stat(c); err != nil {
+			tried = append(tried, c+": "+err.Error())
+			continue
+		}
+		if _, _, _, err := build.RustToolchain(context.Background(), c); err != nil {
+			tried = append(tried, c+": "+err.Error())
+			continue
+		}
+		return "CARGO=" + c
+	}
+	msg := "no Rust toolchain with a WASI standard library (" + strings.Join(tried, "; ") + ")"
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s; run scripts/setup.sh (CI=true)", msg)
+	}
+	t.Skip(msg)
+	return ""
 }

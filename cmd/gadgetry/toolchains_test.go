@@ -259,6 +259,18 @@ func TestOlderSDKModuleRuns(t *testing.T) {
 	}()
 	child := gadgettest.UniqueExecutable(t)
 	comm := filepath.Base(child)
+	ev, _ := awaitChildEvent(t, lines, stderr, child)
+	if want := "gadgetry.test > " + comm; ev["lineage"] != want {
+		t.Fatalf("lineage = %v, want %q (event %v)", ev["lineage"], want, ev)
+	}
+}
+
+// awaitChildEvent runs child again and again until the run whose JSON lines are lines reports
+// an event of it (by comm), and returns that event and the pid of the run of child it is of.
+// It fails the test when the run ends, or after 600 tries.
+func awaitChildEvent(t *testing.T, lines <-chan string, stderr *gadgettest.SyncBuffer, child string) (map[string]any, int) {
+	t.Helper()
+	comm := filepath.Base(child)
 	for round := 0; round < 600; round++ {
 		if err := exec.Command(child).Run(); err != nil {
 			t.Fatal(err)
@@ -273,15 +285,13 @@ func TestOlderSDKModuleRuns(t *testing.T) {
 				if json.Unmarshal([]byte(line), &ev) != nil {
 					continue
 				}
-				if _, c := eventKey(ev); c == comm {
-					if want := "gadgetry.test > " + comm; ev["lineage"] != want {
-						t.Fatalf("lineage = %v, want %q (event %v)", ev["lineage"], want, ev)
-					}
-					return
+				if pid, c := eventKey(ev); c == comm {
+					return ev, int(pid)
 				}
 			case <-time.After(25 * time.Millisecond):
 			}
 		}
 	}
 	t.Fatalf("no event of %s; stderr:\n%s", comm, stderr.String())
+	return nil, 0
 }

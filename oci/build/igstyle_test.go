@@ -20,8 +20,8 @@ import (
 )
 
 // TestBuildIGStyle builds testdata/igstyle, a gadget written against Inspektor Gadget's header
-// names and APIs (IG's buffer calls, filesystem, stack, filter, bits, maps, core_fixes and
-// packet filter headers, endpoint types) with a build.yaml naming its WASM source
+// names and APIs (IG's buffer calls, filesystem, stack, filter, bits, maps, core_fixes, packet
+// filter and GPU bridge headers, endpoint types) with a build.yaml naming its WASM source
 // (wasm: go/program.go): both architectures compile with Gadgetry's embedded headers, the
 // object has the programs and the source is compiled into a WASM module.
 func TestBuildIGStyle(t *testing.T) {
@@ -62,6 +62,17 @@ func TestBuildIGStyle(t *testing.T) {
 				for _, m := range []string{"events", "events_lost_samples", "ig_kstack", "ig_ustack", "counts"} {
 					if spec.Maps[m] == nil {
 						t.Errorf("%s object has no map %s", md.Platform.Architecture, m)
+					}
+				}
+				// The GPU bridge's maps: pinned by name, their records in schema
+				// version 1's sizes (the interface with the bridge daemon).
+				for m, size := range map[string]uint32{"gpu_meta": 32, "gpu_device": 128, "gpu_per_pid": 32, "gpu_per_pid_per_device": 40} {
+					ms := spec.Maps[m]
+					switch {
+					case ms == nil:
+						t.Errorf("%s object has no map %s", md.Platform.Architecture, m)
+					case ms.Pinning != ebpf.PinByName || ms.ValueSize != size:
+						t.Errorf("%s map %s: pinning %v, value size %d; want pinned by name, %d", md.Platform.Architecture, m, ms.Pinning, ms.ValueSize, size)
 					}
 				}
 			}

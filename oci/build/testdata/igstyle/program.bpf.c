@@ -26,6 +26,8 @@
 #include <gadget/packetfilter.h>
 #define GADGET_TYPE_NETWORKING
 #include <gadget/sockets-map.h>
+#define GPU_BRIDGE_WANT_ALL
+#include <gadget/gpu_bridge_maps.h>
 
 struct event {
 	gadget_timestamp timestamp_raw;
@@ -95,6 +97,13 @@ int igstyle_rq(struct trace_event_raw_block_rq *ctx)
 	if (gadget_should_discard_mntns_id(gadget_get_current_mntns_id()))
 		return 0;
 	gadget_get_user_stack_from_tracepoint(ctx, &ustack);
+	struct gpu_meta *gm = gpu_meta_fresh(bpf_ktime_get_boot_ns(), 1000);
+	__u32 dev = 0;
+	struct gpu_device_metrics *d = bpf_map_lookup_elem(&gpu_device, &dev);
+	__u64 pd = (__u64)bpf_get_current_pid_tgid() << 32;
+	struct gpu_pid_metrics *pm = bpf_map_lookup_elem(&gpu_per_pid_per_device, &pd);
+	if (gm && d && pm && gpu_pid_holder(bpf_get_current_pid_tgid() >> 32, 1))
+		return d->sm_util_pct + pm->gpu_device + gm->n_devices;
 	rec[0] = get_task_state(task);
 	rec[1] = ustack.exe_inode;
 	char *cwd = get_path_str(&fs->pwd);

@@ -303,6 +303,7 @@ func (rt *Runtime) Start(ctx context.Context, g *Gadget, opts RunOptions) (_ *Ru
 		return nil, err
 	}
 	r.warnSkipped()
+	r.warnGPUBridge()
 	go r.loop(ctx)
 	return r, nil
 }
@@ -542,7 +543,7 @@ func (r *Run) warnSkipped() {
 }
 
 func (r *Run) attachAll() error {
-	var missing []string
+	var missing []missingUprobe
 	for _, p := range r.g.Programs {
 		prog := r.coll.Programs[p.Name]
 		if prog == nil {
@@ -554,10 +555,10 @@ func (r *Run) attachAll() error {
 		if u, ok := l.(*attach.UprobeLink); ok && err == nil {
 			r.trackUprobe(p.Name, u, len(opts.Roots))
 		}
-		if errors.Is(err, attach.ErrMissingSymbol) {
-			// Inspektor Gadget runs a gadget without a uprobe whose symbol the library lacks.
-			r.rt.log.Warn(fmt.Sprintf("gadget %s: program %s (%s) not attached: %v", r.g.Name, p.Name, p.Section, err))
-			missing = append(missing, fmt.Sprintf("%s (%v)", p.Name, err))
+		if me := (*attach.MissingSymbolError)(nil); errors.As(err, &me) {
+			// Inspektor Gadget runs a gadget without a uprobe whose symbol the library
+			// lacks; warnMissing says so once per library.
+			missing = append(missing, missingUprobe{p, me})
 			prog.Close()
 			delete(r.coll.Programs, p.Name)
 			continue
@@ -581,9 +582,17 @@ func (r *Run) attachAll() error {
 		}
 		r.links[p.Name] = l
 	}
-	if len(missing) > 0 && len(r.links) == 0 {
-		return fmt.Errorf("gadget %s: no program attached: %s", r.g.Name, strings.Join(missing, "; "))
+	if err := r.gpuMissingErr(missing); err != nil {
+		return err
 	}
+	if len(missing) > 0 && len(r.links) == 0 {
+		var each []string
+		for _, m := range missing {
+			each = append(each, fmt.Sprintf("%s (%v)", m.p.Name, m.err))
+		}
+		return fmt.Errorf("gadget %s: no program attached: %s", r.g.Name, strings.Join(each, "; "))
+	}
+	r.warnMissing(missing)
 	return nil
 }
 

@@ -38,6 +38,11 @@ type Options struct {
 	// than the default is parsed once and used as the kernel's types. Tests point it at a path
 	// that does not exist to run the no-BTF path on any kernel.
 	KernelBTFPath string
+	// NVIDIAPaths are the paths whose existence shows an NVIDIA GPU (default
+	// DefaultNVIDIAPaths). A gadget whose uprobes are all on NVIDIA's GPU libraries fails to
+	// run, saying why, where none of these exists and the libraries are absent. Tests point
+	// it at files of their own.
+	NVIDIAPaths []string
 }
 
 // Runtime runs gadgets. It is safe for concurrent use. It caches parsed images by digest, the

@@ -1,0 +1,178 @@
+package runtime
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/gadgetry/gadgetry/runtime/attach"
+)
+
+// Gadgets of NVIDIA GPUs (Inspektor Gadget's CUDA profilers, say) put their uprobes on the
+// CUDA libraries. Where the machine has no GPU, those libraries are absent and the gadget can
+// never report anything: rather than run with nothing attached but a clean-up tracepoint,
+// the run fails with one sentence that says so.
+
+// DefaultNVIDIAPaths are the paths whose existence shows an NVIDIA GPU and its driver: the
+// control device and the driver's list of GPUs.
+var DefaultNVIDIAPaths = []string{"/dev/nvidiactl", "/proc/driver/nvidia/gpus"}
+
+// gpuLibraryPrefixes name the libraries of NVIDIA's GPU stack (the driver API, the runtime,
+// the management library, compilers and math libraries).
+var gpuLibraryPrefixes = []string{"libcuda", "libcudart", "libnvidia", "libnvrtc", "libnvml", "libcublas", "libcudnn", "libnccl", "libcufft", "libcurand", "libcusparse"}
+
+// isGPULibrary reports whether lib (a path or a short name: libcuda) is one of NVIDIA's GPU
+// libraries.
+func isGPULibrary(lib string) bool {
+	base := filepath.Base(lib)
+	return slices.ContainsFunc(gpuLibraryPrefixes, func(p string) bool { return strings.HasPrefix(base, p) })
+}
+
+// nvidiaGPU returns the first of the runtime's NVIDIA paths that exists, or "".
+func (rt *Runtime) nvidiaGPU() string {
+	paths := rt.opts.NVIDIAPaths
+	if paths == nil {
+		paths = DefaultNVIDIAPaths
+	}
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// missingUprobe is a uprobe program left out because its library or symbol is missing.
+type missingUprobe struct {
+	p   *Program
+	err *attach.MissingSymbolError
+}
+
+// gpuMissingErr returns the run's error when the gadget's uprobes are all on NVIDIA GPU
+// libraries, none of them is installed and the machine has no NVIDIA GPU; else nil.
+func (r *Run) gpuMissingErr(missing []missingUprobe) error {
+	if len(missing) == 0 {
+		return nil
+	}
+	var libs []string
+	for _, m := range missing {
+		if !m.err.NoLibrary || !isGPULibrary(m.err.Library) {
+			return nil
+		}
+		libs = append(libs, filepath.Base(m.err.Library))
+	}
+	for _, p := range r.g.Programs {
+		if _, attached := r.links[p.Name]; attached && isUprobe(p.Kind) {
+			return nil
+		}
+	}
+	if r.rt.nvidiaGPU() != "" {
+		return nil
+	}
+	slices.Sort(libs)
+	libs = slices.Compact(libs)
+	paths := r.rt.opts.NVIDIAPaths
+	if paths == nil {
+		paths = DefaultNVIDIAPaths
+	}
+	which := "which is"
+	if len(libs) > 1 {
+		which = "which are"
+	}
+	return fmt.Errorf("gadget %s needs an NVIDIA GPU with CUDA: its uprobes are on %s, %s not installed here, and this machine has no NVIDIA GPU (none of %s exists): run it on a machine with one",
+		r.g.Name, strings.Join(libs, " and "), which, strings.Join(paths, ", "))
+}
+
+// warnMissing warns of the uprobes left out, once per library: a gadget with a dozen uprobes
+// on a library that is not installed gets one line, not a dozen.
+func (r *Run) warnMissing(missing []missingUprobe) {
+	type key struct {
+		lib       string
+		noLibrary bool
+	}
+	groups := map[key][]missingUprobe{}
+	var order []key
+	for _, m := range missing {
+		k := key{m.err.Library, m.err.NoLibrary}
+		if groups[k] == nil {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], m)
+	}
+	for _, k := range order {
+		g := groups[k]
+		if len(g) == 1 {
+			r.rt.log.Warn(fmt.Sprintf("gadget %s: program %s (%s) not attached: %v", r.g.Name, g[0].p.Name, g[0].p.Section, g[0].err))
+			continue
+		}
+		var syms []string
+		for _, m := range g {
+			syms = append(syms, m.err.Symbol)
+		}
+		slices.Sort(syms)
+		syms = slices.Compact(syms)
+		if k.noLibrary {
+			r.rt.log.Warn(fmt.Sprintf("gadget %s: %d programs not attached: library %s is not on this system's library path (their symbols: %s)", r.g.Name, len(g), k.lib, strings.Join(syms, ", ")))
+		} else {
+			r.rt.log.Warn(fmt.Sprintf("gadget %s: %d programs not attached: %s has none of their symbols (%s)", r.g.Name, len(g), k.lib, strings.Join(syms, ", ")))
+		}
+	}
+}
+
+// The GPU bridge (gpu-ebpf-bridge) is a daemon that reads NVIDIA's management library and
+// writes what it reads into maps pinned by name (<gadget/gpu_bridge_maps.h>); gadgets read
+// them. Without the daemon they stay empty, and so do the gadget's GPU figures.
+
+// gpuBridgeMaps are the names of the bridge's maps.
+var gpuBridgeMaps = []string{"gpu_meta", "gpu_device", "gpu_per_pid", "gpu_per_pid_per_device"}
+
+// warnGPUBridge warns, once, when the gadget reads the GPU bridge's maps and no bridge daemon
+// is filling them: its state (gpu_meta, pinned) names no live process.
+func (r *Run) warnGPUBridge() {
+	var uses []string
+	for _, name := range gpuBridgeMaps {
+		if r.coll.Maps[name] != nil {
+			uses = append(uses, name)
+		}
+	}
+	if len(uses) == 0 {
+		return
+	}
+	pid, err := gpuBridgePid(filepath.Join(PinRoot, "gpu_meta"))
+	if err == nil && pid != 0 {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			return
+		}
+	}
+	why := "no gpu-ebpf-bridge daemon fills them"
+	if gpu := r.rt.nvidiaGPU(); gpu == "" {
+		why += ", and this machine has no NVIDIA GPU"
+	} else {
+		why += " (the machine has an NVIDIA GPU, " + gpu + ": start the bridge daemon)"
+	}
+	r.rt.log.Warn(fmt.Sprintf("gadget %s: the GPU bridge's maps it reads (%s) stay empty: %s", r.g.Name, strings.Join(uses, ", "), why))
+}
+
+// gpuBridgePid reads the bridge daemon's process id from its state map pinned at path (0 when
+// the daemon never wrote it).
+func gpuBridgePid(path string) (uint32, error) {
+	m, err := ebpf.LoadPinnedMap(path, &ebpf.LoadPinOptions{ReadOnly: true})
+	if err != nil {
+		return 0, err
+	}
+	defer m.Close()
+	// struct gpu_meta: schema_version u32, n_devices u32, last update u64, helper_pid u32, …
+	if m.ValueSize() < 20 {
+		return 0, fmt.Errorf("%s: value of %d bytes is not a gpu_meta", path, m.ValueSize())
+	}
+	v := make([]byte, m.ValueSize())
+	if err := m.Lookup(uint32(0), &v); err != nil {
+		return 0, err
+	}
+	return binary.NativeEndian.Uint32(v[16:20]), nil
+}

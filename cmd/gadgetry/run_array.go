@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/gadgetry/gadgetry/runtime/datasource"
 	"github.com/gadgetry/gadgetry/runtime/filter"
@@ -55,6 +56,9 @@ func (o *cliOutput) initArray(ds *datasource.DataSource, fields []*datasource.Fi
 func (p *arrayPrinter) print(arr []*datasource.Data) error {
 	p.o.flushLocked() // records of other data sources read before this array come first
 	p.buf.Reset()
+	if p.o.mode == output.Columns && slices.ContainsFunc(p.fields, output.IsHistogram) {
+		return p.printHistograms(arr)
+	}
 	if p.o.mode == output.Columns {
 		w := output.New(&p.buf, output.Columns, p.fields, p.fm) // a header per table
 		w.SetWidth(p.o.width)
@@ -144,4 +148,47 @@ func yamlList(docs []byte) []byte {
 		out = append(out, " []\n"...)
 	}
 	return out
+}
+
+// printHistograms prints, in a table's place, each record of an array whose fields include
+// log2 histograms: a line naming the record by its other fields (name=value), then each
+// histogram drawn as bars (output.AppendHistogram); records apart by a blank line.
+func (p *arrayPrinter) printHistograms(arr []*datasource.Data) error {
+	var out []byte
+	for _, d := range arr {
+		if !matchAll(p.flts, d) {
+			continue
+		}
+		if len(out) > 0 {
+			out = append(out, '\n')
+		}
+		var key []byte
+		for _, f := range p.fields {
+			if output.IsHistogram(f) {
+				continue
+			}
+			if len(key) > 0 {
+				key = append(key, ' ')
+			}
+			key = append(key, f.Name...)
+			key = append(key, '=')
+			key = p.fm.AppendText(key, f, d)
+		}
+		if len(key) > 0 {
+			out = append(append(out, key...), '\n')
+		}
+		for _, f := range p.fields {
+			if output.IsHistogram(f) {
+				out = output.AppendHistogram(out, f.Name, f.Annotations["metrics.unit"], output.HistogramSlots(f, d))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	if p.tables++; p.tables > 1 {
+		out = append([]byte("\n"), out...)
+	}
+	_, err := p.o.w.Write(out)
+	return err
 }

@@ -170,3 +170,69 @@ func TestRunMapIterJSON(t *testing.T) {
 	}
 	gadgettest.CheckClean(t, "gtest", before)
 }
+
+// TestRunHistogramColumns: in a table, a log2 histogram field (an array of
+// gadget_histogram_slot__u32, runtime/testdata/histogram.bpf.c) is drawn as bars, slot by slot
+// up to the last that counted, under the field's name and metrics.unit, after a line naming
+// the record by its other fields. Six getsid() calls with one key count 1, 2 and 3 in slots 0,
+// 1 and 2. Each try uses a key of its own, made while gadgetry is stopped, so its six calls
+// are all in one dump or in none (before the program was attached).
+func TestRunHistogramColumns(t *testing.T) {
+	gadgettest.RequireRoot(t)
+	bin := runTestBinary(t)
+	obj := snapshotObject(t, "histogram")
+	gadgettest.WriteFile(t, filepath.Join(filepath.Dir(obj), "gadget.yaml"),
+		"name: test_histogram\ndatasources:\n  hists:\n    fields:\n      hist:\n        annotations:\n          metrics.unit: calls\n", 0o644)
+	cmd := exec.Command(bin, "run", obj, "--map-fetch-interval", "100ms", "--fields", "key,hist")
+	lines, stderr := startLines(t, cmd, 256)
+	defer func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+	}()
+	const keyMin = 0x7e000000 // GTEST_KEY_MIN
+	want := func(key int) []string {
+		return []string{
+			"key=" + strconv.Itoa(key),
+			"hist (calls)",
+			"        0 -> 1 : 1        |*************                           |",
+			"        2 -> 3 : 2        |**************************              |",
+			"        4 -> 7 : 3        |****************************************|",
+		}
+	}
+	// A try, then a short wait for a line, until a block shows (the first ones may come
+	// before the program is attached); the bound is a hang guard, minutes long.
+	for key := keyMin; key < keyMin+3000; key++ {
+		cmd.Process.Signal(syscall.SIGSTOP)
+		for i := 0; i < 6; i++ {
+			syscall.Syscall(syscall.SYS_GETSID, uintptr(key), 0, 0)
+		}
+		cmd.Process.Signal(syscall.SIGCONT)
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("gadgetry exited; stderr: %s", stderr.String())
+			}
+			if !strings.HasPrefix(l, "key=") {
+				t.Fatalf("unexpected line %q; stderr: %s", l, stderr.String())
+			}
+			n, err := strconv.Atoi(strings.TrimPrefix(l, "key="))
+			if err != nil || n < keyMin || n > key {
+				t.Fatalf("unexpected line %q", l)
+			}
+			got := []string{l}
+			for len(got) < len(want(n)) {
+				l, ok := <-lines
+				if !ok {
+					t.Fatalf("gadgetry exited; stderr: %s", stderr.String())
+				}
+				got = append(got, l)
+			}
+			if !slices.Equal(got, want(n)) {
+				t.Fatalf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want(n), "\n"))
+			}
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("no histogram printed; stderr: %s", stderr.String())
+}

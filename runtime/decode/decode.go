@@ -17,6 +17,15 @@ import (
 // kind ("uint16"), and the field's bytes hold the elements.
 const ArrayAnnotation = "decode.array"
 
+// HistogramSlotU32 and HistogramSlotU64 are the typedefs of a log2 histogram's slots (the
+// names Inspektor Gadget's gadgets use): a field that is an array of them is a histogram, its
+// Type the typedef, whose slot 0 counts the values 0 and 1 and slot i the values from 2^i to
+// 2^(i+1)-1 (log2 of the value, as <gadget/bits.bpf.h>'s log2l gives it).
+const (
+	HistogramSlotU32 = "gadget_histogram_slot__u32"
+	HistogramSlotU64 = "gadget_histogram_slot__u64"
+)
+
 // RawSuffix marks a field whose formatted value gets its own sibling field: `foo_raw` is hidden
 // and `foo` (a string) is filled with its formatted text by the runtime.
 const RawSuffix = "_raw"
@@ -376,6 +385,9 @@ func addMember(ds *datasource.DataSource, name string, t btf.Type, off int, hidd
 				return err
 			}
 			f.Annotations[ArrayAnnotation] = intKind(i).String()
+			if td, ok := tt.Type.(*btf.Typedef); ok && (td.Name == HistogramSlotU32 || td.Name == HistogramSlotU64) {
+				f.Type = td.Name
+			}
 			return nil
 		}
 		if e, ok := elem.(*btf.Enum); ok {

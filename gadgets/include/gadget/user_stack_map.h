@@ -15,6 +15,7 @@
 
 #include <gadget/types.h>
 #include <gadget/macros.h>
+#include <gadget/fnv1a.h> /* IG's header brings it too */
 
 #define GADGET_USER_MAX_STACK_DEPTH 127
 #define GADGET_USER_STACK_MAP_MAX_ENTRIES 10000

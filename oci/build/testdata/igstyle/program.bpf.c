@@ -23,6 +23,7 @@
 #include <gadget/core_fixes.bpf.h>
 #include <gadget/kernel_stack_map.h>
 #include <gadget/user_stack_map.h>
+#include <gadget/fnv1a.h>
 #include <gadget/packetfilter.h>
 #define GADGET_TYPE_NETWORKING
 #include <gadget/sockets-map.h>
@@ -77,6 +78,9 @@ int BPF_KPROBE(igstyle_connect, struct sock *sk)
 	e->kstack_raw = gadget_get_kernel_stack(ctx);
 	gadget_get_user_stack(ctx, &e->ustack);
 	e->slot = get_slot_idx(e->timestamp_raw);
+	__u32 h = fnv_32a_init();
+	fnv_32a_update_u64(&h, e->slot);
+	e->tid ^= h & 1;
 	read_full_path_of_open_file_fd(0, e->path, sizeof(e->path));
 	pid = e->proc.pid;
 	n = bpf_map_lookup_or_try_init(&counts, &pid, &zero);

@@ -83,6 +83,54 @@ func TestBuildIGStyle(t *testing.T) {
 	}
 }
 
+// TestBuildIGStyleHeaders builds, for both architectures with Gadgetry's embedded headers,
+// gadgets that include only what Inspektor Gadget's include and use what IG's headers bring
+// with them: testdata/igstyle_tracing (BPF_KPROBE and the mount namespace through
+// <gadget/filter.h>, core_fixes.bpf.h's readers, GADGET_SNAPSHOTTER) and testdata/igstyle_net
+// (<linux/...> headers instead of vmlinux.h, gadget_should_discard_data_by_skb, the socket
+// enricher's optional cwd and exepath). runtime's TestCoreFixes runs the readers.
+func TestBuildIGStyleHeaders(t *testing.T) {
+	requireTools(t, "clang", "llvm-strip")
+	for dir, progs := range map[string][]string{
+		"testdata/igstyle_tracing": {"igt_link", "igt_retrans", "igt_bio", "igt_sys", "igt_files"},
+		"testdata/igstyle_net":     {"ign_socket"},
+	} {
+		store := memory.New()
+		var progress bytes.Buffer
+		desc, err := build.Build(context.Background(), dir, build.Options{Target: store, Progress: &progress})
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", dir, err, progress.String())
+		}
+		var index ocispec.Index
+		fetchJSON(t, store, desc, &index)
+		if len(index.Manifests) != len(build.DefaultArchs) {
+			t.Fatalf("%s: %d manifests, want one per architecture", dir, len(index.Manifests))
+		}
+		for _, md := range index.Manifests {
+			var m ocispec.Manifest
+			fetchJSON(t, store, md, &m)
+			for _, l := range m.Layers {
+				if l.MediaType != oci.MediaTypeEBPF {
+					continue
+				}
+				data, err := content.FetchAll(context.Background(), store, l)
+				if err != nil {
+					t.Fatal(err)
+				}
+				spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(data))
+				if err != nil {
+					t.Fatalf("%s %s object: %v", dir, md.Platform.Architecture, err)
+				}
+				for _, p := range progs {
+					if spec.Programs[p] == nil {
+						t.Errorf("%s %s object has no program %s", dir, md.Platform.Architecture, p)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestBuildInGadgetTree: a gadget inside an IG-style source tree (include/gadget/macros.h and
 // include/gadget/<arch>/vmlinux.h above it) compiles with the tree's headers first, as IG's
 // builder does: the tree's <gadget/...> and vmlinux.h win over Gadgetry's.

@@ -9,6 +9,8 @@
 #define GADGETRY_KERNEL_STACK_MAP_H
 
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 #include <gadget/types.h>
 
 #define GADGET_KERNEL_MAX_STACK_DEPTH 127

@@ -45,6 +45,9 @@
 		__GADGET_UNUSED;                                                          \
 	const struct type *__gadget_iter_type_##ds __GADGET_UNUSED
 
+/* GADGET_SNAPSHOTTER(ds, type, prog...): GADGET_ITER's older name, which IG keeps (deprecated). */
+#define GADGET_SNAPSHOTTER(ds, type, ...) GADGET_ITER(ds, type, __VA_ARGS__)
+
 /* The per-CPU lost-record counter and the marker every tracer buffer declares. */
 #define __GADGET_TRACER_LOST_SAMPLES(map)                             \
 	struct {                                                      \

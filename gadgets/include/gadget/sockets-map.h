@@ -20,7 +20,7 @@
  *
  * The value is read through CO-RE relocations: its layout is the runtime's, and fields a
  * runtime may leave out must be checked with bpf_core_field_exists() (Gadgetry provides every
- * field below; it has no cwd or exepath).
+ * field below but the optional cwd and exepath).
  */
 #ifndef GADGETRY_SOCKETS_MAP_H
 #define GADGETRY_SOCKETS_MAP_H
@@ -38,6 +38,9 @@
 #define TASK_COMM_LEN 16
 #endif
 
+/* The size IG gives the optional path fields. */
+#define GADGET_SE_PATH_MAX 4096
+
 /* What the runtime knows of a socket's owner. */
 struct gadget_socket_value {
 	__u64 mntns;     /* mount namespace inode */
@@ -50,6 +53,13 @@ struct gadget_socket_value {
 	__u32 ppid;
 	__u32 ptid;
 	char ipv6only;   /* an AF_INET6 socket that takes no IPv4 */
+	/*
+	 * Optional (IG's socket enricher may leave them out): check with bpf_core_field_exists()
+	 * and size with bpf_core_field_size(). Gadgetry's runtime has neither, so the checks
+	 * answer false and 0; reading them unchecked fails the load.
+	 */
+	char cwd[GADGET_SE_PATH_MAX];
+	char exepath[GADGET_SE_PATH_MAX];
 } __attribute__((preserve_access_index));
 
 /* A socket's identity in the map: the port in host order, proto 6 (TCP) or 17 (UDP). */
@@ -178,5 +188,9 @@ gadget_process_populate_from_socket(const struct gadget_socket_value *v, struct 
 	p->parent.pid = v->ppid;
 	p->parent.tid = bpf_core_field_exists(v->ptid) ? v->ptid : 0;
 }
+
+#ifdef GADGETRY_FILTER_H
+#include <gadget/skb_filter.h>
+#endif
 
 #endif /* GADGETRY_SOCKETS_MAP_H */

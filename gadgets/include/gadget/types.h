@@ -6,7 +6,12 @@
 #ifndef GADGETRY_TYPES_H
 #define GADGETRY_TYPES_H
 
-/* What the headers that include this one use, so each of them can be included alone. */
+/* What the headers that include this one use, so each of them can be included alone; bool
+ * where vmlinux.h (which has it) is not included, as gadgets written on <linux/...> headers
+ * expect of IG's. */
+#ifndef __VMLINUX_H__
+#include <stdbool.h>
+#endif
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 

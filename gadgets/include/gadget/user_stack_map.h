@@ -13,9 +13,14 @@
 #ifndef GADGETRY_USER_STACK_MAP_H
 #define GADGETRY_USER_STACK_MAP_H
 
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 #include <gadget/types.h>
 #include <gadget/macros.h>
-#include <gadget/fnv1a.h> /* IG's header brings it too */
+/* What IG's header brings too. */
+#include <gadget/fnv1a.h>
+#include <gadget/core_fixes.bpf.h>
 
 #define GADGET_USER_MAX_STACK_DEPTH 127
 #define GADGET_USER_STACK_MAP_MAX_ENTRIES 10000

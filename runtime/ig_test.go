@@ -23,6 +23,7 @@ import (
 	"github.com/gadgetry/gadgetry/runtime"
 	"github.com/gadgetry/gadgetry/runtime/datasource"
 	"github.com/gadgetry/gadgetry/runtime/gadgettest"
+	"github.com/gadgetry/gadgetry/runtime/sockets"
 )
 
 // TestIGStyleGadget runs a gadget written in Inspektor Gadget's style (testdata/igstyle.bpf.c):
@@ -423,6 +424,13 @@ func TestIGStyleSockets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(wd) > 63 {
+		wd = wd[:63] // the gadget's field is 64 bytes
+	}
 	var netns, mntns unix.Stat_t
 	if unix.Stat("/proc/thread-self/ns/net", &netns) != nil || unix.Stat("/proc/self/ns/mnt", &mntns) != nil {
 		t.Fatal("reading this process's namespaces")
@@ -465,8 +473,8 @@ func TestIGStyleSockets(t *testing.T) {
 				t.Fatal(err)
 			}
 			type rec struct {
-				found, pid, uid, netns, mntns uint64
-				comm                          string
+				found, pid, uid, netns, mntns, paths uint64
+				comm, cwd                            string
 			}
 			recs := make(chan rec, 64)
 			run, err := rt.Start(context.Background(), g, runtime.RunOptions{
@@ -474,8 +482,9 @@ func TestIGStyleSockets(t *testing.T) {
 				Hooks: []runtime.Hooks{{Name: "test", Init: func(r *runtime.Run) error {
 					ds := r.DataSource("gtest_socks")
 					found, pid, uid, nsf, mnt, cm := field(t, ds, "found"), field(t, ds, "proc.pid"), field(t, ds, "proc.creds.uid"), field(t, ds, "netns_id"), field(t, ds, "proc.mntns_id"), field(t, ds, "proc.comm")
+					paths, cwd := field(t, ds, "paths"), field(t, ds, "cwd")
 					ds.Subscribe(0, func(_ *datasource.DataSource, d *datasource.Data) error {
-						recs <- rec{found.Uint(d), pid.Uint(d), uid.Uint(d), nsf.Uint(d), mnt.Uint(d), cm.String(d)}
+						recs <- rec{found.Uint(d), pid.Uint(d), uid.Uint(d), nsf.Uint(d), mnt.Uint(d), paths.Uint(d), cm.String(d), cwd.String(d)}
 						return nil
 					})
 					return nil
@@ -494,7 +503,8 @@ func TestIGStyleSockets(t *testing.T) {
 			case <-time.After(time.Minute):
 				t.Fatal("no record in a minute (hang guard)")
 			}
-			want := rec{1, uint64(os.Getpid()), uint64(os.Getuid()), netns.Ino, mntns.Ino, strings.TrimSpace(string(comm))}
+			// IG's optional cwd, in IG's default size.
+			want := rec{1, uint64(os.Getpid()), uint64(os.Getuid()), netns.Ino, mntns.Ino, sockets.PathSize, strings.TrimSpace(string(comm)), wd}
 			if r != want {
 				t.Errorf("lookup gave %+v, want %+v", r, want)
 			}

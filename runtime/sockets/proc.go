@@ -81,6 +81,8 @@ func Scan(procRoot string) (map[Key]Value, error) {
 		}
 	}
 	out := map[Key]Value{}
+	type paths struct{ cwd, exe string }
+	pathsOf := map[uint32]paths{}
 	for netns, pid := range netnsPid {
 		for _, t := range []struct {
 			file          string
@@ -104,6 +106,13 @@ func Scan(procRoot string) (map[Key]Value, error) {
 					parent = readComm(filepath.Join(procRoot, strconv.FormatUint(uint64(o.ppid), 10)))
 					comms[o.ppid] = parent
 				}
+				ps, ok := pathsOf[o.pid]
+				if !ok {
+					dir := filepath.Join(procRoot, strconv.FormatUint(uint64(o.pid), 10))
+					ps.cwd, _ = os.Readlink(filepath.Join(dir, "cwd"))
+					ps.exe, _ = os.Readlink(filepath.Join(dir, "exe"))
+					pathsOf[o.pid] = ps
+				}
 				out[k] = Value{
 					Mntns:   o.mntns,
 					PidTgid: uint64(o.pid)<<32 | uint64(o.pid),
@@ -113,6 +122,8 @@ func Scan(procRoot string) (map[Key]Value, error) {
 					Sock:    r.inode,
 					PPid:    o.ppid,
 					PTid:    o.ppid,
+					Cwd:     ps.cwd,
+					Exepath: ps.exe,
 				}
 			}
 		}

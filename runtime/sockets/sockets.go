@@ -6,9 +6,9 @@
 //
 // The value's layout is the runtime's, not the gadget's: the gadget reads its fields through
 // CO-RE relocations against the type gadget_socket_value, which Types describes (IG's
-// gadgets are compiled with preserve_access_index on that struct). Fields the runtime does not
-// provide (IG's optional cwd and exepath) are absent from Types: a gadget's
-// bpf_core_field_exists() on them is false.
+// gadgets are compiled with preserve_access_index on that struct). IG's optional fields, cwd
+// and exepath, are there in IG's default size (PathSize): a gadget's bpf_core_field_exists()
+// on them is true and bpf_core_field_size() gives PathSize.
 //
 // Sockets are found by reading /proc (each process's socket descriptors, each network
 // namespace's /proc/<pid>/net/{tcp,tcp6,udp,udp6}) when the run starts and every Interval
@@ -35,8 +35,12 @@ var Interval = time.Second
 // order)}, C layout.
 const KeySize = 12
 
+// PathSize is the size of the optional fields cwd and exepath, IG's default ("cwd=512,
+// exepath=512"): a longer path is cut to PathSize-1 bytes.
+const PathSize = 512
+
 // ValueSize is the size of the runtime's gadget_socket_value.
-const ValueSize = 88
+const ValueSize = offExepath + PathSize
 
 // commLen is the size of a command name.
 const commLen = 16
@@ -70,6 +74,8 @@ type Value struct {
 	PPid     uint32
 	PTid     uint32
 	IPv6Only bool
+	Cwd      string // the process's working directory (/proc/<pid>/cwd)
+	Exepath  string // its executable (/proc/<pid>/exe)
 }
 
 // value layout: offsets of the runtime's gadget_socket_value.
@@ -84,6 +90,8 @@ const (
 	offPPid     = 72
 	offPTid     = 76
 	offIPv6Only = 80
+	offCwd      = 88 // IG's optional fields start 8-aligned
+	offExepath  = offCwd + PathSize
 )
 
 // MarshalBinary gives the value's layout.
@@ -100,6 +108,8 @@ func (v Value) MarshalBinary() ([]byte, error) {
 	if v.IPv6Only {
 		b[offIPv6Only] = 1
 	}
+	copy(b[offCwd:offCwd+PathSize-1], v.Cwd)
+	copy(b[offExepath:offExepath+PathSize-1], v.Exepath)
 	return b, nil
 }
 
@@ -110,6 +120,7 @@ func Types() (*btf.Spec, error) {
 	u32 := &btf.Int{Name: "unsigned int", Size: 4}
 	char := &btf.Int{Name: "char", Size: 1, Encoding: btf.Char}
 	comm := &btf.Array{Index: u32, Type: char, Nelems: commLen}
+	path := &btf.Array{Index: u32, Type: char, Nelems: PathSize}
 	m := func(name string, t btf.Type, off uint32) btf.Member {
 		return btf.Member{Name: name, Type: t, Offset: btf.Bits(off * 8)}
 	}
@@ -124,6 +135,8 @@ func Types() (*btf.Spec, error) {
 		m("ppid", u32, offPPid),
 		m("ptid", u32, offPTid),
 		m("ipv6only", char, offIPv6Only),
+		m("cwd", path, offCwd),
+		m("exepath", path, offExepath),
 	}}
 	b, err := btf.NewBuilder([]btf.Type{st}, nil)
 	if err != nil {

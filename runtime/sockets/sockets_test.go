@@ -31,6 +31,8 @@ func TestScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	comm, _ := os.ReadFile("/proc/self/comm")
+	cwd, _ := os.Getwd()
+	exe, _ := os.Readlink("/proc/self/exe")
 	for _, k := range []Key{
 		{Netns: netns, Family: afInet, Proto: ipUDP, Port: uint16(udp.LocalAddr().(*net.UDPAddr).Port)},
 		{Netns: netns, Family: afInet6, Proto: ipTCP, Port: uint16(tcp.Addr().(*net.TCPAddr).Port)},
@@ -40,8 +42,8 @@ func TestScan(t *testing.T) {
 			t.Errorf("%+v not found", k)
 			continue
 		}
-		if v.PidTgid>>32 != uint64(os.Getpid()) || v.Task != strings.TrimSpace(string(comm)) || uint32(v.UidGid) != uint32(os.Getuid()) || v.PPid != uint32(os.Getppid()) || v.Mntns == 0 {
-			t.Errorf("%+v: %+v, want pid %d, comm %q, uid %d, ppid %d", k, v, os.Getpid(), comm, os.Getuid(), os.Getppid())
+		if v.PidTgid>>32 != uint64(os.Getpid()) || v.Task != strings.TrimSpace(string(comm)) || uint32(v.UidGid) != uint32(os.Getuid()) || v.PPid != uint32(os.Getppid()) || v.Mntns == 0 || v.Cwd != cwd || v.Exepath != exe {
+			t.Errorf("%+v: %+v, want pid %d, comm %q, uid %d, ppid %d, cwd %q, exepath %q", k, v, os.Getpid(), comm, os.Getuid(), os.Getppid(), cwd, exe)
 		}
 	}
 }
@@ -60,8 +62,12 @@ func TestLayout(t *testing.T) {
 	if st.Size != ValueSize {
 		t.Errorf("size %d, want %d", st.Size, ValueSize)
 	}
-	b, _ := Value{Mntns: 1, PidTgid: 2, UidGid: 3, Task: "t", PTask: "p", Sock: 4, PPid: 5, PTid: 6, IPv6Only: true}.MarshalBinary()
-	want := map[string]byte{"mntns": 1, "pid_tgid": 2, "uid_gid": 3, "task": 't', "ptask": 'p', "sock": 4, "ppid": 5, "ptid": 6, "ipv6only": 1}
+	long := strings.Repeat("x", 2*PathSize)
+	b, _ := Value{Mntns: 1, PidTgid: 2, UidGid: 3, Task: "t", PTask: "p", Sock: 4, PPid: 5, PTid: 6, IPv6Only: true, Cwd: "/c", Exepath: long}.MarshalBinary()
+	want := map[string]byte{"mntns": 1, "pid_tgid": 2, "uid_gid": 3, "task": 't', "ptask": 'p', "sock": 4, "ppid": 5, "ptid": 6, "ipv6only": 1, "cwd": '/', "exepath": 'x'}
+	if len(b) != ValueSize || b[len(b)-1] != 0 || b[len(b)-2] != 'x' {
+		t.Errorf("a long exepath is not cut to %d bytes and a NUL", PathSize-1)
+	}
 	for _, m := range st.Members {
 		if w, ok := want[m.Name]; ok && b[m.Offset/8] != w {
 			t.Errorf("%s at %d holds %d, want %d", m.Name, m.Offset/8, b[m.Offset/8], w)

@@ -32,6 +32,8 @@ struct gtest_sock_event {
 	gadget_netns_id netns_id;
 	__u32 found;
 	struct gadget_process proc;
+	__u32 paths; /* the optional cwd's size where the runtime has it */
+	char cwd[64];
 };
 
 GADGET_TRACER_MAP(gtest_sock_events, 16384);
@@ -47,6 +49,10 @@ static __always_inline void emit(void *ctx, __u32 netns, struct gadget_socket_va
 	e->netns_id = netns;
 	e->found = v != NULL;
 	gadget_process_populate_from_socket(v, &e->proc);
+	if (v && bpf_core_field_exists(v->cwd)) {
+		e->paths = bpf_core_field_size(v->cwd);
+		bpf_probe_read_kernel_str(e->cwd, sizeof(e->cwd), v->cwd);
+	}
 	gadget_submit_buf(ctx, &gtest_sock_events, e, sizeof(*e));
 }
 

@@ -47,10 +47,12 @@ func (rt *Runtime) nvidiaGPU() string {
 	return ""
 }
 
-// missingUprobe is a uprobe program left out because its library or symbol is missing.
+// missingUprobe is a uprobe program whose library or symbol the host lacks: left out (link
+// nil), or kept for the containers the run follows (link, attached to their copies).
 type missingUprobe struct {
-	p   *Program
-	err *attach.MissingSymbolError
+	p    *Program
+	err  *attach.MissingSymbolError
+	link *attach.UprobeLink
 }
 
 // gpuMissingErr returns the run's error when the gadget's uprobes are all on NVIDIA GPU
@@ -60,14 +62,16 @@ func (r *Run) gpuMissingErr(missing []missingUprobe) error {
 		return nil
 	}
 	var libs []string
+	missed := map[string]bool{}
 	for _, m := range missing {
-		if !m.err.NoLibrary || !isGPULibrary(m.err.Library) {
+		if !m.err.NoLibrary || !isGPULibrary(m.err.Library) || m.link != nil && m.link.Files() > 0 {
 			return nil
 		}
 		libs = append(libs, filepath.Base(m.err.Library))
+		missed[m.p.Name] = true
 	}
 	for _, p := range r.g.Programs {
-		if _, attached := r.links[p.Name]; attached && isUprobe(p.Kind) {
+		if _, attached := r.links[p.Name]; attached && isUprobe(p.Kind) && !missed[p.Name] {
 			return nil
 		}
 	}
@@ -92,13 +96,13 @@ func (r *Run) gpuMissingErr(missing []missingUprobe) error {
 // on a library that is not installed gets one line, not a dozen.
 func (r *Run) warnMissing(missing []missingUprobe) {
 	type key struct {
-		lib       string
-		noLibrary bool
+		lib             string
+		noLibrary, kept bool
 	}
 	groups := map[key][]missingUprobe{}
 	var order []key
 	for _, m := range missing {
-		k := key{m.err.Library, m.err.NoLibrary}
+		k := key{m.err.Library, m.err.NoLibrary, m.link != nil}
 		if groups[k] == nil {
 			order = append(order, k)
 		}
@@ -106,8 +110,20 @@ func (r *Run) warnMissing(missing []missingUprobe) {
 	}
 	for _, k := range order {
 		g := groups[k]
+		kept := ""
+		if k.kept {
+			files := 0
+			for _, m := range g {
+				files = max(files, m.link.Files())
+			}
+			kept = fmt.Sprintf("; kept for the containers with their own copy (attached in %d now, and in those that start later)", files)
+		}
 		if len(g) == 1 {
-			r.rt.log.Warn(fmt.Sprintf("gadget %s: program %s (%s) not attached: %v", r.g.Name, g[0].p.Name, g[0].p.Section, g[0].err))
+			where := ""
+			if k.kept {
+				where = " on the host"
+			}
+			r.rt.log.Warn(fmt.Sprintf("gadget %s: program %s (%s) not attached%s: %v%s", r.g.Name, g[0].p.Name, g[0].p.Section, where, g[0].err, kept))
 			continue
 		}
 		var syms []string
@@ -116,10 +132,14 @@ func (r *Run) warnMissing(missing []missingUprobe) {
 		}
 		slices.Sort(syms)
 		syms = slices.Compact(syms)
+		where := ""
+		if k.kept {
+			where = " on the host"
+		}
 		if k.noLibrary {
-			r.rt.log.Warn(fmt.Sprintf("gadget %s: %d programs not attached: library %s is not on this system's library path (their symbols: %s)", r.g.Name, len(g), k.lib, strings.Join(syms, ", ")))
+			r.rt.log.Warn(fmt.Sprintf("gadget %s: %d programs not attached%s: library %s is not on this system's library path (their symbols: %s)%s", r.g.Name, len(g), where, k.lib, strings.Join(syms, ", "), kept))
 		} else {
-			r.rt.log.Warn(fmt.Sprintf("gadget %s: %d programs not attached: %s has none of their symbols (%s)", r.g.Name, len(g), k.lib, strings.Join(syms, ", ")))
+			r.rt.log.Warn(fmt.Sprintf("gadget %s: %d programs not attached%s: %s has none of their symbols (%s)%s", r.g.Name, len(g), where, k.lib, strings.Join(syms, ", "), kept))
 		}
 	}
 }

@@ -199,7 +199,7 @@ func (r *Run) attachOptions(p *Program) attach.Options {
 		opts.IterMap = r.coll.Maps[p.IterMap]
 	}
 	if isUprobe(p.Kind) {
-		opts.Roots = r.containerRoots()
+		opts.Roots, opts.FollowRoots = r.containerRoots()
 	}
 	if p.Kind == attach.SocketFilter || p.Kind == attach.Classifier {
 		opts.Netns, _ = sockets.CurrentNetns() // unreadable: cb[0] stays 0

@@ -554,11 +554,15 @@ func (r *Run) attachAll() error {
 		l, err := attach.AttachWith(p.Kind, target, prog, opts)
 		if u, ok := l.(*attach.UprobeLink); ok && err == nil {
 			r.trackUprobe(p.Name, u, len(opts.Roots))
+			if me := (*attach.MissingSymbolError)(nil); errors.As(u.HostErr(), &me) {
+				// Not on the host, but kept for the containers that have it.
+				missing = append(missing, missingUprobe{p, me, u})
+			}
 		}
 		if me := (*attach.MissingSymbolError)(nil); errors.As(err, &me) {
 			// Inspektor Gadget runs a gadget without a uprobe whose symbol the library
 			// lacks; warnMissing says so once per library.
-			missing = append(missing, missingUprobe{p, me})
+			missing = append(missing, missingUprobe{p, me, nil})
 			prog.Close()
 			delete(r.coll.Programs, p.Name)
 			continue
@@ -587,7 +591,7 @@ func (r *Run) attachAll() error {
 	}
 	if len(missing) > 0 && len(r.links) == 0 {
 		var each []string
-		for _, m := range missing {
+		for _, m := range missing { // none kept: a kept one is in r.links
 			each = append(each, fmt.Sprintf("%s (%v)", m.p.Name, m.err))
 		}
 		return fmt.Errorf("gadget %s: no program attached: %s", r.g.Name, strings.Join(each, "; "))

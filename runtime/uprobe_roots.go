@@ -17,8 +17,9 @@ import (
 // uprobeRoots holds the selected containers' root directories and the run's uprobe links;
 // under Run.rootsMu.
 type uprobeRoots struct {
-	roots []string // /proc/<pid>/root of each container reported, in order
-	links []trackedUprobe
+	roots  []string // /proc/<pid>/root of each container reported, in order
+	links  []trackedUprobe
+	follow bool // containers are followed: a library only they have is worth a uprobe
 }
 
 // trackedUprobe is a uprobe link of the run and its program's name, for warnings.
@@ -41,6 +42,9 @@ func (r *Run) watchContainerRoots(cache *containers.Cache, sel containers.Select
 	if !r.g.hasUprobes() {
 		return
 	}
+	r.rootsMu.Lock()
+	r.uroots.follow = true
+	r.rootsMu.Unlock()
 	cur, cancel := cache.Watch(sel, func(ev containers.Event) {
 		if ev.Type == containers.EventAdd {
 			r.addContainerRoot(ev.Container)
@@ -77,11 +81,11 @@ func (r *Run) addRoot(u trackedUprobe, root, name string) {
 	}
 }
 
-// containerRoots returns the roots reported so far.
-func (r *Run) containerRoots() []string {
+// containerRoots returns the roots reported so far, and whether containers are followed.
+func (r *Run) containerRoots() ([]string, bool) {
 	r.rootsMu.Lock()
 	defer r.rootsMu.Unlock()
-	return slices.Clone(r.uroots.roots)
+	return slices.Clone(r.uroots.roots), r.uroots.follow
 }
 
 // trackUprobe registers u, attached with the first n roots, and attaches it to the roots

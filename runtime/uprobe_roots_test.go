@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,6 +121,77 @@ func TestUprobeInContainers(t *testing.T) {
 	if seen(o.MntNS) {
 		t.Errorf("the uprobe fired in container %s, which the selection leaves out", other)
 	}
+	if err := run.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	gadgettest.CheckClean(t, prefix, before)
+}
+
+// TestUprobeContainerOnlyLibrary: a uprobe on a library the host does not have
+// (uprobe/libgtestonly:exit) is kept, with a warning saying so, for the containers the run
+// follows: it fires in a selected container that has the library, one running at attach time
+// and one that starts later. The containers' libgtestonly.so.6 is a hard link to their own
+// libc, so their exits go through it.
+func TestUprobeContainerOnlyLibrary(t *testing.T) {
+	gadgettest.RequireRoot(t)
+	env := runc.NewEnv(t)
+	before := gadgettest.Objects(t, prefix)
+	rootfs := func() string {
+		dir := libcRootfs(t)
+		libc, err := filepath.Glob(filepath.Join(dir, "lib*", "*", "libc.so.6"))
+		if err != nil || len(libc) == 0 {
+			t.Fatalf("no libc.so.6 in the container's root: %v", err)
+		}
+		if err := os.Link(libc[0], filepath.Join(filepath.Dir(libc[0]), "libgtestonly.so.6")); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	suffix := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+	early, late := "up-only-early-"+suffix, "up-only-late-"+suffix
+	c1 := env.Start(runc.Options{Name: early, Rootfs: rootfs()})
+
+	cache, err := containers.New(context.Background(), containers.Options{RuncRoots: []string{env.Root}, NoDefaultRoots: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	var log lockedBuffer
+	rt := runtime.New(runtime.Options{Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	g, err := rt.Prepare(context.Background(), gadgettest.Image("igstyle", gadgettest.Compile(t, "igstyle", `-DGTEST_EXIT_LIB="libgtestonly"`), ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := rt.Start(context.Background(), g, runtime.RunOptions{Hooks: []runtime.Hooks{runtime.ContainerHooks(cache, containers.Selector{Include: []string{early, late}})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Stop()
+	want := "program gtest_ig_exit (uprobe/libgtestonly:exit) not attached on the host: library libgtestonly (for symbol exit) is not on this system's library path; kept for the containers with their own copy (attached in 1 now, and in those that start later)"
+	if !strings.Contains(log.String(), want) {
+		t.Errorf("no warning %q in:\n%s", want, log.String())
+	}
+	exits := run.Map("gtest_exits")
+	waitExit := func(c *runc.Container, name string) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+			var pid uint32
+			var ns uint64
+			for it := exits.Iterate(); it.Next(&pid, &ns); {
+				if ns == c.MntNS {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no exit seen through container %s's libgtestonly in a minute (hang guard)", name)
+			}
+			if out, err := c.Exec("/gtest/true"); err != nil {
+				t.Fatalf("runc exec in %s: %v: %s", name, err, out)
+			}
+		}
+	}
+	waitExit(c1, early)
+	waitExit(env.Start(runc.Options{Name: late, Rootfs: rootfs()}), late)
 	if err := run.Stop(); err != nil {
 		t.Fatal(err)
 	}

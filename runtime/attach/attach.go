@@ -130,6 +130,10 @@ type Options struct {
 	// Roots are the root directories of containers (/proc/<pid>/root) whose own copies of a
 	// uprobe's library get the uprobe too; the host's always does.
 	Roots []string
+	// FollowRoots: the caller adds roots later (UprobeLink.AddRoot, as containers start), so
+	// a uprobe whose library or symbol the host lacks is no error: its link starts with the
+	// roots that have it, perhaps none (UprobeLink.HostErr says why the host has none).
+	FollowRoots bool
 	// Perf is the event a perf_event program samples (gadget.yaml programs.<p>.perf and
 	// .sampler); a perf_event program without one is an error.
 	Perf *PerfEvent
@@ -184,7 +188,7 @@ func AttachWith(kind Kind, target string, prog *ebpf.Program, opts Options) (lin
 			return nil, fmt.Errorf("uprobe target %q: want <path>:<symbol>", target)
 		}
 		var u *UprobeLink
-		if u, err = attachUprobe(kind, path, sym, prog, opts.Roots); err == nil {
+		if u, err = attachUprobe(kind, path, sym, prog, opts.Roots, opts.FollowRoots); err == nil {
 			l = u // an *UprobeLink: AddRoot attaches it in a container that starts later
 		}
 	case SocketFilter, Classifier:

@@ -22,6 +22,10 @@ type UprobeLink struct {
 	path, sym string
 	prog      *ebpf.Program
 
+	// hostErr says why the host's own file has no uprobe (a *MissingSymbolError), nil when
+	// it has one; only with Options.FollowRoots is such a link made at all.
+	hostErr error
+
 	mu     sync.Mutex
 	seen   map[[2]uint64]bool // device and inode of each file attached
 	links  []link.Link
@@ -31,19 +35,24 @@ type UprobeLink struct {
 // attachUprobe attaches prog to sym in the executable or library path names, resolving a
 // short library name on the host's library path and, for each extra root (a container's
 // /proc/<pid>/root), on that root's. Roots where the library is missing, lacks the symbol or
-// is the host's own file are skipped.
-func attachUprobe(kind Kind, path, sym string, prog *ebpf.Program, roots []string) (*UprobeLink, error) {
-	hostPath, err := ResolveLibrary("/", path)
-	if err != nil {
-		return nil, &MissingSymbolError{Library: path, Symbol: sym, Err: err, NoLibrary: true}
-	}
+// is the host's own file are skipped. A host without the library or the symbol is a
+// *MissingSymbolError, unless followRoots: the link is then made for the roots alone (none
+// yet, perhaps), and HostErr tells why the host has none.
+func attachUprobe(kind Kind, path, sym string, prog *ebpf.Program, roots []string, followRoots bool) (*UprobeLink, error) {
 	u := &UprobeLink{kind: kind, path: path, sym: sym, prog: prog, seen: map[[2]uint64]bool{}}
-	id, _ := fileID(hostPath)
-	if err := u.attachFileLocked(hostPath, id); err != nil { // u is not shared yet
-		if errors.Is(err, link.ErrNoSymbol) {
-			return nil, &MissingSymbolError{Library: hostPath, Symbol: sym, Err: err}
+	if hostPath, err := ResolveLibrary("/", path); err != nil {
+		u.hostErr = &MissingSymbolError{Library: path, Symbol: sym, Err: err, NoLibrary: true}
+	} else {
+		id, _ := fileID(hostPath)
+		if err := u.attachFileLocked(hostPath, id); err != nil { // u is not shared yet
+			if !errors.Is(err, link.ErrNoSymbol) {
+				return nil, fmt.Errorf("%s: %w", hostPath, err)
+			}
+			u.hostErr = &MissingSymbolError{Library: hostPath, Symbol: sym, Err: err}
 		}
-		return nil, fmt.Errorf("%s: %w", hostPath, err)
+	}
+	if u.hostErr != nil && !followRoots {
+		return nil, u.hostErr
 	}
 	for _, root := range roots {
 		if _, err := u.AddRoot(root); err != nil {
@@ -103,6 +112,10 @@ func (u *UprobeLink) attachFileLocked(p string, id [2]uint64) error {
 	u.links = append(u.links, l)
 	return nil
 }
+
+// HostErr returns why the host's own file has no uprobe (a *MissingSymbolError: the library
+// or the symbol is missing there), or nil when it has one.
+func (u *UprobeLink) HostErr() error { return u.hostErr }
 
 // Files is the number of files the program is attached to.
 func (u *UprobeLink) Files() int {

@@ -4,7 +4,8 @@
  * conventions), for the runtime's tests of those conventions:
  *   - a map declared with max_entries 0, sized by the parameter <map>_max_entries;
  *   - a socket filter (SEC("socket1")) and a tc classifier (classifier/ingress/<name>);
- *   - a uprobe on a short library name (uprobe/libc:exit), which records the mount namespace
+ *   - a uprobe on a short library name (uprobe/libc:exit; -DGTEST_EXIT_LIB='"name"' names
+ *     another library), which records the mount namespace
  *     of each exiting process named "true" (by pid): a test tells a container's exits from the
  *     host's, and from those of runc's helpers, which call the host's libc in the container's
  *     namespace;
@@ -86,7 +87,10 @@ int gtest_ig_tc(struct __sk_buff *skb)
 	return TC_ACT_UNSPEC;
 }
 
-SEC("uprobe/libc:exit")
+#ifndef GTEST_EXIT_LIB
+#define GTEST_EXIT_LIB "libc"
+#endif
+SEC("uprobe/" GTEST_EXIT_LIB ":exit")
 int BPF_UPROBE(gtest_ig_exit, int status)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;

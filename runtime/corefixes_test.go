@@ -15,7 +15,8 @@ import (
 
 // TestCoreFixes runs <gadget/core_fixes.bpf.h>'s readers in this kernel
 // (testdata/corefixes.bpf.c) and checks them against what user space sees: an inode's change
-// time against fstat's, a system call's number and first argument against the call made.
+// time against fstat's, a system call's number and its six arguments (counted from 1, as IG
+// counts them) against the call made.
 func TestCoreFixes(t *testing.T) {
 	gadgettest.RequireRoot(t)
 	f, err := os.Create(filepath.Join(t.TempDir(), "ctime"))
@@ -33,7 +34,7 @@ func TestCoreFixes(t *testing.T) {
 	if err := spec.Variables["gtest_fd"].Set(uint32(f.Fd())); err != nil {
 		t.Fatal(err)
 	}
-	if err := spec.Variables["gtest_nr"].Set(uint64(unix.SYS_GETSID)); err != nil {
+	if err := spec.Variables["gtest_nr"].Set(uint64(unix.SYS_PRCTL)); err != nil {
 		t.Fatal(err)
 	}
 	coll, err := ebpf.NewCollection(spec)
@@ -75,15 +76,21 @@ func TestCoreFixes(t *testing.T) {
 		t.Errorf("gadget_get_ctime_nanosec_from_inode = %d, fstat's change time %d", got, want)
 	}
 
-	// The system call: getsid with a magic pid (no such process).
+	// The system call: prctl with an option that does not exist (EINVAL) and five more
+	// arguments, the last of which prctl ignores but the registers still hold.
 	l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sys_enter", Program: coll.Programs["gtest_cf_sys"]})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	const magic = 0x7cf00d // GTEST_CF_MAGIC
-	unix.Syscall(unix.SYS_GETSID, magic, 0, 0)
-	if nr, arg := get(1), get(2); nr != unix.SYS_GETSID || arg != magic {
-		t.Errorf("gadget_get_syscall_nr = %d, gadget_get_syscall_arg(0) = %#x; want %d, %#x", nr, arg, unix.SYS_GETSID, magic)
+	args := []uintptr{0x7cf00d, 0x1002, 0x1003, 0x1004, 0x1005, 0x1006} // GTEST_CF_MAGIC first
+	unix.Syscall6(unix.SYS_PRCTL, args[0], args[1], args[2], args[3], args[4], args[5])
+	if nr := get(1); nr != unix.SYS_PRCTL {
+		t.Errorf("gadget_get_syscall_nr = %d, want %d", nr, unix.SYS_PRCTL)
+	}
+	for i, want := range args {
+		if got := get(uint32(2 + i)); got != uint64(want) {
+			t.Errorf("gadget_get_syscall_arg(regs, %d) = %#x, want %#x", i+1, got, want)
+		}
 	}
 }

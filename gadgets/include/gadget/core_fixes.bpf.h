@@ -8,13 +8,13 @@
  *   get_gendisk(bio)            the gendisk of a bio: bio->bi_bdev->bd_disk (5.12+) or bio->bi_disk
  *   has_block_rq_completion()   the block_rq_complete tracepoint's record is struct
  *                               trace_event_raw_block_rq_completion (it is shared with
- *                               block_rq_error since 5.19), not ..._block_rq_complete
+ *                               block_rq_error since 5.18), not ..._block_rq_complete
  *   renamedata_has_old_mnt_userns_field()
  *                               struct renamedata has old_mnt_userns (5.12 to 6.2): the VFS
  *                               functions then take a user namespace first
  *   has_kfree(), has_kmem_cache_free()
  *                               the kmem tracepoints' records are trace_event_raw_kfree and
- *                               trace_event_raw_kmem_cache_free (6.1+), not ..._kmem_free
+ *                               trace_event_raw_kmem_cache_free (5.12+), not ..._kmem_free
  *   gadget_get_tcp_retransmit_skb_skbaddr(ctx), gadget_get_tcp_retransmit_skb_skaddr(ctx)
  *                               the skb and sock of a tcp:tcp_retransmit_skb tracepoint record,
  *                               whether its record is the shared trace_event_raw_tcp_event_sk_skb
@@ -23,10 +23,13 @@
  *   gadget_get_ctime_nanosec_from_inode(inode)
  *                               an inode's change time in nanoseconds: i_ctime_sec and
  *                               i_ctime_nsec (6.11+, without the I_CTIME_QUERIED bit of 6.13's
- *                               multigrain timestamps), __i_ctime (6.6 to 6.10) or i_ctime
+ *                               multigrain timestamps), __i_ctime (6.6 to 6.10) or i_ctime;
+ *                               0 for a time before 1970
  *   gadget_get_syscall_nr(regs), gadget_get_syscall_arg(regs, n)
- *                               a system call's number and argument n (0 to 5) from the user
- *                               registers the syscall tracepoints and wrappers give
+ *                               a system call's number and its argument n, counted from 1 as
+ *                               in IG (1 to 6; 0 otherwise), from the user registers the
+ *                               syscall tracepoints and wrappers give; the number is -1 on an
+ *                               architecture other than x86-64 and arm64
  *   bpf_core_unreachable()      a call the verifier refuses with libbpf's and cilium/ebpf's
  *                               "bad CO-RE relocation" mark: in a branch that a relocation
  *                               makes dead on the kernels it is written for, it fails the load
@@ -197,6 +200,8 @@ static __always_inline __u64 gadget_get_ctime_nanosec_from_inode(struct inode *i
 		sec = BPF_CORE_READ(old, i_ctime.tv_sec);
 		nsec = BPF_CORE_READ(old, i_ctime.tv_nsec);
 	}
+	if (sec < 0)
+		return 0;
 	return (__u64)sec * 1000000000ULL + nsec;
 }
 
@@ -214,24 +219,24 @@ static __always_inline long gadget_get_syscall_nr(struct pt_regs *regs)
 #elif defined(__TARGET_ARCH_arm64)
 	return BPF_CORE_READ((struct pt_regs___gadget_arm64 *)regs, syscallno);
 #else
-#error "gadget_get_syscall_nr: an architecture Gadgetry builds for (x86, arm64) is needed"
+	return -1;
 #endif
 }
 
 static __always_inline unsigned long gadget_get_syscall_arg(struct pt_regs *regs, unsigned int n)
 {
 	switch (n) {
-	case 0:
-		return PT_REGS_PARM1_CORE_SYSCALL(regs);
 	case 1:
-		return PT_REGS_PARM2_CORE_SYSCALL(regs);
+		return PT_REGS_PARM1_CORE_SYSCALL(regs);
 	case 2:
-		return PT_REGS_PARM3_CORE_SYSCALL(regs);
+		return PT_REGS_PARM2_CORE_SYSCALL(regs);
 	case 3:
-		return PT_REGS_PARM4_CORE_SYSCALL(regs);
+		return PT_REGS_PARM3_CORE_SYSCALL(regs);
 	case 4:
-		return PT_REGS_PARM5_CORE_SYSCALL(regs);
+		return PT_REGS_PARM4_CORE_SYSCALL(regs);
 	case 5:
+		return PT_REGS_PARM5_CORE_SYSCALL(regs);
+	case 6:
 		return PT_REGS_PARM6_CORE_SYSCALL(regs);
 	}
 	return 0;

@@ -19,8 +19,8 @@
  * network namespace in skb->cb[0], which the runtime's dispatcher writes before running it.
  *
  * The value is read through CO-RE relocations: its layout is the runtime's, and fields a
- * runtime may leave out must be checked with bpf_core_field_exists() (Gadgetry provides every
- * field below but the optional cwd and exepath).
+ * runtime may leave out must be checked with bpf_core_field_exists() (Gadgetry's runtime
+ * provides every field below, the optional cwd and exepath in 512 bytes each).
  */
 #ifndef GADGETRY_SOCKETS_MAP_H
 #define GADGETRY_SOCKETS_MAP_H
@@ -54,9 +54,9 @@ struct gadget_socket_value {
 	__u32 ptid;
 	char ipv6only;   /* an AF_INET6 socket that takes no IPv4 */
 	/*
-	 * Optional (IG's socket enricher may leave them out): check with bpf_core_field_exists()
-	 * and size with bpf_core_field_size(). Gadgetry's runtime has neither, so the checks
-	 * answer false and 0; reading them unchecked fails the load.
+	 * Optional (a socket enricher may leave them out, IG's when configured so): check with
+	 * bpf_core_field_exists() and size with bpf_core_field_size(), which give the runtime's
+	 * size (Gadgetry's and IG's default: 512), not this declaration's.
 	 */
 	char cwd[GADGET_SE_PATH_MAX];
 	char exepath[GADGET_SE_PATH_MAX];

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -130,7 +132,7 @@ func TestRunMapIterJSON(t *testing.T) {
 		t.Fatalf("first dump %q; stderr: %s", l, stderr.String())
 	}
 	burst := func(n int) {
-		cmd.Process.Signal(syscall.SIGSTOP)
+		stopProcess(t, cmd.Process)
 		for i := 0; i < n; i++ {
 			syscall.Getppid()
 		}
@@ -202,7 +204,7 @@ func TestRunHistogramColumns(t *testing.T) {
 	// A try, then a short wait for a line, until a block shows (the first ones may come
 	// before the program is attached); the bound is a hang guard, minutes long.
 	for key := keyMin; key < keyMin+3000; key++ {
-		cmd.Process.Signal(syscall.SIGSTOP)
+		stopProcess(t, cmd.Process)
 		for i := 0; i < 6; i++ {
 			syscall.Syscall(syscall.SYS_GETSID, uintptr(key), 0, 0)
 		}
@@ -235,4 +237,40 @@ func TestRunHistogramColumns(t *testing.T) {
 		}
 	}
 	t.Fatalf("no histogram printed; stderr: %s", stderr.String())
+}
+
+// stopProcess stops p (SIGSTOP) and returns once every thread of it is stopped: the signal
+// takes effect asynchronously, and a thread still running could be in the middle of a map
+// dump. A process that exits meanwhile fails the test; a minute is the hang guard.
+func stopProcess(t *testing.T, p *os.Process) {
+	t.Helper()
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("stopping gadgetry: %v", err)
+	}
+	dir := fmt.Sprintf("/proc/%d/task", p.Pid)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+		tasks, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatalf("gadgetry is gone: %v", err)
+		}
+		stopped := true
+		for _, task := range tasks {
+			stat, err := os.ReadFile(filepath.Join(dir, task.Name(), "stat"))
+			if err != nil {
+				continue // the thread exited
+			}
+			// pid (comm) state ...: the state follows the last ')'.
+			rest := stat[bytes.LastIndexByte(stat, ')')+1:]
+			if f := bytes.Fields(rest); len(f) == 0 || (f[0][0] != 'T' && f[0][0] != 't') {
+				stopped = false
+				break
+			}
+		}
+		if stopped {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("gadgetry's threads were not all stopped a minute after SIGSTOP (hang guard)")
+		}
+	}
 }

@@ -267,11 +267,12 @@ func TestOlderSDKModuleRuns(t *testing.T) {
 
 // awaitChildEvent runs child again and again until the run whose JSON lines are lines reports
 // an event of it (by comm), and returns that event and the pid of the run of child it is of.
-// It fails the test when the run ends, or after 600 tries.
+// It fails the test when the run ends, or after five minutes (a hang guard: the run may still
+// be loading, and other processes' events come in between).
 func awaitChildEvent(t *testing.T, lines <-chan string, stderr *gadgettest.SyncBuffer, child string) (map[string]any, int) {
 	t.Helper()
 	comm := filepath.Base(child)
-	for round := 0; round < 600; round++ {
+	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline); {
 		if err := exec.Command(child).Run(); err != nil {
 			t.Fatal(err)
 		}

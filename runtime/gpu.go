@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/gadgetry/gadgetry/runtime/attach"
 )
@@ -151,8 +153,12 @@ func (r *Run) warnMissing(missing []missingUprobe) {
 // gpuBridgeMaps are the names of the bridge's maps.
 var gpuBridgeMaps = []string{"gpu_meta", "gpu_device", "gpu_per_pid", "gpu_per_pid_per_device"}
 
+// gpuBridgeMaxAge is how old the bridge's last update may be for the bridge to count as
+// running (it updates every poll, about once a second).
+const gpuBridgeMaxAge = 30 * time.Second
+
 // warnGPUBridge warns, once, when the gadget reads the GPU bridge's maps and no bridge daemon
-// is filling them: its state (gpu_meta, pinned) names no live process.
+// is filling them: its state (gpu_meta) has no update in the last gpuBridgeMaxAge.
 func (r *Run) warnGPUBridge() {
 	var uses []string
 	for _, name := range gpuBridgeMaps {
@@ -160,14 +166,8 @@ func (r *Run) warnGPUBridge() {
 			uses = append(uses, name)
 		}
 	}
-	if len(uses) == 0 {
+	if len(uses) == 0 || gpuBridgeRunning(r.coll.Maps["gpu_meta"]) {
 		return
-	}
-	pid, err := gpuBridgePid(filepath.Join(PinRoot, "gpu_meta"))
-	if err == nil && pid != 0 {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
-			return
-		}
 	}
 	why := "no gpu-ebpf-bridge daemon fills them"
 	if gpu := r.rt.nvidiaGPU(); gpu == "" {
@@ -178,21 +178,30 @@ func (r *Run) warnGPUBridge() {
 	r.rt.log.Warn(fmt.Sprintf("gadget %s: the GPU bridge's maps it reads (%s) stay empty: %s", r.g.Name, strings.Join(uses, ", "), why))
 }
 
-// gpuBridgePid reads the bridge daemon's process id from its state map pinned at path (0 when
-// the daemon never wrote it).
-func gpuBridgePid(path string) (uint32, error) {
-	m, err := ebpf.LoadPinnedMap(path, &ebpf.LoadPinOptions{ReadOnly: true})
-	if err != nil {
-		return 0, err
+// gpuBridgeRunning reports whether the bridge's state map, m (the gadget's gpu_meta, else
+// the one pinned under PinRoot), was updated in the last gpuBridgeMaxAge: struct gpu_meta's
+// last_update_boottime_ns against CLOCK_BOOTTIME, as gpu_meta_fresh() checks it in the kernel.
+func gpuBridgeRunning(m *ebpf.Map) bool {
+	if m == nil {
+		pinned, err := ebpf.LoadPinnedMap(filepath.Join(PinRoot, "gpu_meta"), &ebpf.LoadPinOptions{ReadOnly: true})
+		if err != nil {
+			return false
+		}
+		defer pinned.Close()
+		m = pinned
 	}
-	defer m.Close()
-	// struct gpu_meta: schema_version u32, n_devices u32, last update u64, helper_pid u32, …
-	if m.ValueSize() < 20 {
-		return 0, fmt.Errorf("%s: value of %d bytes is not a gpu_meta", path, m.ValueSize())
+	// struct gpu_meta: schema_version u32, n_devices u32, last_update_boottime_ns u64, ...
+	if m.ValueSize() < 16 {
+		return false
 	}
 	v := make([]byte, m.ValueSize())
 	if err := m.Lookup(uint32(0), &v); err != nil {
-		return 0, err
+		return false
 	}
-	return binary.NativeEndian.Uint32(v[16:20]), nil
+	last := binary.NativeEndian.Uint64(v[8:16])
+	var now unix.Timespec
+	if last == 0 || unix.ClockGettime(unix.CLOCK_BOOTTIME, &now) != nil {
+		return false
+	}
+	return uint64(now.Nano())-last < uint64(gpuBridgeMaxAge)
 }

@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/gadgetry/gadgetry/runtime"
 	"github.com/gadgetry/gadgetry/runtime/gadgettest"
@@ -95,8 +97,8 @@ func TestCUDAGadgetWithoutGPU(t *testing.T) {
 
 // TestGPUBridgeWarning runs testdata/gpubridge.bpf.c, which reads the GPU bridge's maps
 // (pinned by name, under runtime.PinRoot). With no bridge daemon the run warns once that they
-// stay empty, naming them; once the bridge's state map names a live process (this test's, as
-// the daemon would write it), it does not.
+// stay empty, naming them; once the bridge's state map has a current update time (as the
+// daemon writes it), it does not.
 func TestGPUBridgeWarning(t *testing.T) {
 	gadgettest.RequireRoot(t)
 	pins := []string{filepath.Join(runtime.PinRoot, "gpu_meta"), filepath.Join(runtime.PinRoot, "gpu_per_pid")}
@@ -135,7 +137,7 @@ func TestGPUBridgeWarning(t *testing.T) {
 		t.Errorf("without a bridge: want one warning %q, got:\n%s", want, got)
 	}
 
-	// The bridge's state, as the daemon writes it: schema 1, its process id.
+	// The bridge's state, as the daemon writes it: schema 1, the update's boot time, its pid.
 	m, err := ebpf.LoadPinnedMap(pins[0], nil)
 	if err != nil {
 		t.Fatal(err)
@@ -144,9 +146,32 @@ func TestGPUBridgeWarning(t *testing.T) {
 	v := make([]byte, m.ValueSize())
 	binary.NativeEndian.PutUint32(v[0:], 1)
 	binary.NativeEndian.PutUint32(v[16:], uint32(os.Getpid()))
-	if err := m.Put(uint32(0), v); err != nil {
-		t.Fatal(err)
+	update := func() {
+		var now unix.Timespec
+		if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &now); err != nil {
+			t.Error(err)
+			return
+		}
+		binary.NativeEndian.PutUint64(v[8:], uint64(now.Nano()))
+		if err := m.Put(uint32(0), v); err != nil {
+			t.Error(err)
+		}
 	}
+	// A bridge updates its state every poll: so does this one, while the run starts.
+	update()
+	done, exited := make(chan struct{}), make(chan struct{})
+	defer func() { close(done); <-exited }()
+	go func() {
+		defer close(exited)
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
+				update()
+			}
+		}
+	}()
 	if got := run(); strings.Contains(got, "GPU bridge") {
 		t.Errorf("with a bridge: %s", got)
 	}

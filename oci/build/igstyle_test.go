@@ -193,6 +193,7 @@ func TestBuildRustGuestMissing(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("CARGO", c.cargo)
+			t.Setenv("RUSTC", "") // the rustc beside the fake cargo, whatever the caller's
 			_, err := build.Build(context.Background(), dir, build.Options{Target: memory.New(), Archs: []string{"amd64"}, Progress: io.Discard})
 			if err == nil {
 				t.Fatal("built")

@@ -48,9 +48,9 @@ func (tc *toolchain) buildRust(ctx context.Context, dir, file string, progress i
 	}
 	cargo, err := findTool("cargo", "", "CARGO", "cargo")
 	if err != nil {
-		return wasmBuild{}, fmt.Errorf("building the Rust WASM module %s: cargo is not installed (looked for $CARGO, then cargo in PATH): install Rust with the %s target (rustup target add %s; on Debian 12, apt install cargo libstd-rust-dev-wasm32), or build the module elsewhere and name the .wasm file in build.yaml's wasm key", file, RustTarget, RustTarget)
+		return wasmBuild{}, fmt.Errorf("building the Rust WASM module %s: cargo is not installed (%v): install Rust with the %s target (rustup target add %s; on Debian 12, apt install cargo libstd-rust-dev-wasm32), or build the module elsewhere and name the .wasm file in build.yaml's wasm key", file, err, RustTarget, RustTarget)
 	}
-	rustc, version, target, err := RustToolchain(ctx, cargo)
+	rustc, version, target, err := RustToolchain(ctx, cargo, pkgDir)
 	if err != nil {
 		return wasmBuild{}, fmt.Errorf("building the Rust WASM module %s: %w, or build the module elsewhere and name the .wasm file in build.yaml's wasm key", file, err)
 	}
@@ -83,15 +83,20 @@ func (tc *toolchain) buildRust(ctx context.Context, dir, file string, progress i
 // RustToolchain returns the rustc that `gadgetry image build` uses with cargo (see buildRust),
 // its version line, and the WASI preview 1 target its standard library is installed for
 // (RustTarget, or the name older toolchains give it, wasm32-wasi); an error says what is missing
-// and how to add it.
-func RustToolchain(ctx context.Context, cargo string) (rustc, version, target string, err error) {
+// and how to add it. rustc runs in dir, the cargo package's directory, so that a rustup
+// toolchain file there picks the same toolchain cargo will.
+func RustToolchain(ctx context.Context, cargo, dir string) (rustc, version, target string, err error) {
 	if rustc, err = rustcFor(cargo); err != nil {
 		return "", "", "", err
 	}
-	if version, err = toolVersion(ctx, rustc, "--version"); err != nil {
-		return "", "", "", fmt.Errorf("cargo is installed but %s does not run (%v): install Rust with the %s target", rustc, err, RustTarget)
+	if version, err = toolVersionIn(ctx, dir, rustc, "--version"); err != nil {
+		from := "cargo is installed but " + rustc
+		if os.Getenv("RUSTC") != "" {
+			from = "$RUSTC, " + rustc + ","
+		}
+		return "", "", "", fmt.Errorf("%s does not run (%v): install Rust with the %s target", from, err, RustTarget)
 	}
-	if target, err = rustTarget(ctx, rustc); err != nil {
+	if target, err = rustTarget(ctx, dir, rustc); err != nil {
 		return "", "", "", fmt.Errorf("%s has no %s target (%v): add it with `rustup target add %s`", version, RustTarget, err, RustTarget)
 	}
 	return rustc, version, target, nil
@@ -149,7 +154,14 @@ func cargoPackageName(manifest string) (string, error) {
 
 // toolVersion runs `name args...` and returns its first output line.
 func toolVersion(ctx context.Context, name string, args ...string) (string, error) {
-	out, err := exec.CommandContext(ctx, name, args...).Output()
+	return toolVersionIn(ctx, "", name, args...)
+}
+
+// toolVersionIn is toolVersion run in directory dir ("": the current one).
+func toolVersionIn(ctx context.Context, dir, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	out, err := cmd.Output()
 	if err != nil {
 		return "", err
 	}
@@ -159,8 +171,10 @@ func toolVersion(ctx context.Context, name string, args ...string) (string, erro
 
 // rustTarget returns the WASI preview 1 target whose standard library rustc has installed (its
 // sysroot's lib/rustlib/<target>/lib): RustTarget, or its old name rustTargetOld.
-func rustTarget(ctx context.Context, rustc string) (string, error) {
-	out, err := exec.CommandContext(ctx, rustc, "--print", "sysroot").Output()
+func rustTarget(ctx context.Context, dir, rustc string) (string, error) {
+	cmd := exec.CommandContext(ctx, rustc, "--print", "sysroot")
+	cmd.Dir = dir
+	out, err := cmd.Output()
 	if err != nil {
 		return "", fmt.Errorf("%s --print sysroot: %w", rustc, err)
 	}

@@ -196,7 +196,7 @@ func RequireRust(t testing.TB) string {
 			tried = append(tried, c+": "+err.Error())
 			continue
 		}
-		if _, _, _, err := build.RustToolchain(context.Background(), c); err != nil {
+		if _, _, _, err := build.RustToolchain(context.Background(), c, ""); err != nil {
 			tried = append(tried, c+": "+err.Error())
 			continue
 		}

@@ -5,11 +5,14 @@
 package include
 
 import (
+	"crypto/rand"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 //go:embed gadget.h gadget/*.h bpf/*.h vmlinux.h
@@ -46,9 +49,14 @@ func WriteTo(dir string) error {
 }
 
 // WriteTemp writes the headers into a new temporary directory and returns it with a function
-// that removes it.
+// that removes it. The directory's path has one length wherever $TMPDIR is (TempPathLen, or
+// the next multiple of it that leaves room): clang 19's BTF writer numbers some forward
+// declarations in the order of their addresses on its heap, and the heap's layout follows the
+// lengths of the paths clang resolves, the headers' real paths among them. With os.MkdirTemp's
+// names, of 1 to 10 random digits, about one build in twenty numbered them otherwise and the
+// image's digest changed.
 func WriteTemp() (dir string, cleanup func(), err error) {
-	dir, err = os.MkdirTemp("", "gadgetry-include-")
+	dir, err = mkdirFixedLen(os.TempDir(), "gadgetry-include-")
 	if err != nil {
 		return "", nil, fmt.Errorf("creating a directory for the gadget headers: %w", err)
 	}
@@ -58,4 +66,31 @@ func WriteTemp() (dir string, cleanup func(), err error) {
 		return "", nil, err
 	}
 	return dir, cleanup, nil
+}
+
+// TempPathLen is the length of WriteTemp's directory path (or a multiple of it, when $TMPDIR is
+// long).
+const TempPathLen = 128
+
+// mkdirFixedLen creates a new directory under base named prefix, 16 random hex digits, a dash
+// and as many "x" as make the whole path a multiple of TempPathLen long.
+func mkdirFixedLen(base, prefix string) (string, error) {
+	base, err := filepath.Abs(base)
+	if err != nil {
+		return "", err
+	}
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", err
+	}
+	name := base + "/" + prefix + hex.EncodeToString(rnd[:]) + "-"
+	n := TempPathLen
+	for n < len(name) {
+		n += TempPathLen
+	}
+	name += strings.Repeat("x", n-len(name))
+	if err := os.Mkdir(name, 0o700); err != nil {
+		return "", err
+	}
+	return name, nil
 }

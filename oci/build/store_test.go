@@ -3,7 +3,13 @@ package build_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"maps"
+	"strings"
 	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 
 	"github.com/gadgetry/gadgetry/oci"
 	"github.com/gadgetry/gadgetry/oci/build"
@@ -29,7 +35,7 @@ func TestBuildIntoLocalStore(t *testing.T) {
 		t.Fatalf("rebuilding into the same store: %v", err)
 	}
 	if again.Digest != desc.Digest {
-		t.Fatalf("rebuild digest %s, first %s", again.Digest, desc.Digest)
+		t.Fatalf("rebuild digest %s, first %s; what differs:\n%s", again.Digest, desc.Digest, diffImages(t, store, desc, again))
 	}
 	const ref = "localhost:5000/buildtest:v1"
 	if err := store.Tag(ctx, desc, ref); err != nil {
@@ -48,4 +54,37 @@ func TestBuildIntoLocalStore(t *testing.T) {
 		}
 		checkObject(t, arch, g.EBPF)
 	}
+}
+
+// diffImages lists the blobs of two image indexes that differ, manifest by manifest (config and
+// layers by media type), to say which part of a build was not reproducible.
+func diffImages(t *testing.T, s content.Fetcher, a, b ocispec.Descriptor) string {
+	var ia, ib ocispec.Index
+	fetchJSON(t, s, a, &ia)
+	fetchJSON(t, s, b, &ib)
+	var out strings.Builder
+	if len(ia.Manifests) != len(ib.Manifests) {
+		return fmt.Sprintf("%d manifests against %d", len(ia.Manifests), len(ib.Manifests))
+	}
+	for i := range ia.Manifests {
+		var ma, mb ocispec.Manifest
+		fetchJSON(t, s, ia.Manifests[i], &ma)
+		fetchJSON(t, s, ib.Manifests[i], &mb)
+		arch := ia.Manifests[i].Platform.Architecture
+		if ma.Config.Digest != mb.Config.Digest {
+			fmt.Fprintf(&out, "%s config: %s, then %s\n", arch, ma.Config.Digest, mb.Config.Digest)
+		}
+		if !maps.Equal(ma.Annotations, mb.Annotations) {
+			fmt.Fprintf(&out, "%s annotations: %v, then %v\n", arch, ma.Annotations, mb.Annotations)
+		}
+		for j := range ma.Layers {
+			if j < len(mb.Layers) && ma.Layers[j].Digest != mb.Layers[j].Digest {
+				fmt.Fprintf(&out, "%s layer %s: %s (%d bytes), then %s (%d bytes)\n", arch, ma.Layers[j].MediaType, ma.Layers[j].Digest, ma.Layers[j].Size, mb.Layers[j].Digest, mb.Layers[j].Size)
+			}
+		}
+	}
+	if !maps.Equal(ia.Annotations, ib.Annotations) {
+		fmt.Fprintf(&out, "index annotations: %v, then %v\n", ia.Annotations, ib.Annotations)
+	}
+	return out.String()
 }

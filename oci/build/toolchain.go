@@ -234,7 +234,10 @@ const stagePathLen = 128
 // another path, or with another $TMPDIR (where the embedded headers are written), gave an
 // object whose .BTF numbered two forward declarations the other way round, and a catalogue
 // built here failed its check on another machine. Paths of one length give one layout
-// (TestBuildIndependentOfPaths); the object itself carries no path (-ffile-prefix-map).
+// (TestBuildIndependentOfPaths); the object itself carries no path (-ffile-prefix-map). clang
+// also resolves the links to the real paths behind them, so the embedded headers' directory
+// has one length too (include.WriteTemp): with os.MkdirTemp's names of varying length, about
+// one build in twenty gave another object (TestBuildIntoLocalStore, under load).
 func newStage() (string, error) {
 	base, err := filepath.Abs(os.TempDir())
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -444,6 +445,7 @@ func TestIGStyleSockets(t *testing.T) {
 		open func(t *testing.T) (port int, trigger func())
 	}{
 		{"socket filter", nil, openUDP},
+		{"socket filter without paths", []string{"-DGTEST_NO_PATHS"}, openUDP},
 		{"tc classifier", []string{"-DGTEST_TC"}, openUDP},
 		{"tracing", []string{"-DGTEST_TRACING"}, func(t *testing.T) (int, func()) {
 			ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -503,8 +505,16 @@ func TestIGStyleSockets(t *testing.T) {
 			case <-time.After(time.Minute):
 				t.Fatal("no record in a minute (hang guard)")
 			}
-			// IG's optional cwd, in IG's default size.
+			// IG's optional cwd, in IG's default size; a gadget that does not read it gets
+			// the smaller values.
 			want := rec{1, uint64(os.Getpid()), uint64(os.Getuid()), netns.Ino, mntns.Ino, sockets.PathSize, strings.TrimSpace(string(comm)), wd}
+			size := uint32(sockets.ValueSize)
+			if slices.Contains(c.flags, "-DGTEST_NO_PATHS") {
+				want.paths, want.cwd, size = 0, "", sockets.ValueSizeNoPaths
+			}
+			if got := run.Map(sockets.MapName).ValueSize(); got != size {
+				t.Errorf("the socket map's values are %d bytes, want %d", got, size)
+			}
 			if r != want {
 				t.Errorf("lookup gave %+v, want %+v", r, want)
 			}

@@ -260,7 +260,11 @@ func (e *Enricher) refresh() error {
 	}
 	var errs []error
 	for k, v := range socks {
-		if err := e.m.Update(k, v, ebpf.UpdateAny); err != nil {
+		b, _ := v.MarshalBinary()
+		if int(e.m.ValueSize()) < len(b) {
+			b = b[:e.m.ValueSize()] // the map of a gadget that does not read the paths
+		}
+		if err := e.m.Update(k, b, ebpf.UpdateAny); err != nil {
 			if errors.Is(err, unix.E2BIG) {
 				return fmt.Errorf("map %s is full (%d sockets)", MapName, e.m.MaxEntries())
 			}

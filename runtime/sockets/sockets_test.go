@@ -51,7 +51,7 @@ func TestScan(t *testing.T) {
 // TestLayout: the bytes written to the map are where the BTF given to the gadgets' CO-RE
 // relocations says.
 func TestLayout(t *testing.T) {
-	spec, err := Types()
+	spec, err := Types(true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,10 +49,12 @@ static __always_inline void emit(void *ctx, __u32 netns, struct gadget_socket_va
 	e->netns_id = netns;
 	e->found = v != NULL;
 	gadget_process_populate_from_socket(v, &e->proc);
+#ifndef GTEST_NO_PATHS /* a gadget that never reads the optional paths */
 	if (v && bpf_core_field_exists(v->cwd)) {
 		e->paths = bpf_core_field_size(v->cwd);
 		bpf_probe_read_kernel_str(e->cwd, sizeof(e->cwd), v->cwd);
 	}
+#endif
 	gadget_submit_buf(ctx, &gtest_sock_events, e, sizeof(*e));
 }
 

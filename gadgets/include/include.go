@@ -56,7 +56,7 @@ func WriteTo(dir string) error {
 // names, of 1 to 10 random digits, about one build in twenty numbered them otherwise and the
 // image's digest changed.
 func WriteTemp() (dir string, cleanup func(), err error) {
-	dir, err = mkdirFixedLen(os.TempDir(), "gadgetry-include-")
+	dir, err = MkdirTempFixedLen("gadgetry-include-")
 	if err != nil {
 		return "", nil, fmt.Errorf("creating a directory for the gadget headers: %w", err)
 	}
@@ -68,14 +68,17 @@ func WriteTemp() (dir string, cleanup func(), err error) {
 	return dir, cleanup, nil
 }
 
-// TempPathLen is the length of WriteTemp's directory path (or a multiple of it, when $TMPDIR is
-// long).
+// TempPathLen is the length of MkdirTempFixedLen's directory paths (or a multiple of it, when
+// $TMPDIR is long).
 const TempPathLen = 128
 
-// mkdirFixedLen creates a new directory under base named prefix, 16 random hex digits, a dash
-// and as many "x" as make the whole path a multiple of TempPathLen long.
-func mkdirFixedLen(base, prefix string) (string, error) {
-	base, err := filepath.Abs(base)
+// MkdirTempFixedLen creates a new directory under $TMPDIR named prefix, 16 random hex digits,
+// a dash and as many "x" as make the whole path TempPathLen long (or the next multiple of it
+// that leaves room), so that its length does not depend on $TMPDIR: the paths clang handles
+// while compiling a gadget (the headers here, the builder's staging directory) must have one
+// length for the object to be the same (see WriteTemp).
+func MkdirTempFixedLen(prefix string) (string, error) {
+	base, err := filepath.Abs(os.TempDir())
 	if err != nil {
 		return "", err
 	}

@@ -3,8 +3,6 @@ package build
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -217,12 +215,8 @@ type wasmBuild struct {
 	annotations map[string]string
 }
 
-// stagePathLen is the length of a staging directory's path (newStage): stagePathLen, or a
-// multiple of it when $TMPDIR is long.
-const stagePathLen = 128
-
 // newStage creates an empty directory under $TMPDIR whose path has a length that does not
-// depend on $TMPDIR (stagePathLen, or the next multiple of it that leaves room), for
+// depend on $TMPDIR (include.TempPathLen, or the next multiple of it that leaves room), for
 // compileEBPF to reach the gadget directory, the headers and the multiarch directory through
 // symbolic links of one length each.
 //
@@ -239,24 +233,11 @@ const stagePathLen = 128
 // has one length too (include.WriteTemp): with os.MkdirTemp's names of varying length, about
 // one build in twenty gave another object (TestBuildIntoLocalStore, under load).
 func newStage() (string, error) {
-	base, err := filepath.Abs(os.TempDir())
+	st, err := include.MkdirTempFixedLen("gadgetry-clang-")
 	if err != nil {
 		return "", fmt.Errorf("creating a staging directory: %w", err)
 	}
-	var rnd [8]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		return "", fmt.Errorf("creating a staging directory: %w", err)
-	}
-	name := base + "/gadgetry-clang-" + hex.EncodeToString(rnd[:]) + "-"
-	n := stagePathLen
-	for n < len(name) {
-		n += stagePathLen
-	}
-	name += strings.Repeat("x", n-len(name))
-	if err := os.Mkdir(name, 0o700); err != nil {
-		return "", fmt.Errorf("creating a staging directory: %w", err)
-	}
-	return name, nil
+	return st, nil
 }
 
 // multiarchDirs are where Debian keeps each architecture's <asm/...> kernel headers: the

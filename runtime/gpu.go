@@ -35,26 +35,23 @@ func isGPULibrary(lib string) bool {
 	return slices.ContainsFunc(gpuLibraryPrefixes, func(p string) bool { return strings.HasPrefix(base, p) })
 }
 
+// nvidiaPaths returns the paths that show an NVIDIA GPU: Options.NVIDIAPaths, else the
+// defaults.
+func (rt *Runtime) nvidiaPaths() []string {
+	if rt.opts.NVIDIAPaths != nil {
+		return rt.opts.NVIDIAPaths
+	}
+	return DefaultNVIDIAPaths
+}
+
 // nvidiaGPU returns the first of the runtime's NVIDIA paths that exists, or "".
 func (rt *Runtime) nvidiaGPU() string {
-	paths := rt.opts.NVIDIAPaths
-	if paths == nil {
-		paths = DefaultNVIDIAPaths
-	}
-	for _, p := range paths {
+	for _, p := range rt.nvidiaPaths() {
 		if _, err := os.Stat(p); err == nil {
 			return p
 		}
 	}
 	return ""
-}
-
-// missingUprobe is a uprobe program whose library or symbol the host lacks: left out (link
-// nil), or kept for the containers the run follows (link, attached to their copies).
-type missingUprobe struct {
-	p    *Program
-	err  *attach.MissingSymbolError
-	link *attach.UprobeLink
 }
 
 // gpuMissingErr returns the run's error when the gadget's uprobes are all on NVIDIA GPU
@@ -64,16 +61,15 @@ func (r *Run) gpuMissingErr(missing []missingUprobe) error {
 		return nil
 	}
 	var libs []string
-	missed := map[string]bool{}
 	for _, m := range missing {
-		if !m.err.NoLibrary || !isGPULibrary(m.err.Library) || m.link != nil && m.link.Files() > 0 {
+		if !m.err.NoLibrary || !isGPULibrary(m.err.Library) {
 			return nil
 		}
 		libs = append(libs, filepath.Base(m.err.Library))
-		missed[m.p.Name] = true
 	}
-	for _, p := range r.g.Programs {
-		if _, attached := r.links[p.Name]; attached && isUprobe(p.Kind) && !missed[p.Name] {
+	// A uprobe attached somewhere: on the host, or in a container's copy of its library.
+	for _, l := range r.links {
+		if u, ok := l.(*attach.UprobeLink); ok && (u.HostErr() == nil || u.Files() > 0) {
 			return nil
 		}
 	}
@@ -82,68 +78,12 @@ func (r *Run) gpuMissingErr(missing []missingUprobe) error {
 	}
 	slices.Sort(libs)
 	libs = slices.Compact(libs)
-	paths := r.rt.opts.NVIDIAPaths
-	if paths == nil {
-		paths = DefaultNVIDIAPaths
-	}
 	which := "which is"
 	if len(libs) > 1 {
 		which = "which are"
 	}
 	return fmt.Errorf("gadget %s needs an NVIDIA GPU with CUDA: its uprobes are on %s, %s not installed here, and this machine has no NVIDIA GPU (none of %s exists): run it on a machine with one",
-		r.g.Name, strings.Join(libs, " and "), which, strings.Join(paths, ", "))
-}
-
-// warnMissing warns of the uprobes left out, once per library: a gadget with a dozen uprobes
-// on a library that is not installed gets one line, not a dozen.
-func (r *Run) warnMissing(missing []missingUprobe) {
-	type key struct {
-		lib             string
-		noLibrary, kept bool
-	}
-	groups := map[key][]missingUprobe{}
-	var order []key
-	for _, m := range missing {
-		k := key{m.err.Library, m.err.NoLibrary, m.link != nil}
-		if groups[k] == nil {
-			order = append(order, k)
-		}
-		groups[k] = append(groups[k], m)
-	}
-	for _, k := range order {
-		g := groups[k]
-		kept := ""
-		if k.kept {
-			files := 0
-			for _, m := range g {
-				files = max(files, m.link.Files())
-			}
-			kept = fmt.Sprintf("; kept for the containers with their own copy (attached in %d now, and in those that start later)", files)
-		}
-		if len(g) == 1 {
-			where := ""
-			if k.kept {
-				where = " on the host"
-			}
-			r.rt.log.Warn(fmt.Sprintf("gadget %s: program %s (%s) not attached%s: %v%s", r.g.Name, g[0].p.Name, g[0].p.Section, where, g[0].err, kept))
-			continue
-		}
-		var syms []string
-		for _, m := range g {
-			syms = append(syms, m.err.Symbol)
-		}
-		slices.Sort(syms)
-		syms = slices.Compact(syms)
-		where := ""
-		if k.kept {
-			where = " on the host"
-		}
-		if k.noLibrary {
-			r.rt.log.Warn(fmt.Sprintf("gadget %s: %d programs not attached%s: library %s is not on this system's library path (their symbols: %s)%s", r.g.Name, len(g), where, k.lib, strings.Join(syms, ", "), kept))
-		} else {
-			r.rt.log.Warn(fmt.Sprintf("gadget %s: %d programs not attached%s: %s has none of their symbols (%s)%s", r.g.Name, len(g), where, k.lib, strings.Join(syms, ", "), kept))
-		}
-	}
+		r.g.Name, strings.Join(libs, " and "), which, strings.Join(r.rt.nvidiaPaths(), ", "))
 }
 
 // The GPU bridge (gpu-ebpf-bridge) is a daemon that reads NVIDIA's management library and

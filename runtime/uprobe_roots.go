@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/gadgetry/gadgetry/runtime/attach"
 	"github.com/gadgetry/gadgetry/runtime/containers"
@@ -98,5 +99,58 @@ func (r *Run) trackUprobe(name string, u *attach.UprobeLink, n int) {
 	r.rootsMu.Unlock()
 	for _, root := range later {
 		r.addRoot(t, root, "")
+	}
+}
+
+// missingUprobe is a uprobe program whose library or symbol the host lacks: left out (link
+// nil), or kept for the containers the run follows (link, attached to their copies).
+type missingUprobe struct {
+	p    *Program
+	err  *attach.MissingSymbolError
+	link *attach.UprobeLink
+}
+
+// warnMissing warns of the uprobes left out, once per library: a gadget with a dozen uprobes
+// on a library that is not installed gets one line, not a dozen.
+func (r *Run) warnMissing(missing []missingUprobe) {
+	type key struct {
+		lib             string
+		noLibrary, kept bool
+	}
+	groups := map[key][]missingUprobe{}
+	var order []key
+	for _, m := range missing {
+		k := key{m.err.Library, m.err.NoLibrary, m.link != nil}
+		if groups[k] == nil {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], m)
+	}
+	for _, k := range order {
+		g := groups[k]
+		where, kept := "", ""
+		if k.kept {
+			files := 0
+			for _, m := range g {
+				files = max(files, m.link.Files())
+			}
+			where = " on the host"
+			kept = fmt.Sprintf("; kept for the containers with their own copy (attached in %d now, and in those that start later)", files)
+		}
+		if len(g) == 1 {
+			r.rt.log.Warn(fmt.Sprintf("gadget %s: program %s (%s) not attached%s: %v%s", r.g.Name, g[0].p.Name, g[0].p.Section, where, g[0].err, kept))
+			continue
+		}
+		var syms []string
+		for _, m := range g {
+			syms = append(syms, m.err.Symbol)
+		}
+		slices.Sort(syms)
+		syms = slices.Compact(syms)
+		if k.noLibrary {
+			r.rt.log.Warn(fmt.Sprintf("gadget %s: %d programs not attached%s: library %s is not on this system's library path (their symbols: %s)%s", r.g.Name, len(g), where, k.lib, strings.Join(syms, ", "), kept))
+		} else {
+			r.rt.log.Warn(fmt.Sprintf("gadget %s: %d programs not attached%s: %s has none of their symbols (%s)%s", r.g.Name, len(g), where, k.lib, strings.Join(syms, ", "), kept))
+		}
 	}
 }

@@ -33,8 +33,9 @@ type owner struct {
 
 // Scan reads the sockets of every process under procRoot ("/proc") and gives each TCP or UDP
 // socket's key and owner. A socket several processes hold goes to the one with the lowest pid;
-// sockets sharing a key (a listener and the connections it accepted) give one entry.
-func Scan(procRoot string) (map[Key]Value, error) {
+// sockets sharing a key (a listener and the connections it accepted) give one entry. With
+// paths, each owner's working directory and executable are read too (Value.Cwd, Exepath).
+func Scan(procRoot string, paths bool) (map[Key]Value, error) {
 	entries, err := os.ReadDir(procRoot)
 	if err != nil {
 		return nil, fmt.Errorf("listing processes: %w", err)
@@ -81,8 +82,8 @@ func Scan(procRoot string) (map[Key]Value, error) {
 		}
 	}
 	out := map[Key]Value{}
-	type paths struct{ cwd, exe string }
-	pathsOf := map[uint32]paths{}
+	type ownerPaths struct{ cwd, exe string }
+	pathsOf := map[uint32]ownerPaths{}
 	for netns, pid := range netnsPid {
 		for _, t := range []struct {
 			file          string
@@ -107,7 +108,7 @@ func Scan(procRoot string) (map[Key]Value, error) {
 					comms[o.ppid] = parent
 				}
 				ps, ok := pathsOf[o.pid]
-				if !ok {
+				if !ok && paths {
 					dir := filepath.Join(procRoot, strconv.FormatUint(uint64(o.pid), 10))
 					ps.cwd, _ = os.Readlink(filepath.Join(dir, "cwd"))
 					ps.exe, _ = os.Readlink(filepath.Join(dir, "exe"))
@@ -218,6 +219,7 @@ func readNetTable(p string) ([]netRow, error) {
 // Enricher keeps a gadget's gadget_sockets map filled while it runs.
 type Enricher struct {
 	m       *ebpf.Map
+	paths   bool // the map's values have the optional paths (ValueSize bytes)
 	proc    string
 	stop    chan struct{}
 	done    chan struct{}
@@ -228,7 +230,7 @@ type Enricher struct {
 // Start fills m from /proc at once (so the first events are enriched), then every Interval
 // until Stop. warn receives a failure to scan, once.
 func Start(m *ebpf.Map, warn func(string)) (*Enricher, error) {
-	e := &Enricher{m: m, proc: "/proc", stop: make(chan struct{}), done: make(chan struct{}), written: map[Key]bool{}}
+	e := &Enricher{m: m, paths: m.ValueSize() >= ValueSize, proc: "/proc", stop: make(chan struct{}), done: make(chan struct{}), written: map[Key]bool{}}
 	if err := e.refresh(); err != nil {
 		return nil, err
 	}
@@ -254,17 +256,13 @@ func Start(m *ebpf.Map, warn func(string)) (*Enricher, error) {
 
 // refresh writes the sockets found now and deletes those gone since the last refresh.
 func (e *Enricher) refresh() error {
-	socks, err := Scan(e.proc)
+	socks, err := Scan(e.proc, e.paths)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for k, v := range socks {
-		b, _ := v.MarshalBinary()
-		if int(e.m.ValueSize()) < len(b) {
-			b = b[:e.m.ValueSize()] // the map of a gadget that does not read the paths
-		}
-		if err := e.m.Update(k, b, ebpf.UpdateAny); err != nil {
+		if err := e.m.Update(k, v.bytes(e.paths), ebpf.UpdateAny); err != nil {
 			if errors.Is(err, unix.E2BIG) {
 				return fmt.Errorf("map %s is full (%d sockets)", MapName, e.m.MaxEntries())
 			}

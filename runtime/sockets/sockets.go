@@ -102,8 +102,16 @@ const (
 )
 
 // MarshalBinary gives the value's layout.
-func (v Value) MarshalBinary() ([]byte, error) {
-	b := make([]byte, ValueSize)
+func (v Value) MarshalBinary() ([]byte, error) { return v.bytes(true), nil }
+
+// bytes gives the value's layout, with the optional paths (ValueSize bytes) or without them
+// (ValueSizeNoPaths).
+func (v Value) bytes(paths bool) []byte {
+	size := ValueSizeNoPaths
+	if paths {
+		size = ValueSize
+	}
+	b := make([]byte, size)
 	binary.LittleEndian.PutUint64(b[offMntns:], v.Mntns)
 	binary.LittleEndian.PutUint64(b[offPidTgid:], v.PidTgid)
 	binary.LittleEndian.PutUint64(b[offUidGid:], v.UidGid)
@@ -115,9 +123,11 @@ func (v Value) MarshalBinary() ([]byte, error) {
 	if v.IPv6Only {
 		b[offIPv6Only] = 1
 	}
-	copy(b[offCwd:offCwd+PathSize-1], v.Cwd)
-	copy(b[offExepath:offExepath+PathSize-1], v.Exepath)
-	return b, nil
+	if paths {
+		copy(b[offCwd:offCwd+PathSize-1], v.Cwd)
+		copy(b[offExepath:offExepath+PathSize-1], v.Exepath)
+	}
+	return b
 }
 
 // Types returns BTF describing the runtime's struct gadget_socket_value, the target of the

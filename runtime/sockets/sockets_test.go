@@ -26,7 +26,7 @@ func TestScan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	socks, err := Scan("/proc")
+	socks, err := Scan("/proc", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestLayout(t *testing.T) {
 // BenchmarkScan: one read of /proc, what the enricher does every Interval.
 func BenchmarkScan(b *testing.B) {
 	for b.Loop() {
-		if _, err := Scan("/proc"); err != nil {
+		if _, err := Scan("/proc", true); err != nil {
 			b.Fatal(err)
 		}
 	}

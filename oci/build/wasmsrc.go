@@ -89,7 +89,7 @@ func RustToolchain(ctx context.Context, cargo, dir string) (rustc, version, targ
 	if rustc, err = rustcFor(cargo); err != nil {
 		return "", "", "", err
 	}
-	if version, err = toolVersionIn(ctx, dir, rustc, "--version"); err != nil {
+	if version, err = firstLineIn(ctx, dir, rustc, "--version"); err != nil {
 		from := "cargo is installed but " + rustc
 		if os.Getenv("RUSTC") != "" {
 			from = "$RUSTC, " + rustc + ","
@@ -154,11 +154,12 @@ func cargoPackageName(manifest string) (string, error) {
 
 // toolVersion runs `name args...` and returns its first output line.
 func toolVersion(ctx context.Context, name string, args ...string) (string, error) {
-	return toolVersionIn(ctx, "", name, args...)
+	return firstLineIn(ctx, "", name, args...)
 }
 
-// toolVersionIn is toolVersion run in directory dir ("": the current one).
-func toolVersionIn(ctx context.Context, dir, name string, args ...string) (string, error) {
+// firstLineIn runs `name args...` in directory dir ("": the current one) and returns the first
+// line of its output.
+func firstLineIn(ctx context.Context, dir, name string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	out, err := cmd.Output()
@@ -172,13 +173,10 @@ func toolVersionIn(ctx context.Context, dir, name string, args ...string) (strin
 // rustTarget returns the WASI preview 1 target whose standard library rustc has installed (its
 // sysroot's lib/rustlib/<target>/lib): RustTarget, or its old name rustTargetOld.
 func rustTarget(ctx context.Context, dir, rustc string) (string, error) {
-	cmd := exec.CommandContext(ctx, rustc, "--print", "sysroot")
-	cmd.Dir = dir
-	out, err := cmd.Output()
+	sysroot, err := firstLineIn(ctx, dir, rustc, "--print", "sysroot")
 	if err != nil {
 		return "", fmt.Errorf("%s --print sysroot: %w", rustc, err)
 	}
-	sysroot := strings.TrimSpace(string(out))
 	for _, target := range []string{RustTarget, rustTargetOld} {
 		lib := filepath.Join(sysroot, "lib", "rustlib", target, "lib")
 		if fi, err := os.Stat(lib); err == nil && fi.IsDir() {

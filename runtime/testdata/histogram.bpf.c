@@ -7,6 +7,8 @@
  * calls with a fresh key give a known histogram.
  */
 #include <gadget.h>
+#include <gadget/bits.bpf.h>
+#include <gadget/maps.bpf.h>
 
 #define GTEST_SLOTS 8
 #define GTEST_KEY_MIN 0x7e000000
@@ -34,23 +36,16 @@ int gtest_hist_getsid(struct trace_event_raw_sys_enter *ctx)
 {
 	struct gtest_hist_key key = { .key = (__u32)ctx->args[0] };
 	struct gtest_hist_value zero = {}, *v;
-	__u64 n;
-	__u32 slot = 0;
+	__u64 slot;
 
 	if (key.key < GTEST_KEY_MIN)
 		return 0;
-	v = bpf_map_lookup_elem(&gtest_hists, &key);
-	if (!v) {
-		bpf_map_update_elem(&gtest_hists, &key, &zero, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&gtest_hists, &key);
-		if (!v)
-			return 0;
-	}
-	n = __sync_fetch_and_add(&v->calls, 1) + 1;
-	while (n > 1 && slot < GTEST_SLOTS - 1) {
-		n >>= 1;
-		slot++;
-	}
+	v = bpf_map_lookup_or_try_init(&gtest_hists, &key, &zero);
+	if (!v)
+		return 0;
+	slot = log2l(__sync_fetch_and_add(&v->calls, 1) + 1);
+	if (slot >= GTEST_SLOTS)
+		slot = GTEST_SLOTS - 1;
 	__sync_fetch_and_add(&v->hist[slot], 1);
 	return 0;
 }

@@ -96,8 +96,7 @@ static __always_inline bool gadget_should_discard_data(gadget_mntns_id mntns_id,
  */
 static __always_inline bool gadget_should_discard_data_current(void)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	gadget_mntns_id mntns_id = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	gadget_mntns_id mntns_id = gadget_get_current_mntns_id();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 uid_gid = bpf_get_current_uid_gid();
 	char comm[TASK_COMM_LEN] = {};
